@@ -1,0 +1,293 @@
+"""One loader for every YAML file: parse, locate errors by line, validate, resolve paths.
+
+Every problem becomes a :class:`socsim.errors.Problem` with ``file:line:col`` and the dotted
+field path, so a user sees ``scenarios/x.yaml:12:5: workloads.0.rate_hz: ...``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from socsim.config.scenario import Scenario
+from socsim.config.soc import SoC
+from socsim.errors import ConfigError, Problem
+
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[str | int, ...]
+
+
+class _Document:
+    """A parsed YAML document: the plain data and the node tree that knows line numbers."""
+
+    def __init__(self, text: str, file: str):
+        self.file = file
+        try:
+            self.node = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(Problem(
+                f"malformed YAML: {problem}", file,
+                mark.line + 1 if mark else None, mark.column + 1 if mark else None)) from None
+        self._check_duplicate_keys(self.node, ())
+        self.overrides: dict[Loc, str] = {}
+
+    def _check_duplicate_keys(self, node: yaml.Node | None, loc: Loc) -> None:
+        problems = []
+        stack = [(node, loc)]
+        while stack:
+            node, loc = stack.pop()
+            if isinstance(node, yaml.MappingNode):
+                seen: set[str] = set()
+                for key, value in node.value:
+                    if key.value in seen:
+                        problems.append(Problem(
+                            f"duplicate key {key.value!r} (YAML would silently keep the last)",
+                            self.file, key.start_mark.line + 1, key.start_mark.column + 1,
+                            _dotted((*loc, key.value))))
+                    seen.add(key.value)
+                    stack.append((value, (*loc, key.value)))
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend((v, (*loc, i)) for i, v in enumerate(node.value))
+        if problems:
+            raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
+
+    def locate(self, loc: Loc, message: str) -> Problem:
+        """A :class:`Problem` at the deepest node of ``loc`` that exists in the file.
+
+        Elements of ``loc`` that are not in the document (pydantic's union tags, a missing
+        field's own name) are skipped; the error points at the nearest enclosing node.
+        """
+        for prefix, origin in self.overrides.items():
+            if loc[: len(prefix)] == prefix:
+                return Problem(message, origin, path=_dotted(loc))
+        node = self.node
+        key_node = None
+        shown: list[str | int] = []
+        for i, part in enumerate(loc):
+            found = False
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if key.value == str(part):
+                        key_node, node, found = key, value, True
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if 0 <= part < len(node.value):
+                    key_node, node, found = None, node.value[part], True
+            if found or i == len(loc) - 1:  # a part not in the file mid-path is a union tag
+                shown.append(part)
+        mark = (key_node or node).start_mark if node is not None else None
+        return Problem(message, self.file, mark.line + 1 if mark else None,
+                       mark.column + 1 if mark else None, _dotted(shown))
+
+    def apply_overrides(self, assignments: Sequence[str]) -> None:
+        """Apply ``dotted.path=value`` overrides (values parsed as YAML scalars)."""
+        for assignment in assignments:
+            origin = f"--set {assignment}"
+            path, sep, raw = assignment.partition("=")
+            if not sep or not path:
+                raise ConfigError(Problem("expected dotted.path=value, e.g. "
+                                          "run.seed=3 or workloads.0.inferences=100", origin))
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                value = raw
+            loc = tuple(int(p) if p.isdigit() else p for p in path.split("."))
+            if not isinstance(self.data, dict):
+                self.data = {}
+            target: Any = self.data
+            for i, part in enumerate(loc[:-1]):
+                if isinstance(target, list) and isinstance(part, int) and part < len(target):
+                    target = target[part]
+                elif isinstance(target, dict):
+                    target = target.setdefault(part, {})
+                else:
+                    raise ConfigError(Problem(
+                        f"cannot descend into {_dotted(loc[:i + 1])!r}: it is not a mapping or "
+                        "an existing list index", origin, path=path))
+            last = loc[-1]
+            if isinstance(target, list) and isinstance(last, int) and last < len(target):
+                target[last] = value
+            elif isinstance(target, dict):
+                target[last] = value
+            else:
+                raise ConfigError(Problem(f"cannot set {path!r}", origin, path=path))
+            self.overrides[loc] = origin
+
+
+def _dotted(loc: Iterable[str | int]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _read(path: Path) -> _Document:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(Problem("file not found; check the path", str(path))) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(Problem(f"cannot read: {exc}", str(path))) from None
+    return _Document(text, str(path))
+
+
+def _fields_at(cls: Any, loc: Loc) -> list[str] | None:
+    """Field names of the pydantic model reached by following ``loc`` from ``cls``."""
+    for part in loc:
+        cls = _unwrap(cls, part)
+        if cls is None:
+            return None
+    cls = _unwrap(cls, None)
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return list(cls.model_fields)
+    return None
+
+
+def _unwrap(tp: Any, part: str | int | None) -> Any:
+    """One step of :func:`_fields_at`: the type found under key ``part`` inside ``tp``."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0], part)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+        if part is None:
+            return models[0] if len(models) == 1 else None
+        for m in models:  # a discriminated-union tag, or a class-name union tag
+            kind = m.model_fields.get("kind")
+            if (kind is not None and kind.default == part) or m.__name__ == part:
+                return m
+        for m in models:
+            if part in m.model_fields:
+                return m.model_fields[part].annotation
+        return None
+    if part is None:
+        return tp
+    if origin in (list, dict, typing.Sequence):
+        return typing.get_args(tp)[-1]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        field = tp.model_fields.get(str(part))
+        return field.annotation if field is not None else None
+    return None
+
+
+def _message(cls: type[BaseModel], err: Any) -> str:
+    kind, loc, msg = err["type"], tuple(err["loc"]), err["msg"]
+    if kind == "extra_forbidden":
+        valid = _fields_at(cls, loc[:-1]) or []
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown field {loc[-1]!r}{hint}; valid fields: {', '.join(valid)}"
+    if kind == "missing":
+        return f"required field {loc[-1]!r} is missing; add it"
+    if kind == "union_tag_invalid":
+        return f"{msg}"
+    msg = msg.removeprefix("Value error, ")
+    value = err.get("input")
+    shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
+    return f"{msg}{shown}"
+
+
+def validate(cls: type[M], doc: _Document) -> M:
+    """Validate ``doc`` as ``cls``, reporting every error with its file position.
+
+    Raises:
+        ConfigError: one problem per validation error.
+    """
+    try:
+        return cls.model_validate(doc.data if doc.data is not None else {})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            problems.append(doc.locate(loc, _message(cls, err)))
+        raise ConfigError(problems) from None
+
+
+def _check_soc(soc: SoC, doc: _Document, prefix: Loc = ()) -> None:
+    problems = [doc.locate((*prefix, *loc), msg) for loc, msg in soc.check()]
+    if problems:
+        raise ConfigError(problems)
+
+
+def load_soc(path: str | Path) -> SoC:
+    """Load and check a device file.
+
+    Raises:
+        ConfigError: with ``file:line:col: field.path: message`` for each problem.
+    """
+    doc = _read(Path(path))
+    soc = validate(SoC, doc)
+    _check_soc(soc, doc)
+    return soc
+
+
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Load a scenario, apply ``--set`` overrides, load its SoC and resolve its paths.
+
+    Paths in the scenario (the device file, each model) resolve relative to the scenario file.
+    The policy's parameters are checked later, against the SoC, by the policy itself
+    (:func:`socsim.policies.check_policy`).
+
+    Raises:
+        ConfigError: for malformed YAML, unknown fields, impossible values or missing files.
+    """
+    from socsim.zoo import ensure  # the zoo builds bundled models on first use
+
+    path = Path(path)
+    doc = _read(path)
+    doc.apply_overrides(overrides)
+    scenario = validate(Scenario, doc)
+    base = path.parent
+    if isinstance(scenario.soc, str):
+        soc = load_soc(base / scenario.soc)
+    else:
+        soc = scenario.soc
+        _check_soc(soc, doc, ("soc",))
+    problems = []
+    workloads = []
+    for i, w in enumerate(scenario.workloads):
+        model = (base / w.model).resolve()
+        if not model.exists() and not ensure(model):
+            problems.append(doc.locate(("workloads", i, "model"),
+                                       f"model file {str(model)!r} does not exist"))
+        workloads.append(w.model_copy(update={"model": str(model)}))
+    for unit in scenario.run.operating_points:
+        if unit not in soc.units:
+            problems.append(doc.locate(("run", "operating_points", unit),
+                                       f"unknown unit {unit!r}; the SoC has {sorted(soc.units)}"))
+        else:
+            freqs = [p.freq_mhz for p in soc.units[unit].dvfs.points]
+            f = scenario.run.operating_points[unit]
+            if f not in freqs:
+                problems.append(doc.locate(("run", "operating_points", unit),
+                                           f"{f:g} MHz is not an operating point of {unit!r}; "
+                                           f"choose one of {freqs}"))
+    if problems:
+        raise ConfigError(problems)
+    resolved = scenario.model_copy(update={"soc": soc, "workloads": workloads})
+    resolved._doc = doc
+    return resolved
+
+
+def scenario_document(scenario: Scenario) -> _Document | None:
+    """The parsed document a scenario came from (to locate later errors, e.g. policy params)."""
+    return scenario._doc
+
+
+def load_any(path: str | Path) -> SoC | Scenario:
+    """Load a device or scenario file, telling them apart by their top-level keys."""
+    doc = _read(Path(path))
+    if isinstance(doc.data, dict) and "workloads" in doc.data:
+        return load_scenario(path)
+    if isinstance(doc.data, dict) and "units" in doc.data:
+        return load_soc(path)
+    raise ConfigError(doc.locate((), "neither a scenario (needs `workloads`) nor a device file "
+                                 "(needs `units`)"))

@@ -1,0 +1,91 @@
+"""A scenario: a SoC, the workloads it runs, a placement policy and run settings."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from socsim.config._base import PositiveFloat, PositiveInt, Spec
+from socsim.config.soc import SoC
+
+
+class Workload(Spec):
+    """One model and how its inferences arrive.
+
+    Either ``inferences`` (a closed loop: a new inference starts as soon as fewer than
+    ``max_in_flight`` are running) or ``rate_hz`` + ``duration_s`` (an open loop of arrivals,
+    periodic or Poisson, for ``duration_s`` seconds of simulated time).
+    """
+
+    name: str = Field(description="Identifier used in reports.")
+    model: str = Field(description="ONNX file, relative to the scenario file.")
+    inferences: PositiveInt | None = Field(None, description="Number of inferences to run.")
+    max_in_flight: PositiveInt = Field(1, description="Closed loop: inferences in flight at "
+                                       "once.")
+    rate_hz: PositiveFloat | None = Field(None, description="Open loop: arrival rate, 1/s.")
+    duration_s: PositiveFloat | None = Field(None, description="Open loop: arrival window, s.")
+    arrival: Literal["periodic", "poisson"] = Field(
+        "periodic", description="Open loop: fixed period, or exponential gaps from run.seed.")
+    deadline_ms: PositiveFloat | None = Field(None, description="Relative deadline per "
+                                              "inference; misses are counted.")
+
+    @model_validator(mode="after")
+    def _one_arrival_mode(self) -> Workload:
+        closed = self.inferences is not None
+        opened = self.rate_hz is not None or self.duration_s is not None
+        if closed == opened:
+            raise ValueError("give either `inferences: N` or both `rate_hz` and `duration_s`")
+        if opened and (self.rate_hz is None or self.duration_s is None):
+            raise ValueError("an open-loop workload needs both `rate_hz` and `duration_s`")
+        return self
+
+
+class PolicySpec(Spec):
+    """Which placement policy to use, and its parameters (checked by the policy itself)."""
+
+    name: str = Field(description="A registered policy: single, rules, greedy_eft, ...")
+    params: dict[str, Any] = Field(default_factory=dict, description="Policy parameters.")
+
+
+class RunSettings(Spec):
+    """How to run the simulation."""
+
+    seed: int = Field(0, description="Seed of every random draw (arrivals, inputs).")
+    functional: bool = Field(False, description="Execute the integer arithmetic of every "
+                             "inference too (slower), not only its timing.")
+    out: str | None = Field(None, description="Report folder; default reports/<name>/.")
+    operating_points: dict[str, PositiveFloat] = Field(
+        default_factory=dict, description="Unit name -> DVFS freq_mhz to run at (else the "
+        "unit's dvfs.default_mhz).")
+    zero_copy: bool = Field(True, description="Let a unit read tensors in place from a memory "
+                            "it shares with the producer; false forces a DMA copy for every "
+                            "hand-off between units.")
+
+
+class Scenario(Spec):
+    """The top-level scenario document."""
+
+    name: str = Field(description="Identifier; also the default report folder name.")
+    soc: SoC | str = Field(description="Path to a device file (relative to this file), or the "
+                           "SoC inline.")
+    workloads: list[Workload] = Field(min_length=1)
+    policy: PolicySpec
+    run: RunSettings = Field(default_factory=RunSettings)
+    _doc: Any = PrivateAttr(None)  # the parsed YAML, to locate errors found after loading
+
+    @field_validator("workloads")
+    @classmethod
+    def _unique_names(cls, value: list[Workload]) -> list[Workload]:
+        names = [w.name for w in value]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"workload names must be unique; repeated: {dup}")
+        return value
+
+    @property
+    def device(self) -> SoC:
+        """The resolved SoC (the loader replaces a path by the loaded device)."""
+        if not isinstance(self.soc, SoC):
+            raise TypeError("scenario.soc is still a path; load it with socsim.load_scenario")
+        return self.soc

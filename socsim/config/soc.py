@@ -1,0 +1,51 @@
+"""The SoC: units, memories, DMA engines, and the checks that tie their names together."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from socsim.config._base import Spec
+from socsim.config.dma import DmaEngine
+from socsim.config.memory import Memory
+from socsim.config.units import Unit
+
+#: A problem found by a cross-reference check: (field path, message).
+PathProblem = tuple[tuple[str | int, ...], str]
+
+
+class SoC(Spec):
+    """A heterogeneous SoC.
+
+    Units reach memories through the ``memories`` list of each unit (direct addressing: a unit
+    reads and writes them in place); DMA engines copy between the memories they connect.
+    """
+
+    name: str = Field(description="Identifier used in reports.")
+    description: str = Field("", description="What real part this models, and its sources.")
+    units: dict[str, Unit] = Field(min_length=1, description="Compute units by name.")
+    memories: dict[str, Memory] = Field(min_length=1, description="Memories by name.")
+    dma: dict[str, DmaEngine] = Field(default_factory=dict, description="DMA engines by name.")
+
+    def check(self) -> list[PathProblem]:
+        """Cross-reference checks pydantic cannot express field by field.
+
+        Returns:
+            One (field path, message) per dangling name, in document order.
+        """
+        problems: list[PathProblem] = []
+        known = sorted(self.memories)
+        for uname, unit in self.units.items():
+            for i, mem in enumerate(unit.memories):
+                if mem not in self.memories:
+                    problems.append((("units", uname, "memories", i),
+                                     f"unknown memory {mem!r}; this SoC has {known}"))
+        for dname, engine in self.dma.items():
+            for i, mem in enumerate(engine.connects):
+                if mem not in self.memories:
+                    problems.append((("dma", dname, "connects", i),
+                                     f"unknown memory {mem!r}; this SoC has {known}"))
+        return problems
+
+    def units_of_kind(self, kind: str) -> list[str]:
+        """Names of the units of ``kind``, in declaration order."""
+        return [name for name, unit in self.units.items() if unit.kind == kind]

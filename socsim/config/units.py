@@ -1,0 +1,152 @@
+"""Compute units: CPU clusters, NPUs, DSPs and FPGA fabric, discriminated on ``kind``.
+
+Every unit has the same outer shape (cores, DVFS, power, memories, supported ops and dtypes);
+each kind adds the micro-architectural parameters its cost model in :mod:`socsim.hw` reads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from socsim.config._base import DType, NonNegativeFloat, PositiveFloat, PositiveInt, Spec
+from socsim.config.power import Dvfs, Power
+
+#: Operator families the cost models distinguish (see :func:`socsim.graph.cost.family_of`).
+OpFamily = Literal["conv", "depthwise", "gemm", "elementwise", "pool", "reduce", "normalize",
+                   "quantize", "data"]
+OP_FAMILIES: tuple[str, ...] = OpFamily.__args__  # type: ignore[attr-defined]
+
+
+class Arithmetic(Spec):
+    """Integer arithmetic of a unit: accumulator width and requantization rounding."""
+
+    accumulator_bits: Annotated[int, Field(ge=16, le=64)] = Field(
+        32, description="Accumulator width; results saturate at this width.")
+    requant: Literal["onnx_rne", "tflite_double", "tflite_single"] = Field(
+        "onnx_rne", description="Requantization: float scale + round-half-even (ONNX), or the "
+        "fixed-point multiplier + shift of TFLite (double or single rounding).")
+
+
+class _UnitBase(Spec):
+    description: str = Field("", description="Free text: what real part this models.")
+    cores: PositiveInt = Field(1, description="Cores / engines; each runs one op at a time.")
+    dvfs: Dvfs
+    power: Power
+    memories: list[str] = Field(
+        min_length=1, description="Memories this unit addresses directly, in order of "
+        "preference for the tensors it produces. Sharing one with another unit makes zero-copy "
+        "hand-offs possible.")
+    weights_in: str = Field(description="Memory the unit streams its weights from (must be in "
+                            "`memories`).")
+    ops: list[str] = Field(min_length=1, description="ONNX op types the unit executes.")
+    dtypes: list[DType] = Field(min_length=1, description="Compute dtypes the unit supports.")
+    launch_overhead_cycles: NonNegativeFloat = Field(
+        0, description="Fixed cycles per op (dispatch, descriptor setup, kernel call).")
+    arithmetic: Arithmetic = Field(default_factory=Arithmetic)
+
+    @field_validator("memories", "ops")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        dup = sorted({v for v in value if value.count(v) > 1})
+        if dup:
+            raise ValueError(f"lists {dup} more than once")
+        return value
+
+    @model_validator(mode="after")
+    def _weights_addressable(self) -> _UnitBase:
+        if self.weights_in not in self.memories:
+            raise ValueError(f"weights_in={self.weights_in!r} is not one of this unit's "
+                             f"memories {self.memories}")
+        missing = [d for d in self.dtypes if d not in self.power.energy_pj_per_op]
+        if missing:
+            raise ValueError(f"power.energy_pj_per_op has no entry for supported dtypes "
+                             f"{missing}")
+        return self
+
+    def supports(self, op_type: str, dtype: str) -> bool:
+        """Whether this unit executes ``op_type`` in ``dtype``."""
+        return op_type in self.ops and dtype in self.dtypes
+
+
+def _check_families(value: dict[str, float]) -> dict[str, float]:
+    unknown = sorted(set(value) - set(OP_FAMILIES) - {"default"})
+    if unknown:
+        raise ValueError(f"unknown op families {unknown}; valid: {['default', *OP_FAMILIES]}")
+    if "default" not in value:
+        raise ValueError("needs a 'default' entry for op families not listed")
+    return value
+
+
+Efficiency = dict[str, Annotated[float, Field(gt=0, le=1)]]
+
+
+class Cpu(_UnitBase):
+    """CPU cluster with a SIMD datapath; MACs per cycle per core = vector bits / dtype bits."""
+
+    kind: Literal["cpu"] = "cpu"
+    vector_bits_per_cycle: PositiveInt = Field(
+        description="SIMD datapath bits retired per cycle per core (e.g. 64 for a dual-beat "
+        "128-bit Helium M55 or a 64-bit-wide NEON A53 pipe).")
+    threads_per_op: PositiveInt = Field(
+        1, description="Cores one op is split across (a multi-threaded kernel); the cluster "
+        "runs cores // threads_per_op ops at once.")
+    efficiency: Efficiency = Field(
+        description="Fraction of peak SIMD throughput reached per op family (must have "
+        "'default').")
+
+    @field_validator("efficiency")
+    @classmethod
+    def _families(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_families(value)
+
+    @model_validator(mode="after")
+    def _threads_fit(self) -> Cpu:
+        if self.threads_per_op > self.cores:
+            raise ValueError(f"threads_per_op={self.threads_per_op} exceeds cores={self.cores}")
+        return self
+
+
+class Npu(_UnitBase):
+    """A MAC-array (systolic) NPU: rows x cols processing elements."""
+
+    kind: Literal["npu"] = "npu"
+    array_rows: PositiveInt = Field(description="PE array rows.")
+    array_cols: PositiveInt = Field(description="PE array columns.")
+    dataflow: Literal["output_stationary", "weight_stationary", "input_stationary"] = Field(
+        "output_stationary", description="Which operand stays in the PEs.")
+    macs_per_pe_per_cycle: dict[DType, PositiveFloat] = Field(
+        description="MACs one PE retires per cycle per dtype (e.g. int8: 1, int16: 0.5).")
+    elementwise_ops_per_cycle: PositiveFloat = Field(
+        description="Throughput of the elementwise / activation / pooling engine, ops/cycle.")
+
+
+class Dsp(_UnitBase):
+    """A VLIW/SIMD DSP: MACs per cycle per dtype."""
+
+    kind: Literal["dsp"] = "dsp"
+    macs_per_cycle: dict[DType, PositiveFloat] = Field(
+        description="Peak MACs per cycle per core per dtype.")
+    ops_per_cycle: dict[DType, PositiveFloat] = Field(
+        description="Peak elementwise ops per cycle per core per dtype.")
+    efficiency: Efficiency = Field(description="Fraction of peak reached per op family.")
+
+    @field_validator("efficiency")
+    @classmethod
+    def _families(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_families(value)
+
+
+class Fpga(_UnitBase):
+    """A programmable-logic accelerator: a pipelined MAC datapath of fixed parallelism."""
+
+    kind: Literal["fpga"] = "fpga"
+    parallelism: PositiveInt = Field(description="MACs the datapath starts per initiation.")
+    initiation_interval: PositiveInt = Field(1, description="Cycles between initiations (II).")
+    pipeline_depth: NonNegativeFloat = Field(description="Fill latency of the pipeline, cycles.")
+    elementwise_ops_per_cycle: PositiveFloat = Field(
+        description="Throughput of the elementwise datapath, ops/cycle.")
+
+
+Unit = Annotated[Cpu | Npu | Dsp | Fpga, Field(discriminator="kind")]
