@@ -46,6 +46,13 @@ class SoC(Spec):
                                      f"unknown memory {mem!r}; this SoC has {known}"))
         return problems
 
+    def dma_between(self, src: str, dst: str) -> str | None:
+        """The first DMA engine (declaration order) connecting memories ``src`` and ``dst``."""
+        for name, engine in self.dma.items():
+            if src in engine.connects and dst in engine.connects:
+                return name
+        return None
+
     def units_of_kind(self, kind: str) -> list[str]:
         """Names of the units of ``kind``, in declaration order."""
         return [name for name, unit in self.units.items() if unit.kind == kind]

@@ -59,11 +59,17 @@ class _UnitBase(Spec):
         if self.weights_in not in self.memories:
             raise ValueError(f"weights_in={self.weights_in!r} is not one of this unit's "
                              f"memories {self.memories}")
-        missing = [d for d in self.dtypes if d not in self.power.energy_pj_per_op]
-        if missing:
-            raise ValueError(f"power.energy_pj_per_op has no entry for supported dtypes "
-                             f"{missing}")
+        for table in ("energy_pj_per_mac", "energy_pj_per_op"):
+            missing = [d for d in self.dtypes if d not in getattr(self.power, table)]
+            if missing:
+                raise ValueError(f"power.{table} has no entry for supported dtypes {missing}; "
+                                 "add one per entry of `dtypes`")
         return self
+
+    @property
+    def engines(self) -> int:
+        """Ops the unit runs at once (cores, or fewer when an op spans several cores)."""
+        return self.cores // getattr(self, "threads_per_op", 1)
 
     def supports(self, op_type: str, dtype: str) -> bool:
         """Whether this unit executes ``op_type`` in ``dtype``."""

@@ -1,0 +1,174 @@
+"""ONNX -> :class:`Graph`: check, infer shapes, fuse QDQ groups, cost every op."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+from onnx import helper, numpy_helper, shape_inference
+
+from socsim.errors import ModelError, UnsupportedOpError
+from socsim.graph.cost import family_of, op_work
+from socsim.graph.ir import Graph, Op, Tensor
+
+_QDQ = {"QuantizeLinear", "DequantizeLinear"}
+
+
+def dtype_name(elem_type: int) -> str:
+    """socsim dtype name of an ONNX TensorProto element type (``int8``, ``float32``...)."""
+    np_type = helper.tensor_dtype_to_np_dtype(elem_type)
+    name = onnx.TensorProto.DataType.Name(elem_type).lower()
+    return {"float": "float32", "double": "float64"}.get(name, str(np_type) if name == "bool"
+                                                         else name)
+
+
+def _read(source: str | Path | onnx.ModelProto) -> tuple[onnx.ModelProto, str, str | None]:
+    if isinstance(source, onnx.ModelProto):
+        return source, source.graph.name or "model", None
+    path = Path(source)
+    try:
+        model = onnx.load(str(path))
+    except FileNotFoundError:
+        raise ModelError(f"{path}: file not found") from None
+    except Exception as exc:  # onnx raises DecodeError, ValueError... for a broken file
+        raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})",
+                         hint="regenerate it (workloads/generate.py) or re-export it") from None
+    return model, path.stem, str(path)
+
+
+def load_graph(source: str | Path | onnx.ModelProto) -> Graph:
+    """Load an ONNX model as a socsim :class:`Graph`.
+
+    The model is checked, shapes are inferred (dynamic dims become 1), QuantizeLinear /
+    DequantizeLinear pairs around a compute node are fused into it, DequantizeLinear of
+    constants is folded into the consumer's weights, and every op gets its cost descriptor.
+
+    Raises:
+        ModelError: the file is not a valid model, or a tensor shape cannot be inferred.
+        UnsupportedOpError: an op type socsim cannot cost.
+    """
+    model, name, path = _read(source)
+    where = path or name
+    try:
+        onnx.checker.check_model(model)
+        model = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except Exception as exc:
+        raise ModelError(f"{where}: invalid ONNX model: {str(exc).splitlines()[0]}",
+                         hint="run onnx.checker.check_model on it for details") from None
+    g = model.graph
+    tensors: dict[str, Tensor] = {}
+    for init in g.initializer:
+        tensors[init.name] = Tensor(init.name, tuple(init.dims), dtype_name(init.data_type), True)
+    for vi in [*g.input, *g.value_info, *g.output]:
+        if vi.name in tensors:
+            continue
+        tt = vi.type.tensor_type
+        if not tt.HasField("shape"):
+            raise ModelError(f"{where}: tensor {vi.name!r} has no inferable shape",
+                             hint="export the model with static input shapes")
+        shape = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1
+                      for d in tt.shape.dim)
+        tensors[vi.name] = Tensor(vi.name, shape, dtype_name(tt.elem_type))
+    nodes = list(g.node)
+    for i, node in enumerate(nodes):
+        if node.op_type == "Constant":
+            value = numpy_helper.to_array(node.attribute[0].t) if node.attribute[0].t else None
+            if value is not None:
+                tensors[node.output[0]] = Tensor(node.output[0], tuple(value.shape),
+                                                 str(value.dtype), True)
+        if not node.name:
+            node.name = f"{node.op_type}_{i}"
+    missing = [o for n in nodes for o in n.output if o and o not in tensors]
+    if missing:
+        raise ModelError(f"{where}: no shape inferred for {missing[:3]}",
+                         hint="export the model with static input shapes")
+    graph_inputs = tuple(i.name for i in g.input if not tensors[i.name].const)
+    graph_outputs = tuple(o.name for o in g.output)
+    ops = _fuse_and_cost(nodes, tensors, set(graph_outputs), where)
+    return Graph(name, tuple(ops), tensors, graph_inputs, graph_outputs, path)
+
+
+def _fuse_and_cost(nodes: list[onnx.NodeProto], tensors: dict[str, Tensor],
+                   graph_outputs: set[str], where: str) -> list[Op]:
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    producer: dict[str, onnx.NodeProto] = {}
+    for node in nodes:
+        for t in node.input:
+            consumers.setdefault(t, []).append(node)
+        for t in node.output:
+            producer[t] = node
+
+    def is_const(t: str) -> bool:
+        return t in tensors and tensors[t].const
+
+    alias: dict[str, str] = {}  # DQ output -> the quantized tensor it dequantizes
+    absorbed: dict[str, str] = {}  # Q/DQ node name -> compute node name that absorbs it
+    for node in nodes:
+        if node.op_type == "DequantizeLinear":
+            users = consumers.get(node.output[0], [])
+            fusable = (node.output[0] not in graph_outputs and users
+                       and all(u.op_type not in _QDQ and u.op_type != "Constant" for u in users))
+            if is_const(node.input[0]) or fusable:
+                alias[node.output[0]] = node.input[0]
+                absorbed[node.name] = users[0].name if users else node.name
+    out_alias: dict[str, str] = {}  # compute output -> the Q output that replaces it
+    for node in nodes:
+        if node.op_type in _QDQ or node.op_type == "Constant":
+            continue
+        if len(node.output) != 1:
+            continue
+        users = consumers.get(node.output[0], [])
+        if (len(users) == 1 and users[0].op_type == "QuantizeLinear"
+                and node.output[0] not in graph_outputs):
+            out_alias[node.output[0]] = users[0].output[0]
+            absorbed[users[0].name] = node.name
+
+    ops: list[Op] = []
+    for node in nodes:
+        if node.name in absorbed or node.op_type == "Constant":
+            continue
+        ins = [alias.get(t, t) for t in node.input if t]
+        outs = [out_alias.get(t, t) for t in node.output if t]
+        members = [node.name, *(n for n, owner in absorbed.items() if owner == node.name)]
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        in_shapes = [tensors[t].shape for t in ins]
+        try:
+            family = family_of(node.op_type, attrs, in_shapes)
+        except UnsupportedOpError as exc:
+            raise UnsupportedOpError(f"{where}: node {node.name!r}: {exc}") from None
+        macs, elem = op_work(node.op_type, attrs, in_shapes, [tensors[t].shape for t in outs], [])
+        acts = tuple(t for t in ins if not is_const(t))
+        weights = tuple(t for t in ins if is_const(t) and _is_operand(node.op_type, t, node, alias))
+        ops.append(Op(
+            name=node.name, op_type=node.op_type, domain=node.domain, family=family,
+            dtype=_compute_dtype(node.op_type, acts, outs, weights, tensors),
+            inputs=acts, outputs=tuple(outs), weights=weights, macs=macs, elem_ops=elem,
+            nodes=tuple(members), attrs=attrs))
+    return ops
+
+
+def _is_operand(op_type: str, tensor: str, node: onnx.NodeProto, alias: dict[str, str]) -> bool:
+    """Whether a constant input is an operand (weight, bias) rather than a scale/zero-point
+    or a shape: only operands are streamed from memory and counted as weight bytes."""
+    if op_type in ("Reshape", "Expand", "Pad", "Slice", "Squeeze", "Unsqueeze", "Clip",
+                   "ReduceMean", "ReduceSum", "Split"):
+        return False
+    if op_type in ("QuantizeLinear", "DequantizeLinear"):
+        return False
+    return True
+
+
+def _compute_dtype(op_type: str, acts: tuple[str, ...], outs: list[str],
+                   weights: tuple[str, ...], tensors: dict[str, Tensor]) -> str:
+    """The precision an op computes in: the integer type of its operands if any, else float."""
+    if op_type == "QuantizeLinear":
+        return tensors[outs[0]].dtype
+    for t in (*acts, *weights):
+        dt = tensors[t].dtype
+        if dt.startswith(("int", "uint")) and dt not in ("int32", "int64", "uint32", "uint64"):
+            return dt
+    for t in (*acts, *outs):
+        dt = tensors[t].dtype
+        if dt.startswith("float"):
+            return dt
+    return tensors[acts[0]].dtype if acts else "float32"

@@ -1,0 +1,18 @@
+"""DSP cost model: peak MACs (or elementwise ops) per cycle per dtype x efficiency."""
+
+from __future__ import annotations
+
+from socsim.config.units import Dsp
+from socsim.graph.ir import Graph, Op
+from socsim.hw.base import Cycles, cost_model
+
+
+@cost_model("dsp")
+def dsp_cycles(unit: Dsp, op: Op, graph: Graph) -> Cycles:
+    eff = unit.efficiency.get(op.family, unit.efficiency["default"])
+    cycles = 0.0
+    if op.macs:
+        cycles += op.macs / (unit.macs_per_cycle[op.dtype] * eff)
+    if op.elem_ops:
+        cycles += op.elem_ops / (unit.ops_per_cycle[op.dtype] * eff)
+    return Cycles(cycles, eff if op.macs else 0.0)

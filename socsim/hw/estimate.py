@@ -1,0 +1,59 @@
+"""Static estimates of op and transfer times, shared by the policies and the simulator.
+
+An op's run time is the roofline ``max(compute, memory)`` of :mod:`socsim.hw.timing`, where
+memory time sums ``bytes / bw`` of each input (from the memory it is read in), each output
+(written to the unit's home memory, the first of its ``memories``) and the weights (streamed
+from ``weights_in``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from socsim.config.power import OperatingPoint
+from socsim.config.soc import SoC
+from socsim.config.units import Unit
+from socsim.graph.ir import Graph, Op, Tensor
+from socsim.hw.base import op_cycles
+from socsim.hw.timing import compute_ns, transfer_ns
+
+
+def input_memory(soc: SoC) -> str:
+    """Where a workload's input tensors arrive: the first DRAM, else the largest memory."""
+    for name, mem in soc.memories.items():
+        if mem.kind == "dram":
+            return name
+    return max(soc.memories, key=lambda m: soc.memories[m].size_kib)
+
+
+def memory_ns(soc: SoC, unit: Unit, op: Op, graph: Graph,
+              in_mems: Sequence[str] | None = None, out_mem: str | None = None) -> float:
+    """Time the op's operand traffic takes at the bandwidths of the memories involved."""
+    home = out_mem or unit.memories[0]
+    mems = soc.memories
+    t = 0.0
+    for i, name in enumerate(op.inputs):
+        t += graph.tensors[name].nbytes / mems[in_mems[i] if in_mems else home].bw_gbps
+    t += graph.bytes_of(op.outputs) / mems[home].bw_gbps
+    t += graph.bytes_of(op.weights) / mems[unit.weights_in].bw_gbps
+    return t
+
+
+def op_run_ns(unit: Unit, op: Op, graph: Graph, soc: SoC,
+              point: OperatingPoint | None = None) -> float:
+    """Estimated run time of ``op`` on ``unit`` with operands in the unit's home memory."""
+    point = point or unit.dvfs.default
+    compute = compute_ns(op_cycles(unit, op, graph).compute, point.freq_mhz)
+    return max(compute, memory_ns(soc, unit, op, graph))
+
+
+def transfer_estimate_ns(soc: SoC, src_mem: str, unit: Unit, tensor: Tensor) -> float:
+    """0 when ``unit`` addresses ``src_mem``; else one DMA to its home memory (inf if no
+    engine connects them)."""
+    if src_mem in unit.memories:
+        return 0.0
+    for dst in unit.memories:
+        engine = soc.dma_between(src_mem, dst)
+        if engine is not None:
+            return float(transfer_ns(soc.dma[engine], tensor.nbytes))
+    return float("inf")

@@ -1,0 +1,65 @@
+"""``greedy_eft``: list scheduling, each op to the unit where it finishes earliest.
+
+Ops are taken in topological order; for each candidate unit that supports the op, the finish
+time is ``max(engine free, inputs ready + transfer) + run time``, with transfers estimated as
+one DMA from the producer's home memory when the candidate cannot address it, and run times
+from the same cost and roofline formulas the simulator uses at each unit's default operating
+point. Ties go to the unit declared first.
+"""
+
+from __future__ import annotations
+
+from socsim.config.soc import SoC
+from socsim.errors import PlacementError
+from socsim.graph.ir import Graph
+from socsim.hw.estimate import input_memory, op_run_ns, transfer_estimate_ns
+from socsim.policies.base import Plan, PlacementPolicy, PolicyParams, require_units
+from socsim.policies.registry import register_policy
+
+
+class GreedyEftParams(PolicyParams):
+    units: list[str] | None = None
+    """Restrict the candidates to these units (default: all)."""
+
+    def check(self, soc: SoC):
+        return require_units(soc, self.units or [], ("units",))
+
+
+@register_policy
+class GreedyEft(PlacementPolicy):
+    """Earliest-finish-time list scheduling over one inference."""
+
+    name = "greedy_eft"
+    Params = GreedyEftParams
+
+    def place(self, graph: Graph, soc: SoC) -> Plan:
+        candidates = self.params.units or list(soc.units)
+        engines = {u: [0.0] * soc.units[u].engines for u in candidates}
+        ready: dict[str, tuple[float, str | None]] = {t: (0.0, None) for t in graph.inputs}
+        units = []
+        for op in graph.ops:
+            best = None
+            for uname in candidates:
+                unit = soc.units[uname]
+                if not unit.supports(op.op_type, op.dtype):
+                    continue
+                at = 0.0
+                for t in op.inputs:
+                    t_ready, producer = ready.get(t, (0.0, None))
+                    src = soc.units[producer].memories[0] if producer else input_memory(soc)
+                    at = max(at, t_ready + transfer_estimate_ns(soc, src, unit, graph.tensors[t]))
+                free = min(engines[uname])
+                finish = max(at, free) + op_run_ns(unit, op, graph, soc)
+                if best is None or finish < best[0]:
+                    best = (finish, uname)
+            if best is None:
+                raise PlacementError(f"no candidate unit supports op {op.name!r} "
+                                     f"({op.op_type}, {op.dtype}); candidates: {candidates}")
+            finish, uname = best
+            slots = engines[uname]
+            slots[slots.index(min(slots))] = finish
+            for t in op.outputs:
+                ready[t] = (finish, uname)
+            units.append(uname)
+        return Plan(tuple(units))
+
