@@ -24,6 +24,8 @@ _POOL = {"MaxPool", "AveragePool", "QLinearAveragePool"}
 _GLOBAL_POOL = {"GlobalAveragePool", "GlobalMaxPool", "QLinearGlobalAveragePool"}
 _REDUCE = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"}
 _VIEW = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
+#: Ops that only relabel a buffer: no arithmetic and no memory traffic of their own.
+VIEW_OPS: frozenset[str] = frozenset(_VIEW)
 _COPY = {"Transpose", "Concat", "Pad", "Slice", "Gather", "Split", "QLinearConcat", "Expand"}
 _QUANTIZE = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "Cast"}
 

@@ -1,0 +1,8 @@
+"""The SimPy engine and the trace it records."""
+
+from socsim.sim.engine import Job, Simulation
+from socsim.sim.memory import MemoryPool
+from socsim.sim.trace import INFERENCE_COLUMNS, OP_COLUMNS, TRANSFER_COLUMNS, Trace
+
+__all__ = ["INFERENCE_COLUMNS", "OP_COLUMNS", "TRANSFER_COLUMNS", "Job", "MemoryPool",
+           "Simulation", "Trace"]

@@ -1,0 +1,47 @@
+"""What a simulation produced: one record per op, transfer, inference; totals for the rest.
+
+Records are plain tuples in the column order named here (cheap to append in the hot loop);
+:mod:`socsim.report` turns them into pandas frames. Times are integer nanoseconds, energies pJ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OP_COLUMNS = ("workload", "inference", "op", "op_type", "dtype", "unit", "engine", "start_ns",
+              "end_ns", "cycles", "macs", "utilisation", "bytes_in", "weight_bytes", "bytes_out",
+              "compute_pj", "memory_pj", "static_pj", "freq_mhz", "voltage_v")
+TRANSFER_COLUMNS = ("workload", "inference", "tensor", "kind", "src", "dst", "bytes", "start_ns",
+                    "end_ns", "engine", "channel", "dma_pj", "memory_pj")
+INFERENCE_COLUMNS = ("workload", "inference", "arrival_ns", "end_ns", "deadline_ns")
+
+
+@dataclass
+class Trace:
+    """Everything one simulation run recorded.
+
+    Attributes:
+        ops: one tuple per executed op (:data:`OP_COLUMNS`).
+        transfers: one per DMA transfer or zero-copy hand-off (:data:`TRANSFER_COLUMNS`).
+        inferences: one per completed inference (:data:`INFERENCE_COLUMNS`).
+        makespan_ns: simulated time at which the last inference completed.
+        idle_static_pj: static energy of each unit outside its ops, and of each memory, pJ.
+        engines: ops each unit runs at once; DMA channels per engine (for utilisation).
+        memory_peak_bytes: the most bytes each memory held at once.
+        memory_capacity_bytes: each memory's capacity.
+        spills: tensors that did not fit their unit's preferred memory and went to the next.
+        page_faults: pages of those spilled tensors (they were served from backing memory).
+        notes: messages for the user (placement fallbacks, ...).
+    """
+
+    ops: list[tuple] = field(default_factory=list)
+    transfers: list[tuple] = field(default_factory=list)
+    inferences: list[tuple] = field(default_factory=list)
+    makespan_ns: int = 0
+    idle_static_pj: dict[str, float] = field(default_factory=dict)
+    engines: dict[str, int] = field(default_factory=dict)
+    memory_peak_bytes: dict[str, int] = field(default_factory=dict)
+    memory_capacity_bytes: dict[str, int] = field(default_factory=dict)
+    spills: int = 0
+    page_faults: int = 0
+    notes: list[str] = field(default_factory=list)
