@@ -107,7 +107,7 @@ class GraphBuilder:
         """Adds (once) an initializer and returns its name; reusing a name reuses the tensor."""
         if name not in self._init_names:
             self._init_names.add(name)
-            self._inits.append(numpy_helper.from_array(np.require(array, requirements='C'), name))
+            self._inits.append(numpy_helper.from_array(np.require(array, requirements="C"), name))
         return name
 
     def _scalar(self, name: str, value: float) -> str:
@@ -120,7 +120,9 @@ class GraphBuilder:
 
     def output(self, x: Value) -> None:
         """Declares ``x`` a float32 graph output."""
-        self._outputs.append(helper.make_tensor_value_info(x.name, TensorProto.FLOAT, list(x.shape)))
+        self._outputs.append(
+            helper.make_tensor_value_info(x.name, TensorProto.FLOAT, list(x.shape))
+        )
 
     # -- layers with weights ---------------------------------------------------------------------
 
@@ -159,8 +161,11 @@ class GraphBuilder:
         out = self._node(
             "Conv",
             name,
-            [x.name, self.const(f"{name}.weight", weight.astype(np.float32)),
-             self.const(f"{name}.bias", bias.astype(np.float32))],
+            [
+                x.name,
+                self.const(f"{name}.weight", weight.astype(np.float32)),
+                self.const(f"{name}.bias", bias.astype(np.float32)),
+            ],
             name,
             kernel_shape=list(kernel),
             strides=list(stride),
@@ -182,8 +187,11 @@ class GraphBuilder:
         y = self._node(
             "Gemm",
             name,
-            [x.name, self.const(f"{name}.weight", weight.astype(np.float32)),
-             self.const(f"{name}.bias", bias.astype(np.float32))],
+            [
+                x.name,
+                self.const(f"{name}.weight", weight.astype(np.float32)),
+                self.const(f"{name}.bias", bias.astype(np.float32)),
+            ],
             out or name,
             transB=1,
         )
@@ -206,7 +214,9 @@ class GraphBuilder:
             f"{name}_matmul",
         )
         y = self._node(
-            "Add", f"{name}_bias", [mm, self.const(f"{name}.bias", bias.astype(np.float32))],
+            "Add",
+            f"{name}_bias",
+            [mm, self.const(f"{name}.bias", bias.astype(np.float32))],
             f"{name}_bias",
         )
         return Value(y, shape)
@@ -220,8 +230,11 @@ class GraphBuilder:
         y = self._node(
             "LayerNormalization",
             name,
-            [x.name, self.const(f"{name}.scale", scale.astype(np.float32)),
-             self.const(f"{name}.bias", bias.astype(np.float32))],
+            [
+                x.name,
+                self.const(f"{name}.scale", scale.astype(np.float32)),
+                self.const(f"{name}.bias", bias.astype(np.float32)),
+            ],
             out or name,
             axis=-1,
             epsilon=1e-5,

@@ -48,7 +48,11 @@ def _inverted_residual(g: GraphBuilder, x: Value, i: int, t: int, cout: int, str
     y = g.conv(y, f"{p}_dw_conv", hidden, (3, 3), (stride, stride), group=hidden)
     y = g.relu6(y, f"{p}_dw_relu6")
     y = g.conv(
-        y, f"{p}_project_conv", cout, (1, 1), relu_follows=False,
+        y,
+        f"{p}_project_conv",
+        cout,
+        (1, 1),
+        relu_follows=False,
         gain=_RESIDUAL_GAIN if residual else 1.0,
     )
     return g.add(x, y, f"{p}_add") if residual else y

@@ -7,10 +7,13 @@ with a QuantizeLinear and ends with a DequantizeLinear.
 What onnxruntime does to the graph, and what we decided about it:
 
 * **Removable activations.** ReLU and ``Clip(0, 6)`` that follow a quantized op are *deleted*
-  (``QDQKeepRemovableActivations`` left at its default, False): with asymmetric activations the
-  producer's QuantizeLinear, whose range comes from the activation's output, saturates exactly
-  where the activation would clamp. This is what an int8 kernel with a fused activation does,
-  so the int8 graphs of the CNNs contain no Relu/Clip at all.
+  (``QDQKeepRemovableActivations`` left at its default, False): the producer's QuantizeLinear
+  takes the activation's calibrated range, so it saturates at exactly 0 and at the calibrated
+  maximum (at most 6 for ReLU6). This is what an int8 kernel with a fused activation does, so
+  the int8 graphs of the CNNs contain no Relu/Clip at all.
+* **Mixed precision in the transformer.** Ops the quantizer does not know (``Div``, ``Erf``) stay
+  float between a DequantizeLinear and the next QuantizeLinear; the constant operand of an
+  ``Add``/``Mul`` (MatMul biases, GELU's 1 and 0.5) becomes an int8 tensor, per tensor.
 * **No pre-processing.** ``quant_pre_process`` would (a) run onnx shape inference, which
   ``quantize_static`` runs itself anyway (the results are identical apart from a metadata tag),
   and (b) run onnxruntime's graph optimizer, which rewrites the transformer's 3-D MatMul + Add
@@ -20,8 +23,11 @@ What onnxruntime does to the graph, and what we decided about it:
 * **Output clean-up.** The quantizer's ``value_info`` (stale shape-inference results) and its
   ``onnx.infer`` metadata tag are dropped, and provenance metadata is written instead, so that
   the float and int8 files are alike and the bytes depend only on the inputs and the onnxruntime
-  version. Calibration runs on one CPU thread's worth of deterministic kernels; two builds are
-  byte-identical (checked by ``tests/zoo``).
+  version. The quantizer writes its intermediate models to a private temporary directory; the
+  result is byte-identical from build to build and across ``PYTHONHASHSEED`` values (checked by
+  ``tests/zoo``).
+* **Per-tensor LayerNorm gamma.** The quantizer tries gamma per channel along axis 1, which a
+  rank-1 gamma lacks, warns, and falls back to per-tensor; we request per-tensor up front.
 """
 
 from __future__ import annotations

@@ -51,20 +51,36 @@ _SPECS: dict[str, ModelSpec] = {
     s.name: s
     for s in (
         ModelSpec(
-            "mobilenetv2", mobilenetv2.build, mobilenetv2.INPUT_SHAPE, -1.0, 1.0,
+            "mobilenetv2",
+            mobilenetv2.build,
+            mobilenetv2.INPUT_SHAPE,
+            -1.0,
+            1.0,
             "MobileNetV2 1.0, ImageNet 224x224, 1000 classes (Sandler et al. 2018)",
         ),
         ModelSpec(
-            "resnet8", resnet8.build, resnet8.INPUT_SHAPE, 0.0, 1.0,
+            "resnet8",
+            resnet8.build,
+            resnet8.INPUT_SHAPE,
+            0.0,
+            1.0,
             "ResNet-8, CIFAR-10 32x32, 10 classes (MLPerf Tiny image classification)",
         ),
         ModelSpec(
-            "ds_cnn", ds_cnn.build, ds_cnn.INPUT_SHAPE, -1.0, 1.0,
+            "ds_cnn",
+            ds_cnn.build,
+            ds_cnn.INPUT_SHAPE,
+            -1.0,
+            1.0,
             "DS-CNN, 49x10 MFCC, 12 keywords (MLPerf Tiny keyword spotting)",
         ),
         ModelSpec(
             # Uniform on +-sqrt(3): unit variance, like LayerNorm'd embeddings.
-            "transformer_block", transformer.build, transformer.INPUT_SHAPE, -3**0.5, 3**0.5,
+            "transformer_block",
+            transformer.build,
+            transformer.INPUT_SHAPE,
+            -(3**0.5),
+            3**0.5,
             "Transformer encoder block, seq 64, d_model 128, 4 heads, FFN 512",
         ),
     )
