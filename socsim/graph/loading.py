@@ -158,17 +158,32 @@ def _is_operand(op_type: str, tensor: str, node: onnx.NodeProto, alias: dict[str
     return True
 
 
+def _small_int(dtype: str) -> bool:
+    return dtype.startswith(("int", "uint")) and dtype not in ("int32", "int64", "uint32",
+                                                               "uint64")
+
+
 def _compute_dtype(op_type: str, acts: tuple[str, ...], outs: list[str],
                    weights: tuple[str, ...], tensors: dict[str, Tensor]) -> str:
-    """The precision an op computes in: the integer type of its operands if any, else float."""
-    if op_type == "QuantizeLinear":
-        return tensors[outs[0]].dtype
-    for t in (*acts, *weights):
-        dt = tensors[t].dtype
-        if dt.startswith(("int", "uint")) and dt not in ("int32", "int64", "uint32", "uint64"):
-            return dt
+    """The precision an op computes in.
+
+    An integer op either writes a quantized tensor (a fused ``DQ -> op -> Q``, an integer
+    view, a QuantizeLinear) or multiplies quantized operands (``DQ -> MatMul`` with a float
+    output, what onnxruntime runs as MatMulIntegerToFloat); it computes in the type of its
+    quantized operand. A DequantizeLinear computes in its input type. Anything else (e.g. a
+    Div fed by a DequantizeLinear whose result stays float) computes in float.
+    """
+    operand = next((tensors[t].dtype for t in (*acts, *weights)
+                    if _small_int(tensors[t].dtype)), None)
+    out_int = next((tensors[t].dtype for t in outs if _small_int(tensors[t].dtype)), None)
+    if op_type == "DequantizeLinear" and operand:
+        return operand
+    if out_int and (operand is None or op_type == "QuantizeLinear"):
+        return out_int
+    if operand and (out_int or op_type in ("Conv", "MatMul", "Gemm", "ConvInteger",
+                                             "MatMulInteger")):
+        return operand
     for t in (*acts, *outs):
-        dt = tensors[t].dtype
-        if dt.startswith("float"):
-            return dt
+        if tensors[t].dtype.startswith("float"):
+            return tensors[t].dtype
     return tensors[acts[0]].dtype if acts else "float32"

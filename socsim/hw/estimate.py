@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from socsim.config.power import OperatingPoint
 from socsim.config.soc import SoC
 from socsim.config.units import Unit
+from socsim.graph.cost import VIEW_OPS
 from socsim.graph.ir import Graph, Op, Tensor
 from socsim.hw.base import op_cycles
 from socsim.hw.timing import compute_ns, transfer_ns
@@ -31,11 +32,12 @@ def memory_ns(soc: SoC, unit: Unit, op: Op, graph: Graph,
     """Time the op's operand traffic takes at the bandwidths of the memories involved."""
     home = out_mem or unit.memories[0]
     mems = soc.memories
-    t = 0.0
+    t = graph.bytes_of(op.weights) / mems[unit.weights_in].bw_gbps
+    if op.op_type in VIEW_OPS:
+        return t
     for i, name in enumerate(op.inputs):
         t += graph.tensors[name].nbytes / mems[in_mems[i] if in_mems else home].bw_gbps
     t += graph.bytes_of(op.outputs) / mems[home].bw_gbps
-    t += graph.bytes_of(op.weights) / mems[unit.weights_in].bw_gbps
     return t
 
 

@@ -382,6 +382,8 @@ class Simulation:
         trace = self.trace
         span = self.env.now
         trace.makespan_ns = span
+        trace.units = list(self.soc.units)
+        trace.dma_engines = list(self.soc.dma)
         op_static: dict[str, float] = {u: 0.0 for u in self.units}
         for rec in trace.ops:
             op_static[rec[5]] += rec[17]

@@ -26,6 +26,7 @@ class Trace:
         inferences: one per completed inference (:data:`INFERENCE_COLUMNS`).
         makespan_ns: simulated time at which the last inference completed.
         idle_static_pj: static energy of each unit outside its ops, and of each memory, pJ.
+        units: the SoC's unit names; dma_engines: its DMA engine names.
         engines: ops each unit runs at once; DMA channels per engine (for utilisation).
         memory_peak_bytes: the most bytes each memory held at once.
         memory_capacity_bytes: each memory's capacity.
@@ -39,6 +40,8 @@ class Trace:
     inferences: list[tuple] = field(default_factory=list)
     makespan_ns: int = 0
     idle_static_pj: dict[str, float] = field(default_factory=dict)
+    units: list[str] = field(default_factory=list)
+    dma_engines: list[str] = field(default_factory=list)
     engines: dict[str, int] = field(default_factory=dict)
     memory_peak_bytes: dict[str, int] = field(default_factory=dict)
     memory_capacity_bytes: dict[str, int] = field(default_factory=dict)

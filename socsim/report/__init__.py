@@ -1,0 +1,8 @@
+"""Reports: pandas tables, the summary, Chrome/Perfetto trace, plots, and the writer."""
+
+from socsim.report.chrome import chrome_trace
+from socsim.report.plots import energy, timeline
+from socsim.report.tables import Tables, summary, tables
+from socsim.report.write import write_report
+
+__all__ = ["Tables", "chrome_trace", "energy", "summary", "tables", "timeline", "write_report"]

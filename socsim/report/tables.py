@@ -1,0 +1,133 @@
+"""Trace -> pandas frames and the summary dictionary.
+
+Definitions used in every report:
+- latency of an inference = completion time - arrival time;
+- busy_ms of a unit = sum of its ops' durations (engine-time); utilisation = busy /
+  (engines x simulated time), so a 4-core cluster with one core always busy is at 0.25;
+- energy categories: ``compute`` (ops' dynamic MAC/elementwise energy), ``memory`` (bytes read
+  and written by ops and by transfers, times each memory's pJ/byte), ``dma`` (engines' own
+  pJ/byte), ``static`` (leakage of units and memories over the whole run, attributed to ops
+  while they run and to the component's idle time otherwise). They add up to ``total``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from socsim.sim.trace import INFERENCE_COLUMNS, OP_COLUMNS, TRANSFER_COLUMNS, Trace
+
+PJ_PER_MJ = 1e9
+PJ_PER_UJ = 1e6
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The frames a report is made of."""
+
+    ops: pd.DataFrame
+    transfers: pd.DataFrame
+    inferences: pd.DataFrame
+    energy: pd.DataFrame  # component, kind, category, energy_pj
+
+
+def tables(trace: Trace, component_kinds: dict[str, str]) -> Tables:
+    """Build the report frames of ``trace``.
+
+    Args:
+        component_kinds: component name -> kind (``cpu``, ``npu``, ``dma``, ``sram``...).
+    """
+    ops = pd.DataFrame.from_records(trace.ops, columns=list(OP_COLUMNS))
+    ops["energy_pj"] = ops["compute_pj"] + ops["memory_pj"] + ops["static_pj"]
+    transfers = pd.DataFrame.from_records(trace.transfers, columns=list(TRANSFER_COLUMNS))
+    transfers["energy_pj"] = transfers["dma_pj"] + transfers["memory_pj"]
+    inferences = pd.DataFrame.from_records(trace.inferences, columns=list(INFERENCE_COLUMNS))
+    inferences["latency_ns"] = inferences["end_ns"] - inferences["arrival_ns"]
+    inferences["missed"] = inferences["deadline_ns"].notna() & (
+        inferences["end_ns"] > inferences["deadline_ns"].fillna(np.inf))
+
+    rows = []
+    by_unit = ops.groupby("unit")[["compute_pj", "memory_pj", "static_pj"]].sum()
+    for unit, r in by_unit.iterrows():
+        rows += [(unit, "compute", r.compute_pj), (unit, "memory", r.memory_pj),
+                 (unit, "static", r.static_pj)]
+    dma = transfers[transfers["kind"] == "dma"]
+    for engine, r in dma.groupby("engine")[["dma_pj", "memory_pj"]].sum().iterrows():
+        rows += [(engine, "dma", r.dma_pj), (engine, "memory", r.memory_pj)]
+    for name, pj in trace.idle_static_pj.items():
+        rows.append((name, "static", pj))
+    energy = pd.DataFrame(rows, columns=["component", "category", "energy_pj"])
+    energy = energy.groupby(["component", "category"], as_index=False, sort=False).sum()
+    energy.insert(1, "kind", energy["component"].map(component_kinds))
+    return Tables(ops, transfers, inferences, energy)
+
+
+def _percentiles(values: pd.Series) -> dict[str, float]:
+    if values.empty:
+        return {"p50": None, "p99": None, "max": None, "mean": None}
+    ms = values.to_numpy(dtype=float) / 1e6
+    return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
+            "max": float(ms.max()), "mean": float(ms.mean())}
+
+
+def summary(t: Tables, trace: Trace, *, scenario: str, soc: str, policy: dict,
+            seed: int) -> dict:
+    """The ``summary.json`` dictionary (see :mod:`socsim.report.tables` for definitions)."""
+    span_ns = trace.makespan_ns
+    n = len(t.inferences)
+    cat = t.energy.groupby("category")["energy_pj"].sum()
+    total_pj = float(t.energy["energy_pj"].sum())
+    units = {}
+    busy = (t.ops["end_ns"] - t.ops["start_ns"]).groupby(t.ops["unit"]).sum()
+    unit_energy = t.energy.groupby("component")["energy_pj"].sum()
+    for name in trace.units:
+        b = float(busy.get(name, 0))
+        engines = trace.engines[name]
+        units[name] = {
+            "ops": int((t.ops["unit"] == name).sum()),
+            "busy_ms": b / 1e6,
+            "utilisation": b / (engines * span_ns) if span_ns else 0.0,
+            "energy_mj": float(unit_energy.get(name, 0.0)) / PJ_PER_MJ,
+        }
+    dma = t.transfers[t.transfers["kind"] == "dma"]
+    engines = {}
+    for name, group in dma.groupby("engine"):
+        b = float((group["end_ns"] - group["start_ns"]).sum())
+        engines[name] = {"transfers": len(group), "bytes": int(group["bytes"].sum()),
+                         "busy_ms": b / 1e6,
+                         "utilisation": b / (trace.engines[name] * span_ns) if span_ns else 0.0}
+    zc = t.transfers[t.transfers["kind"] == "zero_copy"]
+    per_workload = {}
+    for w, group in t.inferences.groupby("workload", sort=False):
+        per_workload[w] = {"inferences": len(group),
+                           "latency_ms": _percentiles(group["latency_ns"]),
+                           "deadline_misses": int(group["missed"].sum())}
+    return {
+        "scenario": scenario,
+        "soc": soc,
+        "policy": policy,
+        "seed": seed,
+        "simulated_ms": span_ns / 1e6,
+        "inferences": n,
+        "latency_ms": _percentiles(t.inferences["latency_ns"]),
+        "deadline_misses": int(t.inferences["missed"].sum()),
+        "workloads": per_workload,
+        "energy_mj": {
+            "total": total_pj / PJ_PER_MJ,
+            "per_inference": total_pj / PJ_PER_MJ / n if n else None,
+            **{c: float(cat.get(c, 0.0)) / PJ_PER_MJ
+               for c in ("compute", "memory", "dma", "static")},
+        },
+        "units": units,
+        "dma": engines,
+        "dma_bytes": int(dma["bytes"].sum()),
+        "zero_copy_count": len(zc),
+        "zero_copy_bytes": int(zc["bytes"].sum()),
+        "page_faults": trace.page_faults,
+        "spills": trace.spills,
+        "memory_peak_kib": {m: trace.memory_peak_bytes[m] / 1024
+                            for m in trace.memory_peak_bytes},
+        "notes": list(trace.notes),
+    }

@@ -1,0 +1,87 @@
+"""The whole pipeline behind ``socsim run``: scenario -> graphs -> plans -> simulation -> tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from socsim.config.loading import load_scenario, scenario_document
+from socsim.config.scenario import Scenario
+from socsim.graph.ir import Graph
+from socsim.graph.loading import load_graph
+from socsim.policies import make_policy
+from socsim.policies.base import Plan
+from socsim.report.tables import Tables, summary, tables
+from socsim.report.write import write_report
+from socsim.sim.engine import Job, Simulation
+from socsim.sim.trace import Trace
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a run produced.
+
+    Attributes:
+        scenario: the resolved scenario (SoC loaded, paths absolute).
+        jobs: per workload, its graph and plan.
+        trace: the raw simulation records.
+        tables: the report frames.
+        summary: the ``summary.json`` dictionary.
+    """
+
+    scenario: Scenario
+    jobs: tuple[Job, ...]
+    trace: Trace
+    tables: Tables
+    summary: dict
+
+    def write(self, out: str | Path | None = None) -> list[Path]:
+        """Write the report folder (default: ``run.out``, else ``reports/<scenario name>``)."""
+        folder = Path(out or self.scenario.run.out or Path("reports") / self.scenario.name)
+        return write_report(folder, self.tables, self.trace, self.summary)
+
+
+def plan_jobs(scenario: Scenario) -> list[Job]:
+    """Load each workload's graph and place it with the scenario's policy.
+
+    Raises:
+        ConfigError: bad policy name or parameters (located in the scenario file).
+        ModelError, UnsupportedOpError: a model socsim cannot read or cost.
+        PlacementError: the policy's plan is invalid.
+    """
+    soc = scenario.device
+    doc = scenario_document(scenario)
+    policy = make_policy(scenario.policy, soc, doc.locate if doc is not None else None)
+    graphs: dict[str, Graph] = {}
+    jobs = []
+    for w in scenario.workloads:
+        graph = graphs.get(w.model) or load_graph(w.model)
+        graphs[w.model] = graph
+        plan: Plan = policy.place(graph, soc)
+        plan.validate(graph, soc)
+        jobs.append(Job(w, graph, plan))
+    return jobs
+
+
+def run_scenario(scenario: Scenario | str | Path, overrides: Sequence[str] = ()) -> RunResult:
+    """Load (if a path), plan, simulate and tabulate a scenario.
+
+    Args:
+        scenario: a scenario file or an already loaded :class:`Scenario`.
+        overrides: ``dotted.path=value`` assignments applied before validation (files only).
+
+    Raises:
+        SocsimError: any input problem, with its location and a hint.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario, overrides)
+    jobs = plan_jobs(scenario)
+    soc = scenario.device
+    trace = Simulation(soc, jobs, scenario.run).run()
+    kinds = {**{n: u.kind for n, u in soc.units.items()}, **{n: "dma" for n in soc.dma},
+             **{n: m.kind for n, m in soc.memories.items()}}
+    t = tables(trace, kinds)
+    s = summary(t, trace, scenario=scenario.name, soc=soc.name,
+                policy=scenario.policy.model_dump(), seed=scenario.run.seed)
+    return RunResult(scenario, tuple(jobs), trace, t, s)
