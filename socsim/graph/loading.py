@@ -167,18 +167,19 @@ def _compute_dtype(op_type: str, acts: tuple[str, ...], outs: list[str],
                    weights: tuple[str, ...], tensors: dict[str, Tensor]) -> str:
     """The precision an op computes in.
 
-    An integer op either writes a quantized tensor (a fused ``DQ -> op -> Q``, an integer
-    view, a QuantizeLinear) or multiplies quantized operands (``DQ -> MatMul`` with a float
+    An integer op either reads and writes quantized tensors (a fused ``DQ -> op -> Q``, an
+    integer view), is a QuantizeLinear, or multiplies quantized operands (``DQ -> MatMul`` with a float
     output, what onnxruntime runs as MatMulIntegerToFloat); it computes in the type of its
     quantized operand. A DequantizeLinear computes in its input type. Anything else (e.g. a
-    Div fed by a DequantizeLinear whose result stays float) computes in float.
+    Div fed by a DequantizeLinear whose result stays float, or an Erf on float inputs whose
+    result is quantized) computes in float.
     """
     operand = next((tensors[t].dtype for t in (*acts, *weights)
                     if _small_int(tensors[t].dtype)), None)
     out_int = next((tensors[t].dtype for t in outs if _small_int(tensors[t].dtype)), None)
     if op_type == "DequantizeLinear" and operand:
         return operand
-    if out_int and (operand is None or op_type == "QuantizeLinear"):
+    if op_type == "QuantizeLinear" and out_int:
         return out_int
     if operand and (out_int or op_type in ("Conv", "MatMul", "Gemm", "ConvInteger",
                                              "MatMulInteger")):
