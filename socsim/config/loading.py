@@ -61,11 +61,12 @@ class _Document:
         if problems:
             raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
 
-    def locate(self, loc: Loc, message: str) -> Problem:
+    def locate(self, loc: Loc, message: str, *, missing: bool = False) -> Problem:
         """A :class:`Problem` at the deepest node of ``loc`` that exists in the file.
 
-        Elements of ``loc`` that are not in the document (pydantic's union tags, a missing
-        field's own name) are skipped; the error points at the nearest enclosing node.
+        Elements of ``loc`` that are not in the document (pydantic's union tags) are left out
+        of the path, except the last one of a ``missing`` field, which is its name; the error
+        points at the nearest enclosing node.
         """
         for prefix, origin in self.overrides.items():
             if loc[: len(prefix)] == prefix:
@@ -83,7 +84,7 @@ class _Document:
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
                 if 0 <= part < len(node.value):
                     key_node, node, found = None, node.value[part], True
-            if found or i == len(loc) - 1:  # a part not in the file mid-path is a union tag
+            if found or (missing and i == len(loc) - 1):  # else it is a union tag
                 shown.append(part)
         mark = (key_node or node).start_mark if node is not None else None
         return Problem(message, self.file, mark.line + 1 if mark else None,
@@ -207,7 +208,7 @@ def validate(cls: type[M], doc: _Document) -> M:
         problems = []
         for err in exc.errors():
             loc = tuple(err["loc"])
-            problems.append(doc.locate(loc, _message(cls, err)))
+            problems.append(doc.locate(loc, _message(cls, err), missing=err["type"] == "missing"))
         raise ConfigError(problems) from None
 
 

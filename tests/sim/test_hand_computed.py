@@ -1,0 +1,95 @@
+"""A two-op graph whose latency and energy are computed by hand from tests/fixtures/float_soc.yaml.
+
+x[1,256] f32 -> MatMul(W[256,64]) -> y[1,64] -> Relu -> z[1,64].
+
+MatMul on cpu: 16384 MACs at 2 lanes x 0.5 efficiency = 16384 cycles at 100 MHz = 163840 ns;
+memory: x 1024 B from dram at 0.5 GB/s (2048 ns) + y 256 B to sram at 1 GB/s (256 ns) +
+W 65536 B from dram (131072 ns) = 133376 ns < compute, so the op takes 163840 ns.
+Energy: compute 16384 x 4 pJ; memory 1024 x 20 + 256 x 1 + 65536 x 20; static 1 mW x 163840 ns.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from socsim.run import run_scenario
+from tests.conftest import FIXTURES, write_scenario
+
+MM_NS = 163840
+MM_PJ = 16384 * 4.0 + (1024 * 20 + 256 * 1.0 + 65536 * 20) + 1.0 * MM_NS
+
+
+def _scenario(tmp_path, two_op_path, policy: str, soc: str = "float_soc.yaml", run: str = ""):
+    text = f"""
+name: two_op
+soc: {FIXTURES / soc}
+workloads:
+  - {{name: w, model: {two_op_path}, inferences: 1}}
+policy: {policy}
+run: {{seed: 0{run}}}
+"""
+    return run_scenario(write_scenario(tmp_path, text))
+
+
+def _total_pj(result) -> float:
+    return result.summary["energy_mj"]["total"] * 1e9
+
+
+def test_both_ops_on_cpu(tmp_path, two_op_path):
+    r = _scenario(tmp_path, two_op_path, "{name: single, params: {unit: cpu}}")
+    relu_ns = 640  # 64 ops at 1 op/cycle, 100 MHz; memory 256 + 256 ns is shorter
+    assert r.trace.makespan_ns == MM_NS + relu_ns
+    ops = r.tables.ops.set_index("op")
+    assert ops.loc["mm", "end_ns"] - ops.loc["mm", "start_ns"] == MM_NS
+    assert ops.loc["mm", "energy_pj"] == pytest.approx(MM_PJ)
+    relu_pj = 64 * 2.0 + (256 + 256) * 1.0 + 1.0 * relu_ns
+    assert ops.loc["relu", "energy_pj"] == pytest.approx(relu_pj)
+    acc_idle = 2.0 * (MM_NS + relu_ns)
+    assert _total_pj(r) == pytest.approx(MM_PJ + relu_pj + acc_idle)
+    assert r.summary["dma_bytes"] == 0 and r.summary["zero_copy_count"] == 0
+
+
+def test_relu_on_accelerator_needs_a_dma(tmp_path, two_op_path):
+    policy = "{name: rules, params: {rules: [{op_types: [Relu], unit: acc}], default: cpu}}"
+    r = _scenario(tmp_path, two_op_path, policy)
+    dma_ns = 100 + 256  # setup + 256 B at 1 GB/s
+    relu_ns = 256  # 16 cycles at 200 MHz = 80 ns < memory 256/2 + 256/2 = 256 ns
+    assert r.trace.makespan_ns == MM_NS + dma_ns + relu_ns
+    (transfer,) = r.tables.transfers.itertuples()
+    assert (transfer.kind, transfer.src, transfer.dst, transfer.bytes) == ("dma", "sram",
+                                                                           "acc_sram", 256)
+    assert (transfer.start_ns, transfer.end_ns) == (MM_NS, MM_NS + dma_ns)
+    dma_pj = 256 * 2.0 + 256 * (1.0 + 0.5)
+    relu_pj = 64 * 1.0 + 256 * 0.5 * 2 + 2.0 * relu_ns
+    span = MM_NS + dma_ns + relu_ns
+    cpu_idle = 1.0 * (span - MM_NS)
+    acc_idle = 2.0 * span - 2.0 * relu_ns
+    assert _total_pj(r) == pytest.approx(MM_PJ + dma_pj + relu_pj + cpu_idle + acc_idle)
+    assert r.summary["dma_bytes"] == 256
+
+
+def test_shared_memory_gives_zero_copy_and_the_switch_forces_dma(tmp_path, two_op_path):
+    soc = (FIXTURES / "float_soc.yaml").read_text().replace(
+        "memories: [acc_sram]", "memories: [acc_sram, sram]")
+    (tmp_path / "shared.yaml").write_text(soc)
+    policy = "{name: rules, params: {rules: [{op_types: [Relu], unit: acc}], default: cpu}}"
+    r = _scenario(tmp_path, two_op_path, policy, soc=str(tmp_path / "shared.yaml"))
+    assert r.summary["zero_copy_count"] == 1 and r.summary["dma_bytes"] == 0
+    relu_ns = 256 + 128  # read y in place from sram at 1 GB/s, write z to acc_sram at 2 GB/s
+    assert r.trace.makespan_ns == MM_NS + relu_ns
+
+    off = _scenario(tmp_path, two_op_path, policy, soc=str(tmp_path / "shared.yaml"),
+                    run=", zero_copy: false")
+    assert off.summary["zero_copy_count"] == 0 and off.summary["dma_bytes"] == 256
+    assert off.trace.makespan_ns == MM_NS + 356 + 256
+
+
+def test_operating_point_scales_time_and_energy(tmp_path, two_op_path):
+    r = _scenario(tmp_path, two_op_path, "{name: single, params: {unit: cpu}}",
+                  run=", operating_points: {cpu: 50}")
+    ops = r.tables.ops.set_index("op")
+    assert ops.loc["mm", "end_ns"] - ops.loc["mm", "start_ns"] == 2 * MM_NS
+    # (0.5 V / 1.0 V)^2 on dynamic energy; leakage x 0.5 over twice the time
+    assert ops.loc["mm", "compute_pj"] == pytest.approx(16384 * 4.0 * 0.25)
+    assert ops.loc["mm", "static_pj"] == pytest.approx(0.5 * 2 * MM_NS)
+    assert ops.loc["mm", "freq_mhz"] == 50
