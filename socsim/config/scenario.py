@@ -21,8 +21,9 @@ class Workload(Spec):
     name: str = Field(description="Identifier used in reports.")
     model: str = Field(description="ONNX file, relative to the scenario file.")
     inferences: PositiveInt | None = Field(None, description="Number of inferences to run.")
-    max_in_flight: PositiveInt = Field(1, description="Closed loop: inferences in flight at "
-                                       "once.")
+    max_in_flight: PositiveInt = Field(1, description="Inferences of this workload in flight "
+                                       "at once; further arrivals queue (FIFO) and their "
+                                       "latency includes the wait.")
     rate_hz: PositiveFloat | None = Field(None, description="Open loop: arrival rate, 1/s.")
     duration_s: PositiveFloat | None = Field(None, description="Open loop: arrival window, s.")
     arrival: Literal["periodic", "poisson"] = Field(

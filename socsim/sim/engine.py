@@ -164,7 +164,8 @@ class Simulation:
         for job in jobs:
             self._check_routes(job)
             self.trace.notes += list(job.plan.notes)
-        self._route: dict[tuple[str, str], str | None] = {}
+        self._freed = self.env.event()  # succeeds (and is renewed) whenever memory is freed
+        self._started = 0
 
     def _check_routes(self, job: Job) -> None:
         """Every hand-off the plan implies must be addressable or have a DMA route."""
@@ -197,7 +198,18 @@ class Simulation:
                 env.process(self._closed_loop(prog, w.inferences, w.max_in_flight))
             else:
                 env.process(self._open_loop(prog))
-        env.run()
+        try:
+            env.run()
+        except SimulationError as exc:  # SimPy re-raises a copy; surface ours with its hint
+            raise exc.__cause__ if isinstance(exc.__cause__, SimulationError) else exc from None
+        if len(self.trace.inferences) < self._started:
+            full = [f"{p.name} {p.used}/{p.capacity} bytes in use" for p in self.pools.values()
+                    if p.used]
+            raise SimulationError(
+                f"deadlock: {self._started - len(self.trace.inferences)} inference(s) could not "
+                f"finish: every one waits for memory another holds ({'; '.join(full)})",
+                hint="enlarge the memory, lower max_in_flight or the arrival rate, or place ops "
+                "on a unit with more memory")
         self._finish()
         return self.trace
 
@@ -206,30 +218,43 @@ class Simulation:
         for i in range(count):
             req = slots.request()
             yield req
-            self.env.process(self._inference(prog, i, slots, req))
+            self.env.process(self._inference(prog, i, self.env.now, slots, req))
 
     def _open_loop(self, prog: _Program):
         w = prog.workload
+        slots = simpy.Resource(self.env, capacity=w.max_in_flight)
         horizon = w.duration_s * 1e9
         period = 1e9 / w.rate_hz
         rng = np.random.default_rng([self.settings.seed, prog.index])
         t, i = 0.0, 0
         while t < horizon:
             yield self.env.timeout(round(t) - self.env.now)
-            self.env.process(self._inference(prog, i, None, None))
+            self.env.process(self._admit(prog, i, slots))
             i += 1
             t += rng.exponential(period) if w.arrival == "poisson" else period
 
-    def _inference(self, prog: _Program, index: int, slots, req):
+    def _admit(self, prog: _Program, index: int, slots: simpy.Resource):
+        """An open-loop arrival waits (queued, FIFO) for one of the workload's slots."""
+        arrival = self.env.now
+        req = slots.request()
+        yield req
+        yield from self._inference(prog, index, arrival, slots, req)
+
+    def _inference(self, prog: _Program, index: int, arrival: int, slots: simpy.Resource,
+                   req: simpy.Event):
+        """One inference: place its inputs, start its ops, wait for its outputs, free its slot."""
         env = self.env
-        arrival = env.now
         inf = _Inference(env, prog, index)
+        self._started += 1
         pool = self.pools[self.input_memory]
         for t in prog.inputs:
             size = pool.try_alloc(prog.nbytes[t])
-            if not size and prog.nbytes[t]:
-                raise SimulationError(f"{prog.name}: input {prog.tensor_names[t]!r} does not fit "
-                                      f"in {self.input_memory!r}")
+            while not size and prog.nbytes[t]:
+                if pool.footprint(prog.nbytes[t]) > pool.capacity:
+                    raise SimulationError(f"{prog.name}: input {prog.tensor_names[t]!r} is larger "
+                                          f"than {self.input_memory!r}")
+                yield self._freed
+                size = pool.try_alloc(prog.nbytes[t])
             inf.locs[t].append((self.input_memory, None, size))
             inf.ready[t].succeed()
         for spec in prog.specs:
@@ -243,8 +268,7 @@ class Simulation:
                                       None if deadline is None else arrival + round(deadline * 1e6)))
         for t in prog.outputs:
             self._unref(inf, t)
-        if slots is not None:
-            slots.release(req)
+        slots.release(req)
 
     def _op(self, inf: _Inference, spec: _OpSpec):
         env = self.env
@@ -260,12 +284,14 @@ class Simulation:
             if mem is None:
                 mem = yield from self._copy(inf, t, unit)
             in_mems.append(mem)
+        out_mems = self._alloc_outputs(inf, spec, unit)
+        while out_mems is None:  # no memory of the unit has room: wait until something frees
+            yield self._freed
+            out_mems = self._alloc_outputs(inf, spec, unit)
         req = unit.res.request()
         yield req
         engine = unit.take()
         start = env.now
-        out_mems = [self._alloc_output(inf, t, nb, unit) for t, nb in zip(spec.outputs,
-                                                                          spec.out_bytes)]
         mems = self.soc.memories
         mem_ns = spec.weight_ns
         mem_pj = spec.weight_pj
@@ -319,7 +345,11 @@ class Simulation:
         done = self.env.event()
         inf.pending[key] = done
         nbytes = inf.prog.nbytes[t]
-        src, engine_name, dst, size = self._route_for(inf, t, unit, nbytes)
+        route = self._route_for(inf, t, unit, nbytes)
+        while route is None:  # every reachable memory of the unit is full: wait for a free
+            yield self._freed
+            route = self._route_for(inf, t, unit, nbytes)
+        src, engine_name, dst, size = route
         station = self.dma[engine_name]
         engine = self.soc.dma[engine_name]
         with station.res.request() as req:
@@ -339,33 +369,55 @@ class Simulation:
         return dst
 
     def _route_for(self, inf: _Inference, t: int, unit: _UnitState, nbytes: int):
+        """(source memory, DMA engine, destination memory, footprint) for copying ``t`` to
+        ``unit``, allocating the destination; None when every reachable memory is full."""
+        reachable = False
         for dst_pool in unit.pools:
             for src, _, _ in inf.locs[t]:
                 engine = self.soc.dma_between(src, dst_pool.name)
-                if engine is None:
+                if engine is None or dst_pool.footprint(nbytes) > dst_pool.capacity:
                     continue
+                reachable = True
                 size = dst_pool.try_alloc(nbytes)
                 if size or not nbytes:
                     if dst_pool is not unit.pools[0]:
                         self._count_spill(unit.pools[0], nbytes)
                     return src, engine, dst_pool.name, size
-        raise SimulationError(
-            f"{inf.prog.name}: cannot bring {inf.prog.tensor_names[t]!r} to unit {unit.name!r}: "
-            "no memory of the unit has room and a DMA route", hint="enlarge a memory or add a DMA "
-            "engine in the device file")
+        if not reachable:
+            raise SimulationError(
+                f"{inf.prog.name}: cannot bring {inf.prog.tensor_names[t]!r} ({nbytes} bytes) to "
+                f"unit {unit.name!r}: no DMA engine reaches a memory of it large enough",
+                hint="enlarge a memory or add a DMA engine in the device file")
+        return None
 
-    def _alloc_output(self, inf: _Inference, t: int, nbytes: int, unit: _UnitState) -> str:
-        for pool in unit.pools:
-            size = pool.try_alloc(nbytes)
-            if size or not nbytes:
-                if pool is not unit.pools[0]:
-                    self._count_spill(unit.pools[0], nbytes)
-                inf.locs[t].append((pool.name, unit.name, size))
-                return pool.name
-        raise SimulationError(
-            f"{inf.prog.name}: output {inf.prog.tensor_names[t]!r} ({nbytes} bytes) fits in none "
-            f"of {unit.name!r}'s memories {unit.unit.memories}",
-            hint="enlarge a memory, lower max_in_flight, or place ops elsewhere")
+    def _alloc_outputs(self, inf: _Inference, spec: _OpSpec, unit: _UnitState
+                       ) -> list[str] | None:
+        """Allocate every output of ``spec`` in the first of the unit's memories with room.
+
+        Returns:
+            The memory of each output, or None (nothing allocated) when one fits nowhere.
+        """
+        placed: list[tuple[int, MemoryPool, int]] = []
+        for t, nbytes in zip(spec.outputs, spec.out_bytes):
+            for pool in unit.pools:
+                size = pool.try_alloc(nbytes)
+                if size or not nbytes:
+                    placed.append((t, pool, size))
+                    break
+            else:
+                if not any(p.footprint(nbytes) <= p.capacity for p in unit.pools):
+                    raise SimulationError(
+                        f"{inf.prog.name}: output {inf.prog.tensor_names[t]!r} ({nbytes} bytes) "
+                        f"is larger than every memory of {unit.name!r} {unit.unit.memories}",
+                        hint="enlarge a memory, or place the op on another unit")
+                for _, pool, size in placed:
+                    pool.free(size)
+                return None
+        for t, pool, size in placed:
+            if pool is not unit.pools[0]:
+                self._count_spill(unit.pools[0], inf.prog.nbytes[t])
+            inf.locs[t].append((pool.name, unit.name, size))
+        return [pool.name for _, pool, _ in placed]
 
     def _count_spill(self, preferred: MemoryPool, nbytes: int) -> None:
         self.trace.spills += 1
@@ -377,6 +429,9 @@ class Simulation:
             for mem, _, size in inf.locs[t]:
                 self.pools[mem].free(size)
             inf.locs[t] = []
+            if self._freed.callbacks:  # someone waits for memory: wake them, re-arm
+                self._freed.succeed()
+                self._freed = self.env.event()
 
     def _finish(self) -> None:
         trace = self.trace
