@@ -1,7 +1,21 @@
-"""socsim: a discrete-event simulator of heterogeneous edge SoCs running quantized networks."""
+"""socsim: a discrete-event simulator of heterogeneous edge SoCs running quantized networks.
+
+Public API: :func:`run_scenario` (load, place, simulate, tabulate), :func:`load_scenario`,
+:func:`load_soc`, :func:`load_graph`, and the error classes.
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from socsim.config import load_scenario, load_soc  # noqa: E402
+from socsim.errors import (  # noqa: E402
+    ConfigError, ModelError, PlacementError, SimulationError, SocsimError, UnsupportedOpError)
+from socsim.graph import load_graph  # noqa: E402
+from socsim.run import RunResult, run_scenario  # noqa: E402
+
+__all__ = [
+    "ConfigError", "ModelError", "PlacementError", "RunResult", "SimulationError", "SocsimError",
+    "UnsupportedOpError", "__version__", "load_graph", "load_scenario", "load_soc",
+    "run_scenario",
+]
