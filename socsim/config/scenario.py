@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from socsim.config._base import PositiveFloat, PositiveInt, Spec
 from socsim.config.soc import SoC
@@ -68,7 +68,9 @@ class Scenario(Spec):
     """The top-level scenario document."""
 
     name: str = Field(description="Identifier; also the default report folder name.")
-    soc: SoC | str = Field(description="Path to a device file (relative to this file), or the "
+    soc: Annotated[Annotated[SoC, Tag("inline")] | Annotated[str, Tag("path")],
+                   Discriminator(lambda v: "path" if isinstance(v, str) else "inline")] = Field(
+        description="Path to a device file (relative to this file), or the "
                            "SoC inline.")
     workloads: list[Workload] = Field(min_length=1)
     policy: PolicySpec

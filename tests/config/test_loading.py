@@ -161,3 +161,19 @@ def test_cli_validate_unknown_policy_and_param(tmp_path, two_op_path, capsys):
 def test_cli_validate_ok_exits_zero(capsys):
     assert main(["validate", str(FIXTURES / "tiny_soc.yaml")]) == 0
     assert "ok (device 'tiny')" in capsys.readouterr().out
+
+
+def test_inline_soc_and_its_errors(tmp_path, two_op_path):
+    import yaml
+
+    soc = yaml.safe_load((FIXTURES / "float_soc.yaml").read_text())
+    body = yaml.safe_dump({"name": "inline", "soc": soc, "workloads": [
+        {"name": "w", "model": str(two_op_path), "inferences": 1}],
+        "policy": {"name": "single", "params": {"unit": "acc"}}}, sort_keys=False)
+    path = tmp_path / "inline.yaml"
+    path.write_text(body)
+    assert load_scenario(path).device.name == "float_pair"
+    path.write_text(body.replace("bw_gbps: 2.0", "bw_gbps: 0"))
+    (msg,) = _problems(load_scenario, path)
+    assert "soc.memories.acc_sram.bw_gbps: Input should be greater than 0" in msg
+    assert msg.startswith(f"{path}:{_line_of(body, 'bw_gbps: 2.0')}:")
