@@ -1,0 +1,63 @@
+"""``socsim.execute``: run an ONNX model on socsim's own bit-accurate kernels.
+
+Example:
+    >>> from socsim.execute import execute
+    >>> outputs = execute("workloads/resnet8_int8.onnx", {"input": x})
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import numpy as np
+import onnx
+
+from socsim.kernels.arithmetic import Arithmetic
+from socsim.kernels.interpreter import (
+    ArithmeticSpec,
+    CompiledModel,
+    ExecutionResult,
+    OpStats,
+    QdqMode,
+    compile_model,
+)
+
+__all__ = ["Arithmetic", "CompiledModel", "ExecutionResult", "OpStats", "compile_model",
+           "execute", "run_model"]
+
+
+def run_model(model: str | os.PathLike | onnx.ModelProto, inputs: Mapping[str, np.ndarray], *,
+              qdq: QdqMode = "integer", arithmetic: ArithmeticSpec = None) -> ExecutionResult:
+    """Runs one inference and returns the outputs with per-node integer event counts.
+
+    Args:
+        model: a path or a ModelProto (float, QDQ or QOperator form).
+        inputs: graph inputs by name.
+        qdq: ``"integer"`` (default) runs DequantizeLinear -> op -> QuantizeLinear groups as
+            integer ops (int32 accumulation, requantization), bit-exact to onnxruntime's fused
+            kernels; ``"reference"`` dequantizes, runs the float op and quantizes, as the ONNX
+            specification evaluates the graph.
+        arithmetic: None (int32 accumulator, ``onnx_rne``), one :class:`Arithmetic` for all
+            nodes, or a mapping from node name (a QDQ group's compute node) to the arithmetic
+            of the unit that runs it.
+
+    Raises:
+        ModelError: if the model cannot be read or an input is missing.
+        UnsupportedOpError: if the model uses an op socsim has no kernel for.
+    """
+    return compile_model(model, qdq=qdq, arithmetic=arithmetic).run(inputs)
+
+
+def execute(model: str | os.PathLike | onnx.ModelProto, inputs: Mapping[str, np.ndarray], *,
+            qdq: QdqMode = "integer", arithmetic: ArithmeticSpec = None
+            ) -> dict[str, np.ndarray]:
+    """Runs ``model`` on ``inputs`` with socsim's kernels and returns its outputs by name.
+
+    See :func:`run_model` for the arguments.
+
+    Raises:
+        ModelError: if the model cannot be read or an input is missing.
+        UnsupportedOpError: if the model uses an op socsim has no kernel for.
+    """
+    return run_model(model, inputs, qdq=qdq, arithmetic=arithmetic).outputs

@@ -1,0 +1,130 @@
+"""Exact integer products on floating-point BLAS, and the im2col behind every convolution.
+
+Integers whose products and partial sums stay below 2^24 (float32) or 2^53 (float64) are added
+exactly by any BLAS, whatever its order or fusion: every intermediate is an integer that the
+format represents. :func:`exact_dtype` picks the narrowest float type for a proven bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+_F32_EXACT = float(2**24)
+_F64_EXACT = float(2**53)
+
+
+def exact_dtype(bound: float) -> type | None:
+    """float32 or float64 if every partial sum (at most ``bound`` in magnitude) is exact, else None."""
+    if bound < _F32_EXACT:
+        return np.float32
+    if bound < _F64_EXACT:
+        return np.float64
+    return None
+
+
+def int_matmul(a: np.ndarray, b: np.ndarray, bound: float) -> np.ndarray:
+    """Exact ``a @ b`` of integer-valued arrays as float64 (int64 matmul beyond 2^53)."""
+    dt = exact_dtype(bound)
+    if dt is None:
+        return np.matmul(a.astype(np.int64), b.astype(np.int64)).astype(np.float64)
+    return np.matmul(a.astype(dt, copy=False), b.astype(dt, copy=False)).astype(np.float64,
+                                                                                copy=False)
+
+
+def conv_pads(in_shape: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+              dilations: Sequence[int], pads: Sequence[int] | None, auto_pad: str
+              ) -> list[int]:
+    """ONNX pads ``[b1, b2, ..., e1, e2, ...]`` after resolving ``auto_pad``."""
+    n = len(kernel)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        begins, ends = [], []
+        for i in range(n):
+            out = -(-in_shape[i] // strides[i])
+            total = max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1
+                        - in_shape[i])
+            small = total // 2
+            begins.append(small if auto_pad == "SAME_UPPER" else total - small)
+            ends.append(total - begins[-1])
+        return begins + ends
+    if auto_pad == "VALID" or not pads:
+        return [0] * (2 * n)
+    return [int(p) for p in pads]
+
+
+def pad_spatial(x: np.ndarray, pads: Sequence[int], value: float = 0.0) -> np.ndarray:
+    """Pads the trailing ``len(pads) // 2`` axes of ``x``."""
+    n = len(pads) // 2
+    if not any(pads):
+        return x
+    width = [(0, 0)] * (x.ndim - n) + [(pads[i], pads[i + n]) for i in range(n)]
+    return np.pad(x, width, constant_values=value)
+
+
+def out_shape(padded: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+              dilations: Sequence[int], ceil_mode: bool = False) -> list[int]:
+    """Output spatial shape of a window op over already padded input."""
+    out = []
+    for i in range(len(kernel)):
+        span = padded[i] - ((kernel[i] - 1) * dilations[i] + 1)
+        out.append((-(-span // strides[i]) if ceil_mode else span // strides[i]) + 1)
+    return out
+
+
+def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
+            dilations: Sequence[int]) -> np.ndarray:
+    """View ``(N, C, *out, *kernel)`` of the windows of padded ``xp`` (no copy)."""
+    n = len(kernel)
+    ext = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+    axes = tuple(range(xp.ndim - n, xp.ndim))
+    v = sliding_window_view(xp, ext, axis=axes)
+    idx = ((slice(None),) * (xp.ndim - n) + tuple(slice(None, None, s) for s in strides)
+           + tuple(slice(None, None, d) for d in dilations))
+    return v[idx]
+
+
+def im2col(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
+           dilations: Sequence[int]) -> tuple[np.ndarray, list[int]]:
+    """``(N, C * prod(kernel), prod(out))`` columns of padded ``xp`` and the output shape."""
+    n = len(kernel)
+    if all(k == 1 for k in kernel):
+        sub = xp[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in strides)]
+        return sub.reshape(xp.shape[0], xp.shape[1], -1), list(sub.shape[2:])
+    v = windows(xp, kernel, strides, dilations)
+    o = list(v.shape[2:2 + n])
+    perm = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))
+    cols = v.transpose(perm).reshape(xp.shape[0], xp.shape[1] * int(np.prod(kernel)), -1)
+    return cols, o
+
+
+def conv_nd(xp: np.ndarray, w: np.ndarray, group: int, strides: Sequence[int],
+            dilations: Sequence[int], dtype: type) -> np.ndarray:
+    """Convolution of padded ``xp`` (N, C, ...) with ``w`` (M, C/group, ...) computed in ``dtype``.
+
+    Depthwise convolutions are vectorised over channels, one multiply-add per kernel tap; the
+    rest go through im2col and one batched matrix product per group.
+    """
+    kernel = list(w.shape[2:])
+    n, c = xp.shape[:2]
+    m = w.shape[0]
+    xp = xp.astype(dtype, copy=False)
+    w = w.astype(dtype, copy=False)
+    if group == c and w.shape[1] == 1 and group > 1:
+        mult = m // c
+        v = windows(xp, kernel, strides, dilations)  # (N, C, *out, *kernel)
+        nk = len(kernel)
+        out_sp = v.shape[2:2 + nk]
+        wk = w.reshape(c, mult, -1)
+        acc = np.zeros((n, c, mult) + tuple(out_sp), dtype=dtype)
+        for t, tap in enumerate(np.ndindex(*kernel)):
+            xs = v[(Ellipsis,) + tap][:, :, None]
+            acc += xs * wk[:, :, t].reshape((1, c, mult) + (1,) * nk)
+        return acc.reshape((n, m) + tuple(out_sp))
+    cols, o = im2col(xp, kernel, strides, dilations)
+    cg, mg = c // group, m // group
+    wm = w.reshape(group, mg, -1)
+    cols = cols.reshape(n, group, cg * int(np.prod(kernel)), -1)
+    out = np.matmul(wm[None], cols)  # (N, G, Mg, P)
+    return out.reshape([n, m] + o)

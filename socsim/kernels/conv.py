@@ -1,0 +1,79 @@
+"""Convolutions: Conv (float), ConvInteger and QLinearConv (integer, requantized)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from socsim.kernels._common import act_bound, channel_shape, out_scale, requantize_acc, zp_int
+from socsim.kernels._gemm import conv_nd, conv_pads, exact_dtype, pad_spatial
+from socsim.kernels.dtypes import as_int, elem_type_of
+from socsim.kernels.registry import KernelContext, register
+
+
+def _geometry(ctx: KernelContext, x: np.ndarray, w: np.ndarray):
+    kernel = list(ctx.attr("kernel_shape") or w.shape[2:])
+    n = len(kernel)
+    strides = list(ctx.attr("strides") or [1] * n)
+    dil = list(ctx.attr("dilations") or [1] * n)
+    pads = conv_pads(x.shape[2:], kernel, strides, dil, ctx.attr("pads"),
+                     ctx.attr("auto_pad", "NOTSET"))
+    return strides, dil, pads, int(ctx.attr("group", 1))
+
+
+@register("Conv")
+def conv(ctx: KernelContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None
+         ) -> tuple[np.ndarray, ...]:
+    """Float Conv in float32 (BLAS order; not bit-exact to any other float implementation)."""
+    strides, dil, pads, group = _geometry(ctx, x, w)
+    dt = np.float64 if x.dtype == np.float64 else np.float32
+    y = conv_nd(pad_spatial(x, pads), w, group, strides, dil, dt)
+    if b is not None:
+        y = y + channel_shape(b.astype(dt), y.ndim)
+    return (y.astype(x.dtype, copy=False),)
+
+
+def _int_conv(ctx: KernelContext, x: np.ndarray, x_zp: np.ndarray | None, w: np.ndarray,
+              w_zp: np.ndarray | None) -> np.ndarray:
+    """Exact ``sum((x - x_zp) * (w - w_zp))`` as integral float64, shape (N, M, *out)."""
+    strides, dil, pads, group = _geometry(ctx, x, w)
+
+    def prep() -> tuple[np.ndarray, float]:
+        wi = as_int(w, np.int64)
+        if w_zp is not None:
+            wi = wi - channel_shape(as_int(w_zp, np.int64), wi.ndim, 0)
+        l1 = float(np.abs(wi).reshape(wi.shape[0], -1).sum(axis=1).max()) if wi.size else 0.0
+        return wi.astype(np.float64), l1
+
+    w_inputs = (3, 5) if ctx.op_type == "QLinearConv" else (1, 3)
+    wf, l1 = ctx.cached("w", prep, *w_inputs)
+    dt = exact_dtype(act_bound(x, x_zp) * l1) or np.float64
+    xi = as_int(x, np.int32)
+    xf = xi.astype(dt) - dt(zp_int(x_zp)) if x_zp is not None else xi.astype(dt)
+    y = conv_nd(pad_spatial(xf, pads), wf, group, strides, dil, dt)
+    return y.astype(np.float64, copy=False)
+
+
+@register("ConvInteger")
+def conv_integer(ctx: KernelContext, x: np.ndarray, w: np.ndarray,
+                 x_zero_point: np.ndarray | None = None, w_zero_point: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, ...]:
+    """ConvInteger: int32 sums of zero-point-corrected products (saturated to the accumulator)."""
+    acc = _int_conv(ctx, x, x_zero_point, w, w_zero_point)
+    lo, hi = ctx.arithmetic.acc_min, ctx.arithmetic.acc_max
+    ctx.count("accumulator_saturations", int(np.count_nonzero((acc < lo) | (acc > hi))))
+    return (np.clip(acc, lo, hi).astype(np.int32),)
+
+
+@register("QLinearConv")
+def qlinear_conv(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
+                 x_zero_point: np.ndarray, w: np.ndarray, w_scale: np.ndarray,
+                 w_zero_point: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray,
+                 b: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """QLinearConv: exact integer sums plus int32 bias, requantized in the unit's mode."""
+    acc = _int_conv(ctx, x, x_zero_point, w, w_zero_point)
+    if b is not None:
+        acc = acc + channel_shape(as_int(b, np.int64).astype(np.float64), acc.ndim)
+    scale, real = ctx.cached("scale", lambda: out_scale(x_scale, w_scale, y_scale), 1, 4, 6)
+    scale = channel_shape(scale, acc.ndim)
+    real = channel_shape(real, acc.ndim)
+    return (requantize_acc(ctx, acc, scale, real, y_zero_point, elem_type_of(y_zero_point)),)

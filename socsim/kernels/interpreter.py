@@ -1,0 +1,233 @@
+"""Compiles an ONNX model once into a list of steps, then runs them on numpy inputs.
+
+Compilation loads the model, decodes every attribute, folds Constant nodes, optionally lowers
+QDQ groups to integer operators (:mod:`socsim.kernels.qdq`), binds each node to its kernel and
+its unit's :class:`Arithmetic`, and works out when each intermediate tensor can be freed.
+Running is a loop over the steps; nothing is looked up or decoded per inference.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from socsim.errors import ModelError, UnsupportedOpError
+from socsim.kernels.arithmetic import DEFAULT, Arithmetic
+from socsim.kernels.qdq import lower_qdq
+from socsim.kernels.registry import MS_DOMAIN, Kernel, KernelContext, lookup
+
+QdqMode = Literal["integer", "reference"]
+ArithmeticSpec = Arithmetic | Mapping[str, Arithmetic] | None
+
+
+@dataclass(frozen=True)
+class OpStats:
+    """Integer events of one node during one inference.
+
+    Attributes:
+        op_type: the op that ran (after QDQ lowering, e.g. ``QLinearConv`` for a QDQ Conv).
+        accumulator_saturations: outputs whose exact sum did not fit the accumulator width.
+        output_saturations: outputs clamped to the range of their integer type.
+        requant_overflows: int32 overflows inside a fixed-point requantization (TFLite modes).
+    """
+
+    op_type: str
+    accumulator_saturations: int = 0
+    output_saturations: int = 0
+    requant_overflows: int = 0
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """Outputs of one inference and the integer events of each node.
+
+    Attributes:
+        outputs: graph outputs by name.
+        stats: per node name, the :class:`OpStats` of that inference.
+    """
+
+    outputs: dict[str, np.ndarray]
+    stats: dict[str, OpStats]
+
+
+@dataclass(frozen=True)
+class _Step:
+    kernel: Kernel
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    ctx: KernelContext
+    free: tuple[str, ...]
+
+
+def _decode(attr: onnx.AttributeProto) -> Any:
+    v = helper.get_attribute_value(attr)
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, onnx.TensorProto):
+        return numpy_helper.to_array(v)
+    if isinstance(v, list) and v and isinstance(v[0], bytes):
+        return [s.decode() for s in v]
+    return v
+
+
+def _constant_value(node: onnx.NodeProto) -> np.ndarray:
+    a = node.attribute[0]
+    v = _decode(a)
+    if a.name == "value":
+        return v
+    if a.name in ("value_float", "value_floats"):
+        return np.asarray(v, dtype=np.float32)
+    if a.name in ("value_int", "value_ints"):
+        return np.asarray(v, dtype=np.int64)
+    raise UnsupportedOpError(f"Constant node {node.name!r} with attribute {a.name!r} is not "
+                             "supported; supported: value, value_float(s), value_int(s)")
+
+
+def load(model: str | os.PathLike | onnx.ModelProto) -> onnx.ModelProto:
+    """The ModelProto of a path or a ModelProto.
+
+    Raises:
+        ModelError: if the file cannot be read as ONNX.
+    """
+    if isinstance(model, onnx.ModelProto):
+        return model
+    try:
+        return onnx.load(str(Path(model)))
+    except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError, Exception) as e:
+        raise ModelError(f"cannot load ONNX model {str(model)!r}: {e}") from e
+
+
+class CompiledModel:
+    """A model compiled to steps; :meth:`run` executes one inference.
+
+    Not thread-safe: a step's event counters are shared between runs of one instance.
+    """
+
+    def __init__(self, model: str | os.PathLike | onnx.ModelProto, *, qdq: QdqMode = "integer",
+                 arithmetic: ArithmeticSpec = None) -> None:
+        """Compiles ``model``.
+
+        Args:
+            model: a path or a ModelProto (float, QDQ or QOperator form).
+            qdq: ``"integer"`` lowers QDQ groups to integer operators; ``"reference"`` runs
+                DequantizeLinear -> float op -> QuantizeLinear as written.
+            arithmetic: one :class:`Arithmetic` for every node, or a mapping from node name
+                (for a QDQ group, its compute node) to the arithmetic of the unit it runs on;
+                unlisted nodes (and None) use int32 accumulation and ``onnx_rne``.
+
+        Raises:
+            ModelError: if the model cannot be read or uses subgraphs.
+            UnsupportedOpError: if an op has no kernel.
+            ValueError: if ``qdq`` is not one of the two modes.
+        """
+        if qdq not in ("integer", "reference"):
+            raise ValueError(f"qdq must be 'integer' or 'reference', got {qdq!r}")
+        proto = load(model)
+        graph = proto.graph
+        opsets = {(o.domain or ""): o.version for o in proto.opset_import}
+        self.qdq = qdq
+        consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i)
+                                         for i in graph.initializer}
+        init_names = set(consts)
+        self.input_names = [i.name for i in graph.input if i.name not in init_names]
+        self.input_types = {i.name: i.type.tensor_type.elem_type for i in graph.input}
+        self.output_names = [o.name for o in graph.output]
+        nodes: list[onnx.NodeProto] = []
+        for k, n in enumerate(graph.node):
+            if n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
+                consts[n.output[0]] = _constant_value(n)
+                continue
+            if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+                   for a in n.attribute):
+                raise ModelError(f"node {n.name!r} ({n.op_type}) has a subgraph; socsim "
+                                 "executes graphs without control flow only")
+            if not n.name:
+                n = onnx.NodeProto.FromString(n.SerializeToString())
+                n.name = f"{n.op_type}_{k}"
+            nodes.append(n)
+        if qdq == "integer":
+            nodes, extra = lower_qdq(nodes, consts, self.output_names, opsets.get("", 1))
+            consts.update(extra)
+        self.constants = consts
+        self.steps = self._bind(nodes, opsets, arithmetic)
+
+    def _bind(self, nodes: list[onnx.NodeProto], opsets: Mapping[str, int],
+              arithmetic: ArithmeticSpec) -> list[_Step]:
+        last_use: dict[str, int] = {}
+        for k, n in enumerate(nodes):
+            for i in n.input:
+                if i:
+                    last_use[i] = k
+        keep = set(self.output_names) | set(self.constants)
+        steps = []
+        for k, n in enumerate(nodes):
+            domain = n.domain if n.domain not in ("ai.onnx",) else ""
+            kernel = lookup(domain, n.op_type, n.name)
+            if isinstance(arithmetic, Arithmetic):
+                arith = arithmetic
+            elif arithmetic is None:
+                arith = DEFAULT
+            else:
+                arith = arithmetic.get(n.name, DEFAULT)
+            ctx = KernelContext(
+                name=n.name, op_type=n.op_type,
+                attrs={a.name: _decode(a) for a in n.attribute},
+                opset=opsets.get(domain, opsets.get("", 1) if domain == MS_DOMAIN else 1),
+                arithmetic=arith,
+                const=tuple((not i) or i in self.constants for i in n.input),
+            )
+            free = tuple(i for i in dict.fromkeys(n.input)
+                         if i and last_use.get(i) == k and i not in keep)
+            steps.append(_Step(kernel, tuple(n.input), tuple(n.output), ctx, free))
+        return steps
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> ExecutionResult:
+        """Runs one inference.
+
+        Args:
+            inputs: every graph input by name (arrays are cast to the declared element type).
+
+        Raises:
+            ModelError: if an input is missing or a kernel rejects its operands.
+        """
+        env: dict[str, np.ndarray] = dict(self.constants)
+        for name in self.input_names:
+            if name not in inputs:
+                raise ModelError(f"missing input {name!r}; the model's inputs are "
+                                 f"{', '.join(self.input_names)}")
+            arr = np.asarray(inputs[name])
+            et = self.input_types.get(name, 0)
+            if et:
+                want = helper.tensor_dtype_to_np_dtype(et)
+                if arr.dtype != want:
+                    arr = arr.astype(want)
+            env[name] = arr
+        stats: dict[str, OpStats] = {}
+        for step in self.steps:
+            ctx = step.ctx
+            ctx.events = {}
+            args = [env[i] if i else None for i in step.inputs]
+            try:
+                outs = step.kernel(ctx, *args)
+            except (ValueError, IndexError, TypeError, KeyError) as e:
+                raise ModelError(f"node {ctx.name!r} ({ctx.op_type}) failed: {e}") from e
+            for name, val in zip(step.outputs, outs):
+                if name:
+                    env[name] = val
+            for name in step.free:
+                env.pop(name, None)
+            stats[ctx.name] = OpStats(ctx.op_type, **ctx.events)
+        return ExecutionResult({o: env[o] for o in self.output_names}, stats)
+
+
+def compile_model(model: str | os.PathLike | onnx.ModelProto, *, qdq: QdqMode = "integer",
+                  arithmetic: ArithmeticSpec = None) -> CompiledModel:
+    """Compiles ``model`` once for many :meth:`CompiledModel.run` calls (see CompiledModel)."""
+    return CompiledModel(model, qdq=qdq, arithmetic=arithmetic)

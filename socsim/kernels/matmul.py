@@ -1,0 +1,120 @@
+"""Matrix products: MatMul, Gemm (float), MatMulInteger, QLinearMatMul and com.microsoft QGemm."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from socsim.kernels._common import act_bound, requantize_acc, zp_int
+from socsim.kernels._gemm import exact_dtype, int_matmul
+from socsim.kernels.dtypes import as_int, elem_type_of
+from socsim.kernels.registry import MS_DOMAIN, KernelContext, register
+
+
+@register("MatMul")
+def matmul(ctx: KernelContext, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Float MatMul with numpy broadcasting."""
+    return (np.matmul(a, b),)
+
+
+@register("Gemm")
+def gemm(ctx: KernelContext, a: np.ndarray, b: np.ndarray, c: np.ndarray | None = None
+         ) -> tuple[np.ndarray, ...]:
+    """Float Gemm: ``alpha * A' @ B' + beta * C``."""
+    a = a.T if ctx.attr("transA", 0) else a
+    b = b.T if ctx.attr("transB", 0) else b
+    alpha, beta = ctx.attr("alpha", 1.0), ctx.attr("beta", 1.0)
+    y = np.matmul(a, b)
+    if alpha != 1.0:
+        y = y * a.dtype.type(alpha)
+    if c is not None:
+        y = y + (c * c.dtype.type(beta) if beta != 1.0 else c)
+    return (y.astype(a.dtype, copy=False),)
+
+
+def _b_prepared(ctx: KernelContext, b: np.ndarray, b_zp: np.ndarray | None, b_idx: int,
+                zp_idx: int, trans: bool = False) -> tuple[np.ndarray, float]:
+    """``b - b_zp`` as float64 (per-column zero points along the last axis) and its bound."""
+
+    def prep() -> tuple[np.ndarray, float]:
+        bi = as_int(b, np.int64)
+        if trans:
+            bi = bi.T
+        if b_zp is not None:
+            z = as_int(b_zp, np.int64)
+            bi = bi - (z.reshape(z.shape[:-2] + (1, z.shape[-1])) if z.ndim >= 2 else z)
+        col_l1 = np.abs(bi).sum(axis=-2).max() if bi.size else 0
+        return bi.astype(np.float64), float(col_l1)
+
+    return ctx.cached(("b", trans), prep, b_idx, zp_idx)
+
+
+def _int_product(ctx: KernelContext, a: np.ndarray, a_zp: np.ndarray | None, b: np.ndarray,
+                 b_zp: np.ndarray | None, b_idx: int, zp_idx: int, trans_b: bool = False
+                 ) -> np.ndarray:
+    bf, l1 = _b_prepared(ctx, b, b_zp, b_idx, zp_idx, trans_b)
+    bound = act_bound(a, a_zp) * l1
+    dt = exact_dtype(bound) or np.float64
+    af = as_int(a, np.int32).astype(dt)
+    if a_zp is not None:
+        af = af - dt(zp_int(a_zp)) if np.size(a_zp) == 1 else \
+            af - as_int(a_zp, np.int64).astype(dt).reshape(-1, 1)
+    return int_matmul(af, bf, bound)
+
+
+@register("MatMulInteger")
+def matmul_integer(ctx: KernelContext, a: np.ndarray, b: np.ndarray,
+                   a_zero_point: np.ndarray | None = None, b_zero_point: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, ...]:
+    """MatMulInteger: int32 products of zero-point-corrected operands (per-row ``a`` zero
+    points, per-column ``b`` zero points), saturated to the accumulator."""
+    acc = _int_product(ctx, a, a_zero_point, b, b_zero_point, 1, 3)
+    lo, hi = ctx.arithmetic.acc_min, ctx.arithmetic.acc_max
+    ctx.count("accumulator_saturations", int(np.count_nonzero((acc < lo) | (acc > hi))))
+    return (np.clip(acc, lo, hi).astype(np.int32),)
+
+
+def _scales(a_scale: np.ndarray, b_scale: np.ndarray, y_scale: np.ndarray | None,
+            alpha: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    f32 = np.float32(alpha) * a_scale.astype(np.float32) * b_scale.astype(np.float32)
+    f64 = float(alpha) * a_scale.astype(np.float64) * b_scale.astype(np.float64)
+    if y_scale is not None:
+        f32 = f32 / y_scale.astype(np.float32)
+        f64 = f64 / y_scale.astype(np.float64)
+    return f32.astype(np.float32), f64
+
+
+def _per_column(v: np.ndarray) -> np.ndarray:
+    # b's scale is per tensor, per column ([N]) or per batch and column ([..., 1, N]).
+    return v.reshape(()) if v.size == 1 else (v if v.ndim >= 2 else v.reshape(1, -1))
+
+
+@register("QLinearMatMul")
+def qlinear_matmul(ctx: KernelContext, a: np.ndarray, a_scale: np.ndarray,
+                   a_zero_point: np.ndarray, b: np.ndarray, b_scale: np.ndarray,
+                   b_zero_point: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray
+                   ) -> tuple[np.ndarray, ...]:
+    """QLinearMatMul: exact integer products requantized with ``a_s * b_s / y_s``."""
+    acc = _int_product(ctx, a, a_zero_point, b, b_zero_point, 3, 5)
+    scale, real = ctx.cached("scale", lambda: _scales(a_scale, b_scale, y_scale), 1, 4, 6)
+    return (requantize_acc(ctx, acc, _per_column(scale), _per_column(real), y_zero_point,
+                           elem_type_of(y_zero_point)),)
+
+
+@register("QGemm", MS_DOMAIN)
+def qgemm(ctx: KernelContext, a: np.ndarray, a_scale: np.ndarray, a_zero_point: np.ndarray,
+          b: np.ndarray, b_scale: np.ndarray, b_zero_point: np.ndarray,
+          c: np.ndarray | None = None, y_scale: np.ndarray | None = None,
+          y_zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """com.microsoft QGemm: int32 bias ``C`` added to the exact product, then requantized with
+    ``alpha * a_s * b_s / y_s`` (or scaled to float32 when ``y_scale`` is absent)."""
+    a = a.T if ctx.attr("transA", 0) else a
+    acc = _int_product(ctx, a, a_zero_point, b, b_zero_point, 3, 5,
+                       trans_b=bool(ctx.attr("transB", 0)))
+    if c is not None:
+        acc = acc + as_int(c, np.int64).astype(np.float64)
+    alpha = float(ctx.attr("alpha", 1.0))
+    scale, real = ctx.cached("scale", lambda: _scales(a_scale, b_scale, y_scale, alpha), 1, 4, 7)
+    if y_zero_point is None:
+        return ((acc.astype(np.float32) * _per_column(scale)).astype(np.float32),)
+    return (requantize_acc(ctx, acc, _per_column(scale), _per_column(real), y_zero_point,
+                           elem_type_of(y_zero_point)),)

@@ -1,0 +1,216 @@
+"""onnxruntime's com.microsoft quantized operators (QOperator form), bit-exact to its CPU kernels.
+
+These kernels follow onnxruntime's arithmetic, which is float32 inside (scale ratios, fused
+multiply-adds, lookup tables), not fixed point; the unit's requantization mode does not apply
+to them. Integer sums (global average pool) are exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from socsim.kernels._common import requantize_acc
+from socsim.kernels.dtypes import as_int, elem_type_of, int_range, to_onnx_dtype
+from socsim.kernels.pool import average_windows, pool_geometry
+from socsim.kernels._gemm import conv_pads
+from socsim.kernels.registry import MS_DOMAIN, KernelContext, register
+
+
+def _f32(v: np.ndarray | float) -> np.float32:
+    return np.float32(np.asarray(v, dtype=np.float32).reshape(-1)[0])
+
+
+def _zp(v: np.ndarray | None) -> int:
+    return 0 if v is None else int(as_int(v, np.int64).reshape(-1)[0])
+
+
+def _fma32(a: np.ndarray, b: np.ndarray | np.float32, c: np.ndarray | np.float32) -> np.ndarray:
+    """float32 ``fma(a, b, c)``: exact in float64 for the 8/16-bit operands used here."""
+    return (np.asarray(a, np.float64) * np.float64(b) + np.asarray(c, np.float64)).astype(
+        np.float32)
+
+
+def _saturate(ctx: KernelContext, v: np.ndarray, elem: int) -> np.ndarray:
+    r = int_range(elem)
+    ctx.count("output_saturations", int(np.count_nonzero((v < r.lo) | (v > r.hi))))
+    return to_onnx_dtype(np.clip(v, r.lo, r.hi), elem)
+
+
+@register("QLinearAdd", MS_DOMAIN)
+def qlinear_add(ctx: KernelContext, a: np.ndarray, a_scale: np.ndarray,
+                a_zero_point: np.ndarray | None, b: np.ndarray, b_scale: np.ndarray,
+                b_zero_point: np.ndarray | None, c_scale: np.ndarray,
+                c_zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """QLinearAdd as MLAS's AVX2 kernel computes it: ``fma(a, ra, fma(b, rb, fixed))``,
+    ``ra = sa / sc``, ``rb = sb / sc``, ``fixed = zc - (ra * za + rb * zb)`` in float32."""
+    sc = _f32(c_scale)
+    ra, rb = _f32(a_scale) / sc, _f32(b_scale) / sc
+    za, zb, zc = _zp(a_zero_point), _zp(b_zero_point), _zp(c_zero_point)
+    fixed = np.float32(zc) - np.float32(ra * np.float32(za) + rb * np.float32(zb))
+    af, bf = as_int(a).astype(np.float32), as_int(b).astype(np.float32)
+    if a.size == 1 and b.size != 1:
+        fixed = np.float32(fixed + af.reshape(-1)[0] * ra)
+        v = _fma32(bf, rb, fixed)
+        v = np.broadcast_to(v, np.broadcast_shapes(a.shape, b.shape))
+    elif b.size == 1 and a.size != 1:
+        fixed = np.float32(fixed + bf.reshape(-1)[0] * rb)
+        v = _fma32(af, ra, fixed)
+        v = np.broadcast_to(v, np.broadcast_shapes(a.shape, b.shape))
+    else:
+        v = _fma32(af, ra, _fma32(bf, rb, fixed))
+    elem = elem_type_of(a)
+    return (_saturate(ctx, np.rint(v).astype(np.int64), elem),)
+
+
+@register("QLinearMul", MS_DOMAIN)
+def qlinear_mul(ctx: KernelContext, a: np.ndarray, a_scale: np.ndarray,
+                a_zero_point: np.ndarray | None, b: np.ndarray, b_scale: np.ndarray,
+                b_zero_point: np.ndarray | None, c_scale: np.ndarray,
+                c_zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """QLinearMul: ``(a - za) * (b - zb) * (sa * sb / sc)`` in float32, rounded, plus ``zc``."""
+    scale = _f32(a_scale) * _f32(b_scale) / _f32(c_scale)
+    prod = ((as_int(a, np.int64) - _zp(a_zero_point)) * (as_int(b, np.int64) - _zp(b_zero_point)))
+    v = np.rint(prod.astype(np.float32) * scale) + np.float32(_zp(c_zero_point))
+    return (_saturate(ctx, v.astype(np.int64), elem_type_of(a)),)
+
+
+def _dequant(x: np.ndarray, scale: np.float32, zp: int) -> np.ndarray:
+    return scale * (as_int(x, np.int32) - zp).astype(np.float32)
+
+
+def _quant(ctx: KernelContext, y: np.ndarray, scale: np.float32, zp: int, elem: int
+           ) -> np.ndarray:
+    return _saturate(ctx, (np.rint(y / scale) + np.float32(zp)).astype(np.int64), elem)
+
+
+def _table(ctx: KernelContext, x: np.ndarray, fn, x_scale, x_zp, y_scale, y_zp
+           ) -> np.ndarray:
+    """Applies ``fn`` through a 256-entry table: dequantize, ``fn`` in float32, quantize."""
+    elem = elem_type_of(x)
+    r = int_range(elem)
+    grid = np.arange(r.lo, r.hi + 1)
+    table = _quant(ctx, fn(_dequant(grid, _f32(x_scale), _zp(x_zp))), _f32(y_scale),
+                   _zp(y_zp), elem)
+    return table[as_int(x, np.int64) - r.lo]
+
+
+@register("QLinearSigmoid", MS_DOMAIN)
+def qlinear_sigmoid(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
+                    x_zero_point: np.ndarray | None, y_scale: np.ndarray,
+                    y_zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """QLinearSigmoid through a lookup table."""
+    def fn(v: np.ndarray) -> np.ndarray:
+        return (1.0 / (1.0 + np.exp(-v.astype(np.float64)))).astype(np.float32)
+    return (_table(ctx, x, fn, x_scale, x_zero_point, y_scale, y_zero_point),)
+
+
+@register("QLinearLeakyRelu", MS_DOMAIN)
+def qlinear_leaky_relu(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
+                       x_zero_point: np.ndarray | None, y_scale: np.ndarray,
+                       y_zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """QLinearLeakyRelu through a lookup table."""
+    alpha = np.float32(ctx.attr("alpha", 0.01))
+    return (_table(ctx, x, lambda v: np.where(v >= 0, v, v * alpha), x_scale, x_zero_point,
+                   y_scale, y_zero_point),)
+
+
+@register("QLinearConcat", MS_DOMAIN)
+def qlinear_concat(ctx: KernelContext, y_scale: np.ndarray, y_zero_point: np.ndarray,
+                   *groups: np.ndarray) -> tuple[np.ndarray, ...]:
+    """QLinearConcat: inputs come as (tensor, scale, zero point) triples; each is requantized
+    to the output's scale through a table unless it already has it."""
+    ys, yz = _f32(y_scale), _zp(y_zero_point)
+    parts = []
+    for i in range(0, len(groups), 3):
+        x, s, z = groups[i], groups[i + 1], groups[i + 2]
+        if _f32(s) == ys and _zp(z) == yz:
+            parts.append(x)
+        else:
+            parts.append(_table(ctx, x, lambda v: v, s, z, y_scale, y_zero_point))
+    return (np.concatenate(parts, axis=int(ctx.attr("axis"))),)
+
+
+@register("QLinearGlobalAveragePool", MS_DOMAIN)
+def qlinear_global_average_pool(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
+                                x_zero_point: np.ndarray | None, y_scale: np.ndarray,
+                                y_zero_point: np.ndarray | None = None
+                                ) -> tuple[np.ndarray, ...]:
+    """QLinearGlobalAveragePool: exact integer sums, requantized with
+    ``x_s / (y_s * image_size)`` (float32) as MLAS does."""
+    last = bool(ctx.attr("channels_last", 0))
+    axes = tuple(range(1, x.ndim - 1)) if last else tuple(range(2, x.ndim))
+    size = int(np.prod([x.shape[a] for a in axes]))
+    acc = as_int(x, np.int64).sum(axis=axes, keepdims=True) - _zp(x_zero_point) * size
+    scale = np.float32(_f32(x_scale) / (_f32(y_scale) * np.float32(size)))
+    real = np.float64(_f32(x_scale)) / (np.float64(_f32(y_scale)) * size)
+    elem = elem_type_of(x)
+    zp = y_zero_point if y_zero_point is not None else np.zeros((), dtype=x.dtype)
+    return (requantize_acc(ctx, acc.astype(np.float64), scale, real, zp, elem),)
+
+
+@register("QLinearAveragePool", MS_DOMAIN)
+def qlinear_average_pool(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
+                         x_zero_point: np.ndarray | None, y_scale: np.ndarray,
+                         y_zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """QLinearAveragePool as onnxruntime computes it: dequantize to float32, add the taps in
+    order, divide by the count, then ``round(y / y_s + y_zp)``."""
+    if ctx.attr("channels_last", 0):
+        x = np.moveaxis(x, -1, 1)
+    xf = _dequant(x, _f32(x_scale), _zp(x_zero_point))
+    kernel, strides, dil, pads, out = pool_geometry(ctx, xf)
+    explicit = conv_pads(xf.shape[2:], kernel, strides, dil, ctx.attr("pads"),
+                         ctx.attr("auto_pad", "NOTSET"))
+    y = average_windows(xf, kernel, strides, dil, pads, out,
+                        bool(ctx.attr("count_include_pad", 0)), explicit).astype(np.float32)
+    v = np.rint(y / _f32(y_scale) + np.float32(_zp(y_zero_point)))
+    q = _saturate(ctx, v.astype(np.int64), elem_type_of(x))
+    if ctx.attr("channels_last", 0):
+        q = np.moveaxis(q, 1, -1)
+    return (q,)
+
+
+_EXP_MAX = 2**32 - 1
+
+
+def _softmax_table(x_scale: np.float32, reduce_len: int) -> np.ndarray:
+    bit_shift = np.log(float(_EXP_MAX // reduce_len))
+    bit_shift = max(0.0, bit_shift - 3.0) / float(x_scale)
+    i = np.arange(256, dtype=np.float64)
+    vals = np.exp((i - 255.0 + bit_shift) * float(x_scale))
+    return np.trunc(vals).astype(np.uint64).astype(np.uint32)
+
+
+@register("QLinearSoftmax", MS_DOMAIN)
+def qlinear_softmax(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
+                    x_zero_point: np.ndarray | None, y_scale: np.ndarray,
+                    y_zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """QLinearSoftmax with onnxruntime's uint32 exp table, wrapping uint32 arithmetic and
+    truncating division, exactly as its CPU kernel does."""
+    opset = int(ctx.attr("opset", 13))
+    axis = int(ctx.attr("axis", -1 if opset >= 13 else 1)) % x.ndim
+    signed = x.dtype == np.int8
+    if opset < 13:
+        shape = x.shape
+        xi = as_int(x, np.int64).reshape(int(np.prod(shape[:axis])), -1)
+        moved = False
+    else:
+        xi = np.moveaxis(as_int(x, np.int64), axis, -1)
+        moved = True
+    d = xi.shape[-1]
+    table = _softmax_table(_f32(x_scale), d)
+    idx = xi - xi.max(axis=-1, keepdims=True) + 255  # table index 255 - max + x
+    vt = table[idx]
+    vsum = vt.sum(axis=-1, keepdims=True, dtype=np.uint64) & 0xFFFFFFFF
+    yscale = np.uint64(np.floor(np.float32(1.0) / _f32(y_scale)))
+    prod = (vt.astype(np.uint64) * yscale) & 0xFFFFFFFF
+    quot = prod // np.maximum(vsum, 1)
+    vq = np.rint(quot.astype(np.float32)).astype(np.int64) + _zp(y_zero_point)
+    if signed:
+        y = np.where(vq > 255, 255, vq).astype(np.int64)
+        y = ((y + 128) % 256 - 128).astype(np.int8)
+    else:
+        y = np.where(vq > 255, 255, vq).astype(np.uint8)
+    y = np.where(vsum == 0, 0, y).astype(y.dtype)
+    if moved:
+        return (np.moveaxis(y, -1, axis),)
+    return (y.reshape(x.shape),)

@@ -1,0 +1,107 @@
+"""QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear: per-tensor, per-axis and blocked.
+
+Every integer type of :data:`socsim.kernels.dtypes.INT_RANGES` (int4 ... int16, and int32 for
+dequantizing biases). Rounding is half to even, then saturation, as ONNX specifies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto
+
+from socsim.kernels.dtypes import as_int, elem_type_of, int_range, to_onnx_dtype
+from socsim.kernels.registry import MS_DOMAIN, KernelContext, register
+
+
+def broadcast_param(param: np.ndarray, x_shape: tuple[int, ...], axis: int,
+                    block_size: int = 0) -> np.ndarray:
+    """Reshapes a scale or zero point so that it broadcasts against ``x``.
+
+    Per tensor (one element), per axis (1-D along ``axis``) or blocked (same rank as ``x``,
+    ``ceil(dim / block_size)`` along ``axis``).
+    """
+    if param.size == 1 and param.ndim <= 1:
+        return param.reshape(())
+    rank = len(x_shape)
+    axis = axis % rank if rank else 0
+    if block_size > 0:
+        rep = np.repeat(param, block_size, axis=axis)
+        return np.take(rep, np.arange(x_shape[axis]), axis=axis)
+    shape = [1] * rank
+    shape[axis] = param.size
+    return param.reshape(shape)
+
+
+def _out_type(ctx: KernelContext, zero_point: np.ndarray | None) -> int:
+    if zero_point is not None:
+        return elem_type_of(zero_point)
+    return int(ctx.attr("output_dtype", 0)) or TensorProto.UINT8
+
+
+def quantize(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int, elem_type: int
+             ) -> tuple[np.ndarray, int]:
+    """``saturate(round_half_even(x / scale) + zero_point)`` as int32, and the saturation count.
+
+    ``x / scale`` is evaluated in ``x``'s float type, as onnxruntime and the ONNX reference do.
+    """
+    r = int_range(elem_type)
+    v = np.rint(x / scale.astype(x.dtype, copy=False))
+    v = v + np.asarray(zero_point).astype(v.dtype)
+    saturated = int(np.count_nonzero((v < r.lo) | (v > r.hi)))
+    return np.clip(v, r.lo, r.hi).astype(np.int32), saturated
+
+
+@register("QuantizeLinear")
+@register("QuantizeLinear", MS_DOMAIN)
+def quantize_linear(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
+                    zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """ONNX QuantizeLinear (opset 10-23, integer outputs)."""
+    elem = _out_type(ctx, zero_point)
+    axis, block = int(ctx.attr("axis", 1)), int(ctx.attr("block_size", 0))
+    s = broadcast_param(scale, x.shape, axis, block)
+    zp = 0 if zero_point is None else broadcast_param(as_int(zero_point), x.shape, axis, block)
+    if x.dtype != np.float64 and x.dtype != np.float32:
+        x = x.astype(np.float32)
+    q, sat = quantize(x, s, zp, elem)
+    ctx.count("output_saturations", sat)
+    return (to_onnx_dtype(q, elem),)
+
+
+@register("DequantizeLinear")
+@register("DequantizeLinear", MS_DOMAIN)
+def dequantize_linear(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
+                      zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """ONNX DequantizeLinear: ``(x - zero_point) * scale`` in the scale's float type."""
+    axis, block = int(ctx.attr("axis", 1)), int(ctx.attr("block_size", 0))
+    s = broadcast_param(scale, x.shape, axis, block)
+    xi = as_int(x, np.int64)
+    if zero_point is not None:
+        xi = xi - broadcast_param(as_int(zero_point, np.int64), x.shape, axis, block)
+    out_dtype = s.dtype
+    if int(ctx.attr("output_dtype", 0)):
+        from socsim.kernels.dtypes import np_dtype
+        out_dtype = np_dtype(int(ctx.attr("output_dtype")))
+    if s.dtype == np.float16 or out_dtype == np.float16:
+        y = (xi.astype(np.float32) * s.astype(np.float32)).astype(out_dtype)
+    else:
+        y = (xi.astype(s.dtype) * s).astype(out_dtype, copy=False)
+    return (y,)
+
+
+@register("DynamicQuantizeLinear")
+def dynamic_quantize_linear(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """ONNX DynamicQuantizeLinear: uint8, range widened to include zero, in float32."""
+    x = x.astype(np.float32, copy=False)
+    qmin, qmax = np.float32(0), np.float32(255)
+    hi = np.maximum(np.float32(0), x.max() if x.size else np.float32(0))
+    lo = np.minimum(np.float32(0), x.min() if x.size else np.float32(0))
+    scale = np.float32((hi - lo) / (qmax - qmin))
+    if scale == 0:
+        zp_f = np.float32(0)
+        q = np.zeros(x.shape, dtype=np.uint8)
+    else:
+        zp_f = np.clip(np.rint(qmin - lo / scale), qmin, qmax)
+        q, sat = quantize(x, np.asarray(scale), zp_f, TensorProto.UINT8)
+        ctx.count("output_saturations", sat)
+        q = q.astype(np.uint8)
+    return q, np.asarray(scale, dtype=np.float32), np.asarray(zp_f).astype(np.uint8)
