@@ -56,17 +56,15 @@ def run(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
 def validate(files: Annotated[list[Path], typer.Argument(help="Device or scenario YAML files.")]):
     """Check device or scenario files; print file:line:col: field: message for each error."""
     from socsim.config import load_any
-    from socsim.config.loading import scenario_document
     from socsim.config.scenario import Scenario
-    from socsim.policies import make_policy
+    from socsim.run import make_policies
 
     failed = False
     for f in files:
         try:
             loaded = load_any(f)
             if isinstance(loaded, Scenario):
-                doc = scenario_document(loaded)
-                make_policy(loaded.policy, loaded.device, doc.locate if doc else None)
+                make_policies(loaded)
             out.print(f"{f}: ok ({'scenario' if isinstance(loaded, Scenario) else 'device'} "
                       f"{loaded.name!r})")
         except SocsimError as exc:

@@ -11,7 +11,7 @@ from socsim.config.scenario import Scenario
 from socsim.graph.ir import Graph
 from socsim.graph.loading import load_graph
 from socsim.policies import make_policy
-from socsim.policies.base import Plan
+from socsim.policies.base import Plan, PlacementPolicy
 from socsim.report.tables import Tables, summary, tables
 from socsim.report.write import write_report
 from socsim.sim.engine import Job, Simulation
@@ -51,17 +51,37 @@ def plan_jobs(scenario: Scenario) -> list[Job]:
         PlacementError: the policy's plan is invalid.
     """
     soc = scenario.device
-    doc = scenario_document(scenario)
-    policy = make_policy(scenario.policy, soc, doc.locate if doc is not None else None)
     graphs: dict[str, Graph] = {}
     jobs = []
-    for w in scenario.workloads:
+    for w, policy in zip(scenario.workloads, make_policies(scenario)):
         graph = graphs.get(w.model) or load_graph(w.model)
         graphs[w.model] = graph
         plan: Plan = policy.place(graph, soc)
         plan.validate(graph, soc)
         jobs.append(Job(w, graph, plan))
     return jobs
+
+
+def make_policies(scenario: Scenario) -> list[PlacementPolicy]:
+    """The placement policy of each workload (its own, else the scenario's), checked.
+
+    Raises:
+        ConfigError: an unknown policy, bad parameters, or a unit the SoC lacks, located in the
+            scenario file.
+    """
+    doc = scenario_document(scenario)
+    locate = doc.locate if doc is not None else None
+    default = make_policy(scenario.policy, scenario.device, locate)
+    return [default if w.policy is None else
+            make_policy(w.policy, scenario.device, _prefixed(locate, ("workloads", i)))
+            for i, w in enumerate(scenario.workloads)]
+
+
+def _prefixed(locate, prefix: tuple):
+    """``locate`` for a policy nested under ``prefix`` (e.g. a workload's own policy)."""
+    if locate is None:
+        return None
+    return lambda loc, msg: locate((*prefix, *loc), msg)
 
 
 def run_scenario(scenario: Scenario | str | Path, overrides: Sequence[str] = ()) -> RunResult:

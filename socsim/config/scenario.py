@@ -10,6 +10,13 @@ from socsim.config._base import PositiveFloat, PositiveInt, Spec
 from socsim.config.soc import SoC
 
 
+class PolicySpec(Spec):
+    """Which placement policy to use, and its parameters (checked by the policy itself)."""
+
+    name: str = Field(description="A registered policy: single, rules, greedy_eft, ...")
+    params: dict[str, Any] = Field(default_factory=dict, description="Policy parameters.")
+
+
 class Workload(Spec):
     """One model and how its inferences arrive.
 
@@ -30,6 +37,8 @@ class Workload(Spec):
         "periodic", description="Open loop: fixed period, or exponential gaps from run.seed.")
     deadline_ms: PositiveFloat | None = Field(None, description="Relative deadline per "
                                               "inference; misses are counted.")
+    policy: PolicySpec | None = Field(None, description="Placement policy for this workload "
+                                      "only; default: the scenario's `policy`.")
 
     @model_validator(mode="after")
     def _one_arrival_mode(self) -> Workload:
@@ -40,13 +49,6 @@ class Workload(Spec):
         if opened and (self.rate_hz is None or self.duration_s is None):
             raise ValueError("an open-loop workload needs both `rate_hz` and `duration_s`")
         return self
-
-
-class PolicySpec(Spec):
-    """Which placement policy to use, and its parameters (checked by the policy itself)."""
-
-    name: str = Field(description="A registered policy: single, rules, greedy_eft, ...")
-    params: dict[str, Any] = Field(default_factory=dict, description="Policy parameters.")
 
 
 class RunSettings(Spec):

@@ -25,6 +25,9 @@ class SoC(Spec):
     units: dict[str, Unit] = Field(min_length=1, description="Compute units by name.")
     memories: dict[str, Memory] = Field(min_length=1, description="Memories by name.")
     dma: dict[str, DmaEngine] = Field(default_factory=dict, description="DMA engines by name.")
+    inputs_in: str | None = Field(
+        None, description="Memory where workload inputs arrive (a sensor or camera buffer); "
+        "default: the first dram-kind memory, else the largest memory.")
 
     def check(self) -> list[PathProblem]:
         """Cross-reference checks pydantic cannot express field by field.
@@ -39,6 +42,9 @@ class SoC(Spec):
                 if mem not in self.memories:
                     problems.append((("units", uname, "memories", i),
                                      f"unknown memory {mem!r}; this SoC has {known}"))
+        if self.inputs_in is not None and self.inputs_in not in self.memories:
+            problems.append((("inputs_in",), f"unknown memory {self.inputs_in!r}; this SoC has "
+                             f"{known}"))
         for dname, engine in self.dma.items():
             for i, mem in enumerate(engine.connects):
                 if mem not in self.memories:

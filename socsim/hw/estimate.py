@@ -20,7 +20,10 @@ from socsim.hw.timing import compute_ns, transfer_ns
 
 
 def input_memory(soc: SoC) -> str:
-    """Where a workload's input tensors arrive: the first DRAM, else the largest memory."""
+    """Where a workload's input tensors arrive: ``soc.inputs_in``, else the first DRAM, else
+    the largest memory."""
+    if soc.inputs_in is not None:
+        return soc.inputs_in
     for name, mem in soc.memories.items():
         if mem.kind == "dram":
             return name
