@@ -47,6 +47,9 @@ def run(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     result = run_scenario(scenario, overrides)
     paths = result.write(out_dir)
     _print_summary(result.summary)
+    for w, f in result.summary.get("functional", {}).items():
+        events = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in f["integer_events"].items())
+        out.print(f"functional {w}: {events}")
     for note in result.summary["notes"]:
         out.print(f"[yellow]note:[/] {note}")
     out.print(f"report: {paths[0].parent}/ ({', '.join(p.name for p in paths)})")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from socsim.config.loading import load_scenario, scenario_document
 from socsim.config.scenario import Scenario
+from socsim.functional import FunctionalResult, execute_run
 from socsim.graph.ir import Graph
 from socsim.graph.loading import load_graph
 from socsim.policies import make_policy
@@ -28,6 +29,7 @@ class RunResult:
         trace: the raw simulation records.
         tables: the report frames.
         summary: the ``summary.json`` dictionary.
+        functional: each inference's outputs and integer events (``run.functional``).
     """
 
     scenario: Scenario
@@ -35,11 +37,16 @@ class RunResult:
     trace: Trace
     tables: Tables
     summary: dict
+    functional: FunctionalResult | None = None
 
     def write(self, out: str | Path | None = None) -> list[Path]:
-        """Write the report folder (default: ``run.out``, else ``reports/<scenario name>``)."""
+        """Write the report folder (default: ``run.out``, else ``reports/<scenario name>``),
+        with ``outputs.npz`` (``workload/inference/output`` arrays) for a functional run."""
         folder = Path(out or self.scenario.run.out or Path("reports") / self.scenario.name)
-        return write_report(folder, self.tables, self.trace, self.summary)
+        paths = write_report(folder, self.tables, self.trace, self.summary)
+        if self.functional is not None:
+            paths.append(self.functional.save(folder / "outputs.npz"))
+        return paths
 
 
 def plan_jobs(scenario: Scenario) -> list[Job]:
@@ -104,4 +111,11 @@ def run_scenario(scenario: Scenario | str | Path, overrides: Sequence[str] = ())
     t = tables(trace, kinds)
     s = summary(t, trace, scenario=scenario.name, soc=soc.name,
                 policy=scenario.policy.model_dump(), seed=scenario.run.seed)
-    return RunResult(scenario, tuple(jobs), trace, t, s)
+    functional = None
+    if scenario.run.functional:
+        functional = execute_run(tuple(jobs), soc, trace.inferences, scenario.run.seed)
+        s["functional"] = {
+            w: {"integer_events": functional.events[w],
+                "ops_whose_arithmetic_overflowed": functional.flagged_ops[w]}
+            for w in functional.events}
+    return RunResult(scenario, tuple(jobs), trace, t, s, functional)

@@ -259,7 +259,14 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
         if not model.exists() and not ensure(model):
             problems.append(doc.locate(("workloads", i, "model"),
                                        f"model file {str(model)!r} does not exist"))
-        workloads.append(w.model_copy(update={"model": str(model)}))
+        update = {"model": str(model)}
+        if w.inputs is not None:
+            inputs = (base / w.inputs).resolve()
+            if not inputs.exists():
+                problems.append(doc.locate(("workloads", i, "inputs"),
+                                           f"inputs file {str(inputs)!r} does not exist"))
+            update["inputs"] = str(inputs)
+        workloads.append(w.model_copy(update=update))
     for unit in scenario.run.operating_points:
         if unit not in soc.units:
             problems.append(doc.locate(("run", "operating_points", unit),

@@ -37,6 +37,9 @@ class Workload(Spec):
         "periodic", description="Open loop: fixed period, or exponential gaps from run.seed.")
     deadline_ms: PositiveFloat | None = Field(None, description="Relative deadline per "
                                               "inference; misses are counted.")
+    inputs: str | None = Field(None, description="Optional .npz of input arrays by input name, "
+                               "samples along the first axis (cycled over inferences), used "
+                               "when run.functional is true; default: seeded random inputs.")
     policy: PolicySpec | None = Field(None, description="Placement policy for this workload "
                                       "only; default: the scenario's `policy`.")
 

@@ -22,7 +22,7 @@ OP_FAMILIES: tuple[str, ...] = OpFamily.__args__  # type: ignore[attr-defined]
 class Arithmetic(Spec):
     """Integer arithmetic of a unit: accumulator width and requantization rounding."""
 
-    accumulator_bits: Annotated[int, Field(ge=16, le=64)] = Field(
+    accumulator_bits: Annotated[int, Field(ge=8, le=32)] = Field(
         32, description="Accumulator width; results saturate at this width.")
     requant: Literal["onnx_rne", "tflite_double", "tflite_single"] = Field(
         "onnx_rne", description="Requantization: float scale + round-half-even (ONNX), or the "

@@ -1,0 +1,112 @@
+"""Functional execution of a run: every inference's outputs, computed with the integer
+arithmetic of the unit each op was placed on.
+
+The arithmetic of an op depends only on its placement (a unit's ``arithmetic`` block), never
+on timing, so each workload's model is compiled once with a per-node arithmetic map and run
+for each completed inference. Inputs come from the workload's ``inputs`` file (arrays by input
+name, samples along the first axis, cycled over inferences) or, without one, from
+``numpy.random.default_rng([run.seed, workload index, inference])``: uniform in [-1, 1) for
+float inputs, the full range for integer inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from socsim.config.soc import SoC
+from socsim.errors import ConfigError, Problem
+from socsim.execute import Arithmetic, compile_model
+from socsim.sim.engine import Job
+
+
+@dataclass
+class FunctionalResult:
+    """Outputs by ``workload/inference/output`` and integer event counts per workload."""
+
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    events: dict[str, dict[str, int]] = field(default_factory=dict)
+    flagged_ops: dict[str, list[str]] = field(default_factory=dict)
+
+    def save(self, path: Path) -> Path:
+        np.savez_compressed(path, **self.outputs)
+        return path
+
+
+def _arithmetic_map(job: Job, soc: SoC) -> dict[str, Arithmetic]:
+    mapping = {}
+    for op, unit in zip(job.graph.ops, job.plan.units):
+        a = soc.units[unit].arithmetic
+        mapping[op.name] = Arithmetic(accumulator_bits=a.accumulator_bits, requant=a.requant)
+    return mapping
+
+
+def _inputs(job: Job, index: int, seed: int, k: int, samples) -> dict[str, np.ndarray]:
+    g = job.graph
+    if samples is not None:
+        return {name: samples[name][index % len(samples[name])] for name in g.inputs}
+    rng = np.random.default_rng([seed, k, index])
+    out = {}
+    for name in g.inputs:
+        t = g.tensors[name]
+        dtype = np.dtype(t.dtype)
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            out[name] = rng.integers(info.min, info.max, size=t.shape, endpoint=True, dtype=dtype)
+        else:
+            out[name] = rng.uniform(-1.0, 1.0, size=t.shape).astype(dtype)
+    return out
+
+
+def _load_samples(job: Job) -> dict[str, np.ndarray] | None:
+    path = job.workload.inputs
+    if path is None:
+        return None
+    with np.load(path) as data:
+        samples = {k: data[k] for k in data.files}
+    missing = [n for n in job.graph.inputs if n not in samples]
+    if missing:
+        raise ConfigError(Problem(f"{path} lacks arrays for model inputs {missing}; it has "
+                                  f"{sorted(samples)}", path=f"{job.workload.name}.inputs"))
+    for name in job.graph.inputs:
+        want = job.graph.tensors[name].shape
+        if samples[name].shape[1:] != want:
+            raise ConfigError(Problem(
+                f"{path}: array {name!r} has shape {samples[name].shape}; expected (N, "
+                f"{', '.join(map(str, want))}) (samples along the first axis)",
+                path=f"{job.workload.name}.inputs"))
+    return samples
+
+
+def execute_run(jobs: tuple[Job, ...], soc: SoC, completed: list[tuple], seed: int
+                ) -> FunctionalResult:
+    """Run every completed inference of every job through socsim's kernels.
+
+    Args:
+        completed: the trace's inference records (workload, inference, ...).
+    """
+    result = FunctionalResult()
+    for k, job in enumerate(jobs):
+        name = job.workload.name
+        compiled = compile_model(job.graph.path, arithmetic=_arithmetic_map(job, soc))
+        samples = _load_samples(job)
+        totals = {"accumulator_saturations": 0, "output_saturations": 0, "requant_overflows": 0}
+        flagged: set[str] = set()
+        for rec in completed:
+            if rec[0] != name:
+                continue
+            index = rec[1]
+            run = compiled.run(_inputs(job, index, seed, k, samples))
+            for out_name, value in run.outputs.items():
+                result.outputs[f"{name}/{index}/{out_name}"] = value
+            for node, stats in run.stats.items():
+                for key in totals:
+                    count = getattr(stats, key)
+                    totals[key] += count
+                    if count and key != "output_saturations":
+                        flagged.add(node)
+        result.events[name] = totals
+        result.flagged_ops[name] = sorted(flagged)
+    return result
