@@ -169,48 +169,38 @@ def qlinear_average_pool(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
     return (q,)
 
 
-_EXP_MAX = 2**32 - 1
-
-
 def _softmax_table(x_scale: np.float32, reduce_len: int) -> np.ndarray:
-    bit_shift = np.log(float(_EXP_MAX // reduce_len))
-    bit_shift = max(0.0, bit_shift - 3.0) / float(x_scale)
+    # float32 table: exp((i - 255 + shift) * x_scale), shift keeping sum(exp) below FLT_MAX.
+    fmax = np.float32(np.finfo(np.float32).max) / np.float32(reduce_len)
+    bit_shift = max(0.0, float(np.log(np.float64(fmax))) - 5.0) / float(x_scale)
     i = np.arange(256, dtype=np.float64)
-    vals = np.exp((i - 255.0 + bit_shift) * float(x_scale))
-    return np.trunc(vals).astype(np.uint64).astype(np.uint32)
+    return np.exp((i - 255.0 + bit_shift) * float(x_scale)).astype(np.float32)
 
 
 @register("QLinearSoftmax", MS_DOMAIN)
 def qlinear_softmax(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
                     x_zero_point: np.ndarray | None, y_scale: np.ndarray,
                     y_zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """QLinearSoftmax with onnxruntime's uint32 exp table, wrapping uint32 arithmetic and
-    truncating division, exactly as its CPU kernel does."""
+    """QLinearSoftmax as onnxruntime's CPU kernel: a float32 exp table indexed by
+    ``x - max(x) + 255``, a float32 sum in element order, then
+    ``round(table * floor(1 / y_s) / sum) + y_zp``."""
     opset = int(ctx.attr("opset", 13))
     axis = int(ctx.attr("axis", -1 if opset >= 13 else 1)) % x.ndim
     signed = x.dtype == np.int8
     if opset < 13:
-        shape = x.shape
-        xi = as_int(x, np.int64).reshape(int(np.prod(shape[:axis])), -1)
-        moved = False
+        xi = as_int(x, np.int64).reshape(int(np.prod(x.shape[:axis])), -1)
     else:
         xi = np.moveaxis(as_int(x, np.int64), axis, -1)
-        moved = True
     d = xi.shape[-1]
-    table = _softmax_table(_f32(x_scale), d)
-    idx = xi - xi.max(axis=-1, keepdims=True) + 255  # table index 255 - max + x
-    vt = table[idx]
-    vsum = vt.sum(axis=-1, keepdims=True, dtype=np.uint64) & 0xFFFFFFFF
-    yscale = np.uint64(np.floor(np.float32(1.0) / _f32(y_scale)))
-    prod = (vt.astype(np.uint64) * yscale) & 0xFFFFFFFF
-    quot = prod // np.maximum(vsum, 1)
-    vq = np.rint(quot.astype(np.float32)).astype(np.int64) + _zp(y_zero_point)
-    if signed:
-        y = np.where(vq > 255, 255, vq).astype(np.int64)
-        y = ((y + 128) % 256 - 128).astype(np.int8)
-    else:
-        y = np.where(vq > 255, 255, vq).astype(np.uint8)
-    y = np.where(vsum == 0, 0, y).astype(y.dtype)
-    if moved:
-        return (np.moveaxis(y, -1, axis),)
-    return (y.reshape(x.shape),)
+    table = ctx.cached("table", lambda: _softmax_table(_f32(x_scale), d), 1)
+    vt = table[xi - xi.max(axis=-1, keepdims=True) + 255]
+    vsum = np.zeros(vt.shape[:-1], dtype=np.float32)
+    for j in range(d):  # float additions in element order, as the C++ loop
+        vsum += vt[..., j]
+    inv = np.float32(np.floor(np.float32(1.0) / _f32(y_scale)))
+    q = np.rint((vt * inv) / vsum[..., None]).astype(np.int64) + _zp(y_zero_point)
+    q = np.minimum(q, 255)
+    y = ((q + 128) % 256 - 128).astype(np.int8) if signed else q.astype(np.uint8)
+    if opset < 13:
+        return (y.reshape(x.shape),)
+    return (np.moveaxis(y, -1, axis),)

@@ -18,7 +18,7 @@ _CATEGORY_COLOURS = {"compute": "#4C72B0", "memory": "#DD8452", "dma": "#55A868"
 
 
 def timeline(t: Tables, rows: list[str], engines: dict[str, int], *,
-             max_inferences: int = 8) -> Figure:
+             max_inferences: int = 4) -> Figure:
     """Gantt chart: one row per unit and DMA engine, a sub-lane per core / channel, ops
     coloured by op type (the nine with most MACs), transfers in one colour.
 
@@ -47,7 +47,7 @@ def timeline(t: Tables, rows: list[str], engines: dict[str, int], *,
             spans = list(zip(g["start_ns"] / unit_ms, (g["end_ns"] - g["start_ns"]) / unit_ms))
             face = _DMA_COLOUR if kind == "DMA transfer" else colour.get(kind, other)
             ax.broken_barh(spans, (y - 0.4 + int(lane) * h, h * 0.9), facecolors=face,
-                           edgecolor="white" if len(spans) < 300 else "none", linewidth=0.4)
+                           edgecolor="none")
     ax.set_yticks(range(len(rows)), rows)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlabel(f"simulated time ({unit_label})")
