@@ -267,22 +267,52 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
                                            f"inputs file {str(inputs)!r} does not exist"))
             update["inputs"] = str(inputs)
         workloads.append(w.model_copy(update=update))
-    for unit in scenario.run.operating_points:
-        if unit not in soc.units:
-            problems.append(doc.locate(("run", "operating_points", unit),
-                                       f"unknown unit {unit!r}; the SoC has {sorted(soc.units)}"))
-        else:
-            freqs = [p.freq_mhz for p in soc.units[unit].dvfs.points]
-            f = scenario.run.operating_points[unit]
-            if f not in freqs:
-                problems.append(doc.locate(("run", "operating_points", unit),
-                                           f"{f:g} MHz is not an operating point of {unit!r}; "
-                                           f"choose one of {freqs}"))
+    problems += [doc.locate(loc, msg) for loc, msg in _check_run(scenario, soc)]
     if problems:
         raise ConfigError(problems)
     resolved = scenario.model_copy(update={"soc": soc, "workloads": workloads})
     resolved._doc = doc
     return resolved
+
+
+def _check_run(scenario: Scenario, soc: SoC) -> list[tuple[Loc, str]]:
+    """Run settings that name units and operating points must match the SoC."""
+    problems: list[tuple[Loc, str]] = []
+    run = scenario.run
+
+    def point_ok(loc: Loc, unit: str, freq: float) -> None:
+        freqs = [p.freq_mhz for p in soc.units[unit].dvfs.points]
+        if freq not in freqs:
+            problems.append((loc, f"{freq:g} MHz is not an operating point of {unit!r}; "
+                            f"choose one of {freqs}"))
+
+    for section in ("operating_points", "governors"):
+        for unit in getattr(run, section):
+            if unit not in soc.units:
+                problems.append((("run", section, unit),
+                                 f"unknown unit {unit!r}; the SoC has {sorted(soc.units)}"))
+    for unit, freq in run.operating_points.items():
+        if unit in soc.units:
+            point_ok(("run", "operating_points", unit), unit, freq)
+    for unit, gov in run.governors.items():
+        if unit not in soc.units:
+            continue
+        if gov.freq_mhz is not None:
+            if gov.name != "fixed":
+                problems.append((("run", "governors", unit, "freq_mhz"),
+                                 f"freq_mhz applies to the `fixed` governor only, not "
+                                 f"{gov.name!r}"))
+            point_ok(("run", "governors", unit, "freq_mhz"), unit, gov.freq_mhz)
+        if gov.down_threshold >= gov.up_threshold:
+            problems.append((("run", "governors", unit),
+                             f"down_threshold={gov.down_threshold} must be below "
+                             f"up_threshold={gov.up_threshold}"))
+        thermal = soc.units[unit].thermal
+        if gov.name == "thermal" and (thermal is None or thermal.trip_c is None):
+            problems.append((("run", "governors", unit, "name"),
+                             f"the thermal governor needs {unit!r} to have `thermal` with "
+                             "`trip_c` in the device file"))
+    return problems
 
 
 def scenario_document(scenario: Scenario) -> _Document | None:

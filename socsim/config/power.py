@@ -26,6 +26,9 @@ class Dvfs(Spec):
     default_mhz: PositiveFloat | None = Field(
         None, description="Point the unit runs at unless the scenario picks another "
         "(run.operating_points); defaults to nominal_mhz.")
+    transition_us: NonNegativeFloat = Field(
+        0.0, description="Time a change of operating point takes (PLL relock, regulator "
+        "ramp), µs; ops starting meanwhile run at the old point.")
 
     @model_validator(mode="after")
     def _points_known(self) -> Dvfs:
@@ -67,5 +70,24 @@ class Power(Spec):
         description="Dynamic energy of one elementwise / pooling / activation operation per "
         "dtype, pJ.")
     leakage_mw: NonNegativeFloat = Field(
-        description="Static (leakage) power while powered, at nominal voltage, mW. Scales "
-        "linearly with V/V_nominal.")
+        description="Static (leakage) power while powered, at nominal voltage and "
+        "leakage_ref_c, mW. Scales linearly with V/V_nominal.")
+    leakage_doubling_c: PositiveFloat | None = Field(
+        None, description="Leakage doubles every this many °C above leakage_ref_c "
+        "(subthreshold leakage grows exponentially with temperature); None: no dependence.")
+    leakage_ref_c: float = Field(25.0, description="Temperature at which leakage_mw holds, °C.")
+
+
+class Thermal(Spec):
+    """A first-order RC thermal model of a unit's die region.
+
+    dT/dt = (P - (T - T_ambient) / R) / C, with P the unit's power (dynamic + static); at
+    steady state T = T_ambient + P * R.
+    """
+
+    r_k_per_w: PositiveFloat = Field(description="Thermal resistance to ambient, K/W.")
+    c_j_per_k: PositiveFloat = Field(description="Thermal capacitance, J/K.")
+    trip_c: float | None = Field(None, description="Trip point: the `thermal` governor steps "
+                                 "the frequency down while the unit is hotter, °C.")
+    hysteresis_c: NonNegativeFloat = Field(5.0, description="The `thermal` governor steps back "
+                                           "up once the unit is this far below trip_c, °C.")

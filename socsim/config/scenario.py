@@ -54,6 +54,26 @@ class Workload(Spec):
         return self
 
 
+class GovernorSpec(Spec):
+    """A DVFS governor for one unit.
+
+    - ``fixed``: stay at ``freq_mhz`` (default: the unit's default point);
+    - ``performance`` / ``powersave``: the highest / lowest point;
+    - ``ondemand``: every ``sample_ms``, jump to the highest point when utilisation over the
+      last sample exceeds ``up_threshold``, step one point down when it is below
+      ``down_threshold`` (Linux's ondemand);
+    - ``thermal``: start at the highest point; step down while the unit's temperature is above
+      its ``thermal.trip_c``, step up once it is ``hysteresis_c`` below.
+    """
+
+    name: Literal["fixed", "performance", "powersave", "ondemand", "thermal"]
+    freq_mhz: PositiveFloat | None = Field(None, description="For `fixed`.")
+    sample_ms: PositiveFloat = Field(1.0, description="Sampling period of ondemand / thermal "
+                                     "and of the temperature trace, ms.")
+    up_threshold: float = Field(0.8, gt=0, le=1, description="ondemand: go to max above this.")
+    down_threshold: float = Field(0.3, ge=0, lt=1, description="ondemand: step down below this.")
+
+
 class RunSettings(Spec):
     """How to run the simulation."""
 
@@ -64,6 +84,11 @@ class RunSettings(Spec):
     operating_points: dict[str, PositiveFloat] = Field(
         default_factory=dict, description="Unit name -> DVFS freq_mhz to run at (else the "
         "unit's dvfs.default_mhz).")
+    governors: dict[str, GovernorSpec] = Field(
+        default_factory=dict, description="Unit name -> DVFS governor (default: fixed at the "
+        "unit's operating point).")
+    ambient_c: float | None = Field(None, description="Ambient temperature, °C (default: the "
+                                    "SoC's ambient_c).")
     zero_copy: bool = Field(True, description="Let a unit read tensors in place from a memory "
                             "it shares with the producer; false forces a DMA copy for every "
                             "hand-off between units.")

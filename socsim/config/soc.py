@@ -25,6 +25,7 @@ class SoC(Spec):
     units: dict[str, Unit] = Field(min_length=1, description="Compute units by name.")
     memories: dict[str, Memory] = Field(min_length=1, description="Memories by name.")
     dma: dict[str, DmaEngine] = Field(default_factory=dict, description="DMA engines by name.")
+    ambient_c: float = Field(25.0, description="Ambient temperature of the thermal models, °C.")
     inputs_in: str | None = Field(
         None, description="Memory where workload inputs arrive (a sensor or camera buffer); "
         "default: the first dram-kind memory, else the largest memory.")

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from socsim.config._base import DType, NonNegativeFloat, PositiveFloat, PositiveInt, Spec
-from socsim.config.power import Dvfs, Power
+from socsim.config.power import Dvfs, Power, Thermal
 
 #: Operator families the cost models distinguish (see :func:`socsim.graph.cost.family_of`).
 OpFamily = Literal["conv", "depthwise", "gemm", "elementwise", "pool", "reduce", "normalize",
@@ -45,6 +45,8 @@ class _UnitBase(Spec):
     launch_overhead_cycles: NonNegativeFloat = Field(
         0, description="Fixed cycles per op (dispatch, descriptor setup, kernel call).")
     arithmetic: Arithmetic = Field(default_factory=Arithmetic)
+    thermal: Thermal | None = Field(None, description="RC thermal model; None: the unit "
+                                    "stays at ambient temperature.")
 
     @field_validator("memories", "ops")
     @classmethod

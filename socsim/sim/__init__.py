@@ -1,6 +1,7 @@
 """The SimPy engine and the trace it records."""
 
-from socsim.sim.engine import Job, Simulation
+from socsim.sim.engine import Simulation
+from socsim.sim.program import Job
 from socsim.sim.memory import MemoryPool
 from socsim.sim.trace import INFERENCE_COLUMNS, OP_COLUMNS, TRANSFER_COLUMNS, Trace
 

@@ -11,130 +11,24 @@ Only this package knows SimPy. Time is integer nanoseconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import ceil
 
 import numpy as np
 import simpy
 
-from socsim.config.scenario import RunSettings, Workload
+from socsim.config.scenario import GovernorSpec, RunSettings
 from socsim.config.soc import SoC
 from socsim.errors import PlacementError, SimulationError
-from socsim.graph.cost import VIEW_OPS
-from socsim.graph.ir import Graph
-from socsim.hw.base import op_cycles
+from socsim.hw.dvfs import initial_mhz, next_mhz
 from socsim.hw.estimate import input_memory
-from socsim.hw.timing import compute_ns, dynamic_pj, leakage_mw, transfer_ns
-from socsim.policies.base import Plan
+from socsim.hw.thermal import rc_step
+from socsim.hw.timing import transfer_ns
 from socsim.sim.memory import MemoryPool
+from socsim.sim.program import Inference, Job, OpSpec, Program
+from socsim.sim.stations import Station, UnitState
 from socsim.sim.trace import Trace
 
-
-@dataclass(frozen=True)
-class Job:
-    """One workload ready to simulate: its settings, its graph and where its ops run."""
-
-    workload: Workload
-    graph: Graph
-    plan: Plan
-
-
-class _Station:
-    """A resource with numbered slots (a unit's engines or a DMA engine's channels)."""
-
-    __slots__ = ("name", "res", "free")
-
-    def __init__(self, env: simpy.Environment, name: str, slots: int):
-        self.name = name
-        self.res = simpy.Resource(env, capacity=slots)
-        self.free = list(range(slots))
-
-    def take(self) -> int:
-        self.free.sort()
-        return self.free.pop(0)
-
-
-class _UnitState(_Station):
-    __slots__ = ("pools", "home", "freq_mhz", "voltage_v", "static_mw_per_engine", "unit")
-
-    def __init__(self, env, name, unit, point, pools):
-        super().__init__(env, name, unit.engines)
-        self.unit = unit
-        self.pools = [pools[m] for m in unit.memories]
-        self.home = unit.memories[0]
-        self.freq_mhz = point.freq_mhz
-        self.voltage_v = point.voltage_v
-        self.static_mw_per_engine = leakage_mw(unit, point) / unit.engines
-
-
-class _OpSpec:
-    """Everything about one op that does not change during the run, computed once."""
-
-    __slots__ = ("name", "op_type", "dtype", "unit", "inputs", "outputs", "in_bytes",
-                 "out_bytes", "traffic", "weight_bytes", "weight_ns", "weight_pj", "compute_ns", "cycles",
-                 "macs", "util", "dyn_pj")
-
-
-class _Program:
-    """A workload compiled for the engine: tensors as integer ids, ops as :class:`_OpSpec`."""
-
-    def __init__(self, index: int, job: Job, soc: SoC, units: dict[str, _UnitState]):
-        g = job.graph
-        self.index = index
-        self.name = job.workload.name
-        self.workload = job.workload
-        names = list(g.inputs)
-        for op in g.ops:
-            names += [t for t in (*op.inputs, *op.outputs) if t not in names]
-        self.tensor_names = names
-        tid = {n: i for i, n in enumerate(names)}
-        self.nbytes = [g.tensors[n].nbytes for n in names]
-        self.inputs = [tid[n] for n in g.inputs]
-        self.outputs = [tid[n] for n in g.outputs]
-        self.refs = [0] * len(names)
-        self.producer: list[str | None] = [None] * len(names)
-        self.specs: list[_OpSpec] = []
-        for op, uname in zip(g.ops, job.plan.units):
-            state = units[uname]
-            unit = state.unit
-            point = unit.dvfs.point(state.freq_mhz)
-            cyc = op_cycles(unit, op, g)
-            s = _OpSpec()
-            s.name, s.op_type, s.dtype, s.unit = op.name, op.op_type, op.dtype, state
-            s.inputs = tuple(tid[t] for t in op.inputs)
-            s.outputs = tuple(tid[t] for t in op.outputs)
-            s.in_bytes = tuple(self.nbytes[t] for t in s.inputs)
-            s.out_bytes = tuple(self.nbytes[t] for t in s.outputs)
-            s.traffic = 0 if op.op_type in VIEW_OPS else 1  # a view moves no bytes itself
-            s.weight_bytes = g.bytes_of(op.weights)
-            wmem = soc.memories[unit.weights_in]
-            s.weight_ns = s.weight_bytes / wmem.bw_gbps
-            s.weight_pj = s.weight_bytes * wmem.read_pj_per_byte
-            s.cycles = cyc.compute
-            s.compute_ns = compute_ns(cyc.compute, point.freq_mhz)
-            s.macs, s.util = op.macs, cyc.utilisation
-            s.dyn_pj = dynamic_pj(unit, op, point)
-            for t in s.inputs:
-                self.refs[t] += 1
-            for t in s.outputs:
-                self.producer[t] = uname
-            self.specs.append(s)
-        for t in self.outputs:
-            self.refs[t] += 1
-
-
-class _Inference:
-    """The state of one inference in flight."""
-
-    __slots__ = ("prog", "index", "ready", "locs", "refs", "pending")
-
-    def __init__(self, env: simpy.Environment, prog: _Program, index: int):
-        self.prog = prog
-        self.index = index
-        self.ready = [env.event() for _ in prog.tensor_names]
-        self.locs: list[list[tuple[str, str | None, int]]] = [[] for _ in prog.tensor_names]
-        self.refs = list(prog.refs)
-        self.pending: dict[tuple[int, str], simpy.Event] = {}
+__all__ = ["Job", "Simulation"]
 
 
 class Simulation:
@@ -153,19 +47,23 @@ class Simulation:
         self.trace = Trace()
         self.pools = {name: MemoryPool(name, m.size_bytes, m.page_bytes)
                       for name, m in soc.memories.items()}
-        self.units: dict[str, _UnitState] = {}
+        self.ambient_c = soc.ambient_c if settings.ambient_c is None else settings.ambient_c
+        self.units: dict[str, UnitState] = {}
         for name, unit in soc.units.items():
-            freq = settings.operating_points.get(name)
-            point = unit.dvfs.point(freq) if freq is not None else unit.dvfs.default
-            self.units[name] = _UnitState(self.env, name, unit, point, self.pools)
-        self.dma = {name: _Station(self.env, name, e.channels) for name, e in soc.dma.items()}
+            freq = initial_mhz(settings.governors.get(name), unit.dvfs,
+                               settings.operating_points.get(name))
+            self.units[name] = UnitState(self.env, name, unit, freq, self.pools, self.ambient_c)
+        self.dma = {name: Station(self.env, name, e.channels) for name, e in soc.dma.items()}
         self.input_memory = input_memory(soc)
-        self.programs = [_Program(i, job, soc, self.units) for i, job in enumerate(jobs)]
+        self.programs = [Program(i, job, soc, self.units) for i, job in enumerate(jobs)]
         for job in jobs:
             self._check_routes(job)
             self.trace.notes += list(job.plan.notes)
         self._freed = self.env.event()  # succeeds (and is renewed) whenever memory is freed
         self._started = 0
+        self._arrivals_open = 0  # arrival processes that may still start inferences
+        self._busy = 0  # ops and transfers executing right now
+        self._done = False  # every arrival started and every inference finished
 
     def _check_routes(self, job: Job) -> None:
         """Every hand-off the plan implies must be addressable or have a DMA route."""
@@ -194,10 +92,16 @@ class Simulation:
         env = self.env
         for prog in self.programs:
             w = prog.workload
+            self._arrivals_open += 1
             if w.inferences is not None:
                 env.process(self._closed_loop(prog, w.inferences, w.max_in_flight))
             else:
                 env.process(self._open_loop(prog))
+        for name, state in self.units.items():
+            gov = self.settings.governors.get(name)
+            if state.unit.thermal is not None or (gov is not None and gov.name in (
+                    "ondemand", "thermal")):
+                env.process(self._monitor(state, gov))
         try:
             env.run()
         except SimulationError as exc:  # SimPy re-raises a copy; surface ours with its hint
@@ -213,14 +117,15 @@ class Simulation:
         self._finish()
         return self.trace
 
-    def _closed_loop(self, prog: _Program, count: int, in_flight: int):
+    def _closed_loop(self, prog: Program, count: int, in_flight: int):
         slots = simpy.Resource(self.env, capacity=in_flight)
         for i in range(count):
             req = slots.request()
             yield req
             self.env.process(self._inference(prog, i, self.env.now, slots, req))
+        self._arrivals_open -= 1
 
-    def _open_loop(self, prog: _Program):
+    def _open_loop(self, prog: Program):
         w = prog.workload
         slots = simpy.Resource(self.env, capacity=w.max_in_flight)
         horizon = w.duration_s * 1e9
@@ -232,19 +137,20 @@ class Simulation:
             self.env.process(self._admit(prog, i, slots))
             i += 1
             t += rng.exponential(period) if w.arrival == "poisson" else period
+        self._arrivals_open -= 1
 
-    def _admit(self, prog: _Program, index: int, slots: simpy.Resource):
+    def _admit(self, prog: Program, index: int, slots: simpy.Resource):
         """An open-loop arrival waits (queued, FIFO) for one of the workload's slots."""
         arrival = self.env.now
         req = slots.request()
         yield req
         yield from self._inference(prog, index, arrival, slots, req)
 
-    def _inference(self, prog: _Program, index: int, arrival: int, slots: simpy.Resource,
+    def _inference(self, prog: Program, index: int, arrival: int, slots: simpy.Resource,
                    req: simpy.Event):
         """One inference: place its inputs, start its ops, wait for its outputs, free its slot."""
         env = self.env
-        inf = _Inference(env, prog, index)
+        inf = Inference(env, prog, index)
         self._started += 1
         pool = self.pools[self.input_memory]
         for t in prog.inputs:
@@ -269,8 +175,10 @@ class Simulation:
         for t in prog.outputs:
             self._unref(inf, t)
         slots.release(req)
+        if not self._arrivals_open and len(self.trace.inferences) == self._started:
+            self._done = True
 
-    def _op(self, inf: _Inference, spec: _OpSpec):
+    def _op(self, inf: Inference, spec: OpSpec):
         env = self.env
         ready = inf.ready
         for t in spec.inputs:
@@ -292,6 +200,11 @@ class Simulation:
         yield req
         engine = unit.take()
         start = env.now
+        unit.begin(start)
+        self._busy += 1
+        static0 = unit.static_pj(start)
+        freq, volt = unit.freq_mhz, unit.voltage_v
+        dyn_pj = spec.dyn_nom_pj * unit.vscale2
         mems = self.soc.memories
         mem_ns = spec.weight_ns
         mem_pj = spec.weight_pj
@@ -304,23 +217,76 @@ class Simulation:
                 spec_mem = mems[m]
                 mem_ns += nb / spec_mem.bw_gbps
                 mem_pj += nb * spec_mem.write_pj_per_byte
-        duration = ceil(max(spec.compute_ns, mem_ns))
+        duration = ceil(max(spec.cycles * 1e3 / freq, mem_ns))
         yield env.timeout(duration)
+        end = start + duration
+        unit.end(end)
+        self._busy -= 1
+        unit.dyn_pj += dyn_pj
         unit.free.append(engine)
         unit.res.release(req)
         self.trace.ops.append((
             inf.prog.name, inf.index, spec.name, spec.op_type, spec.dtype, unit.name, engine,
-            start, start + duration, spec.cycles, spec.macs, spec.util, sum(spec.in_bytes),
-            spec.weight_bytes, sum(spec.out_bytes), spec.dyn_pj, mem_pj,
-            unit.static_mw_per_engine * duration, unit.freq_mhz, unit.voltage_v))
+            start, end, spec.cycles, spec.macs, spec.util, sum(spec.in_bytes),
+            spec.weight_bytes, sum(spec.out_bytes), dyn_pj, mem_pj,
+            (unit.static_pj(end) - static0) / unit.unit.engines, freq, volt))
         for t in spec.inputs:
             self._unref(inf, t)
         for t in spec.outputs:
             ready[t].succeed()
 
+    def _monitor(self, state: UnitState, gov: GovernorSpec | None):
+        """Every sampling period: integrate the unit's temperature over its power, record it,
+        and let its governor pick an operating point (after the transition latency)."""
+        env = self.env
+        period = round((gov.sample_ms if gov is not None else 1.0) * 1e6)
+        thermal = state.unit.thermal
+        counters = self.trace.counters
+        last_t, last_busy = env.now, state.busy_ns(env.now)
+        last_energy = state.dyn_pj + state.static_pj(env.now)
+        counters.append((env.now, state.name, "freq_mhz", state.freq_mhz))
+        if thermal is not None:
+            counters.append((env.now, state.name, "temp_c", state.temp_c))
+        stalled = 0
+        while True:
+            yield env.timeout(period)
+            now = env.now
+            if self._done:
+                return
+            # a deadlock leaves only this process: stop, and let run() report it
+            stalled = stalled + 1 if not self._busy and not self._arrivals_open else 0
+            if stalled >= 2:
+                return
+            energy = state.dyn_pj + state.static_pj(now)
+            if thermal is not None:
+                power_w = (energy - last_energy) * 1e-3 / (now - last_t)  # pJ/ns = mW
+                temp = rc_step(state.temp_c, power_w, self.ambient_c, thermal,
+                               (now - last_t) * 1e-9)
+                state.set_temperature(now, temp)
+                counters.append((now, state.name, "temp_c", temp))
+                energy = state.dyn_pj + state.static_pj(now)
+            if gov is not None and not state.switching:
+                busy = state.busy_ns(now)
+                util = (busy - last_busy) / (state.unit.engines * (now - last_t))
+                target = next_mhz(gov, state.unit.dvfs, state.freq_mhz, util, state.temp_c,
+                                  thermal)
+                if target != state.freq_mhz:
+                    env.process(self._switch(state, target))
+                last_busy = busy
+            last_t, last_energy = now, energy
+
+    def _switch(self, state: UnitState, freq_mhz: float):
+        """Change a unit's operating point after its DVFS transition latency."""
+        state.switching = True
+        yield self.env.timeout(round(state.unit.dvfs.transition_us * 1e3))
+        if not self._done:
+            state.set_point(self.env.now, freq_mhz)
+            self.trace.counters.append((self.env.now, state.name, "freq_mhz", freq_mhz))
+        state.switching = False
+
     # -- memory and transfers --------------------------------------------------------------
 
-    def _readable(self, inf: _Inference, t: int, unit: _UnitState) -> str | None:
+    def _readable(self, inf: Inference, t: int, unit: UnitState) -> str | None:
         """A memory holding ``t`` that ``unit`` may read in place, or None (needs a copy)."""
         zero_copy = self.settings.zero_copy
         for mem, owner, _ in inf.locs[t]:
@@ -334,7 +300,7 @@ class Simulation:
                 return mem
         return None
 
-    def _copy(self, inf: _Inference, t: int, unit: _UnitState):
+    def _copy(self, inf: Inference, t: int, unit: UnitState):
         """Copy ``t`` by DMA into a memory ``unit`` reads; return that memory's name."""
         key = (t, unit.name if not self.settings.zero_copy else "")
         pending = inf.pending.get(key)
@@ -357,7 +323,9 @@ class Simulation:
             channel = station.take()
             start = self.env.now
             duration = transfer_ns(engine, nbytes)
+            self._busy += 1
             yield self.env.timeout(duration)
+            self._busy -= 1
             station.free.append(channel)
         mems = self.soc.memories
         self.trace.transfers.append((
@@ -368,7 +336,7 @@ class Simulation:
         done.succeed(dst)
         return dst
 
-    def _route_for(self, inf: _Inference, t: int, unit: _UnitState, nbytes: int):
+    def _route_for(self, inf: Inference, t: int, unit: UnitState, nbytes: int):
         """(source memory, DMA engine, destination memory, footprint) for copying ``t`` to
         ``unit``, allocating the destination; None when every reachable memory is full."""
         reachable = False
@@ -390,7 +358,7 @@ class Simulation:
                 hint="enlarge a memory or add a DMA engine in the device file")
         return None
 
-    def _alloc_outputs(self, inf: _Inference, spec: _OpSpec, unit: _UnitState
+    def _alloc_outputs(self, inf: Inference, spec: OpSpec, unit: UnitState
                        ) -> list[str] | None:
         """Allocate every output of ``spec`` in the first of the unit's memories with room.
 
@@ -423,7 +391,7 @@ class Simulation:
         self.trace.spills += 1
         self.trace.page_faults += -(-nbytes // preferred.page)
 
-    def _unref(self, inf: _Inference, t: int) -> None:
+    def _unref(self, inf: Inference, t: int) -> None:
         inf.refs[t] -= 1
         if inf.refs[t] == 0:
             for mem, _, size in inf.locs[t]:
@@ -435,7 +403,7 @@ class Simulation:
 
     def _finish(self) -> None:
         trace = self.trace
-        span = self.env.now
+        span = max((rec[3] for rec in trace.inferences), default=self.env.now)
         trace.makespan_ns = span
         trace.units = list(self.soc.units)
         trace.dma_engines = list(self.soc.dma)
@@ -443,8 +411,7 @@ class Simulation:
         for rec in trace.ops:
             op_static[rec[5]] += rec[17]
         for name, state in self.units.items():
-            total = state.static_mw_per_engine * state.unit.engines * span
-            trace.idle_static_pj[name] = total - op_static[name]
+            trace.idle_static_pj[name] = state.static_pj(span) - op_static[name]
             trace.engines[name] = state.unit.engines
         for name, mem in self.soc.memories.items():
             trace.idle_static_pj[name] = mem.leakage_mw * span

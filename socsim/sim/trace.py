@@ -30,6 +30,8 @@ class Trace:
         engines: ops each unit runs at once; DMA channels per engine (for utilisation).
         memory_peak_bytes: the most bytes each memory held at once.
         memory_capacity_bytes: each memory's capacity.
+        counters: (time_ns, unit, counter, value) samples: ``freq_mhz`` at the start and at
+            every DVFS change, ``temp_c`` every sampling period of a unit with a thermal model.
         spills: tensors that did not fit their unit's preferred memory and went to the next.
         page_faults: pages of those spilled tensors (they were served from backing memory).
         notes: messages for the user (placement fallbacks, ...).
@@ -45,6 +47,7 @@ class Trace:
     engines: dict[str, int] = field(default_factory=dict)
     memory_peak_bytes: dict[str, int] = field(default_factory=dict)
     memory_capacity_bytes: dict[str, int] = field(default_factory=dict)
+    counters: list[tuple] = field(default_factory=list)
     spills: int = 0
     page_faults: int = 0
     notes: list[str] = field(default_factory=list)

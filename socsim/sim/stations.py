@@ -1,0 +1,103 @@
+"""Hardware blocks as SimPy resources: DMA engines and compute units with their dynamic state.
+
+A :class:`UnitState` carries what changes during a run: the operating point (DVFS), the
+temperature, and exact running integrals of busy time and static energy, so that utilisation
+over any window and an op's share of leakage are differences of two readings.
+"""
+
+from __future__ import annotations
+
+import simpy
+
+from socsim.config.units import Unit
+from socsim.hw.thermal import leakage_factor
+from socsim.hw.timing import leakage_mw
+from socsim.sim.memory import MemoryPool
+
+
+class Station:
+    """A resource with numbered slots (a unit's engines or a DMA engine's channels)."""
+
+    __slots__ = ("name", "res", "free")
+
+    def __init__(self, env: simpy.Environment, name: str, slots: int):
+        self.name = name
+        self.res = simpy.Resource(env, capacity=slots)
+        self.free = list(range(slots))
+
+    def take(self) -> int:
+        """The lowest free slot number (deterministic track assignment)."""
+        self.free.sort()
+        return self.free.pop(0)
+
+
+class UnitState(Station):
+    """A compute unit during a run.
+
+    Attributes:
+        freq_mhz, voltage_v: the current operating point.
+        vscale2: (V / V_nominal)^2, the factor on dynamic energy.
+        leak_mw: current static power (voltage- and temperature-dependent).
+        temp_c: current temperature.
+        switching: True while an operating-point transition is under way.
+        dyn_pj: dynamic energy of the ops finished so far.
+    """
+
+    __slots__ = ("unit", "pools", "home", "freq_mhz", "voltage_v", "vscale2", "leak_mw",
+                 "temp_c", "switching", "dyn_pj", "_static_pj", "_t_static", "_running",
+                 "_busy_ns", "_t_busy")
+
+    def __init__(self, env: simpy.Environment, name: str, unit: Unit, freq_mhz: float,
+                 pools: dict[str, MemoryPool], ambient_c: float):
+        super().__init__(env, name, unit.engines)
+        self.unit = unit
+        self.pools = [pools[m] for m in unit.memories]
+        self.home = unit.memories[0]
+        self.temp_c = ambient_c
+        self.switching = False
+        self.dyn_pj = 0.0
+        self._static_pj = 0.0
+        self._t_static = 0
+        self._running = 0
+        self._busy_ns = 0
+        self._t_busy = 0
+        self._apply(freq_mhz)
+
+    def _apply(self, freq_mhz: float) -> None:
+        point = self.unit.dvfs.point(freq_mhz)
+        self.freq_mhz = point.freq_mhz
+        self.voltage_v = point.voltage_v
+        self.vscale2 = (point.voltage_v / self.unit.dvfs.nominal.voltage_v) ** 2
+        self.leak_mw = leakage_mw(self.unit, point) * leakage_factor(self.unit.power, self.temp_c)
+
+    def static_pj(self, now: int) -> float:
+        """Static energy since the start of the run, pJ (mW x ns = pJ)."""
+        return self._static_pj + self.leak_mw * (now - self._t_static)
+
+    def set_point(self, now: int, freq_mhz: float) -> None:
+        """Move to the operating point at ``freq_mhz`` at time ``now``."""
+        self._static_pj = self.static_pj(now)
+        self._t_static = now
+        self._apply(freq_mhz)
+
+    def set_temperature(self, now: int, temp_c: float) -> None:
+        """Update the temperature (and with it the leakage) at time ``now``."""
+        self._static_pj = self.static_pj(now)
+        self._t_static = now
+        self.temp_c = temp_c
+        self._apply(self.freq_mhz)
+
+    def busy_ns(self, now: int) -> int:
+        """Engine-nanoseconds of op execution since the start of the run."""
+        return self._busy_ns + self._running * (now - self._t_busy)
+
+    def begin(self, now: int) -> None:
+        self._busy_ns = self.busy_ns(now)
+        self._t_busy = now
+        self._running += 1
+
+    def end(self, now: int) -> None:
+        self._busy_ns = self.busy_ns(now)
+        self._t_busy = now
+        self._running -= 1
+
