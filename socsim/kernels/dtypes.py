@@ -30,6 +30,8 @@ class IntRange:
 INT_RANGES: dict[int, IntRange] = {
     t: IntRange(lo, hi, t)
     for t, lo, hi in (
+        *(((TensorProto.INT2, -2, 1), (TensorProto.UINT2, 0, 3))
+          if hasattr(TensorProto, "INT2") else ()),
         (TensorProto.INT4, -8, 7),
         (TensorProto.UINT4, 0, 15),
         (TensorProto.INT8, -128, 127),

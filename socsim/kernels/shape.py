@@ -21,7 +21,8 @@ def reshape(ctx: KernelContext, x: np.ndarray, shape: np.ndarray) -> tuple[np.nd
 @register("Flatten")
 def flatten(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
     """Flatten to 2-D at ``axis``."""
-    axis = int(ctx.attr("axis", 1)) % (x.ndim + 1) if x.ndim else 0
+    axis = int(ctx.attr("axis", 1))
+    axis = axis + x.ndim if axis < 0 else axis
     lead = int(np.prod(x.shape[:axis])) if axis else 1
     return (x.reshape(lead, -1) if x.size else x.reshape(lead, int(np.prod(x.shape[axis:]))),)
 
