@@ -196,9 +196,9 @@ class Simulation:
         while out_mems is None:  # no memory of the unit has room: wait until something frees
             yield self._freed
             out_mems = self._alloc_outputs(inf, spec, unit)
-        req = unit.res.request()
-        yield req
-        engine = unit.take()
+        engine = unit.acquire()
+        if engine.__class__ is not int:
+            engine = yield engine
         start = env.now
         unit.begin(start)
         self._busy += 1
@@ -223,13 +223,12 @@ class Simulation:
         unit.end(end)
         self._busy -= 1
         unit.dyn_pj += dyn_pj
-        unit.free.append(engine)
-        unit.res.release(req)
+        unit.release(engine)
         self.trace.ops.append((
             inf.prog.name, inf.index, spec.name, spec.op_type, spec.dtype, unit.name, engine,
             start, end, spec.cycles, spec.macs, spec.util, sum(spec.in_bytes),
             spec.weight_bytes, sum(spec.out_bytes), dyn_pj, mem_pj,
-            (unit.static_pj(end) - static0) / unit.unit.engines, freq, volt))
+            (unit.static_pj(end) - static0) / unit.engines, freq, volt))
         for t in spec.inputs:
             self._unref(inf, t)
         for t in spec.outputs:
@@ -318,15 +317,15 @@ class Simulation:
         src, engine_name, dst, size = route
         station = self.dma[engine_name]
         engine = self.soc.dma[engine_name]
-        with station.res.request() as req:
-            yield req
-            channel = station.take()
-            start = self.env.now
-            duration = transfer_ns(engine, nbytes)
-            self._busy += 1
-            yield self.env.timeout(duration)
-            self._busy -= 1
-            station.free.append(channel)
+        channel = station.acquire()
+        if channel.__class__ is not int:
+            channel = yield channel
+        start = self.env.now
+        duration = transfer_ns(engine, nbytes)
+        self._busy += 1
+        yield self.env.timeout(duration)
+        self._busy -= 1
+        station.release(channel)
         mems = self.soc.memories
         self.trace.transfers.append((
             inf.prog.name, inf.index, inf.prog.tensor_names[t], "dma", src, dst, nbytes, start,

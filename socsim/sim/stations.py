@@ -7,6 +7,9 @@ over any window and an op's share of leakage are differences of two readings.
 
 from __future__ import annotations
 
+from collections import deque
+from heapq import heappop, heappush
+
 import simpy
 
 from socsim.config.units import Unit
@@ -16,19 +19,35 @@ from socsim.sim.memory import MemoryPool
 
 
 class Station:
-    """A resource with numbered slots (a unit's engines or a DMA engine's channels)."""
+    """Numbered slots (a unit's engines or a DMA engine's channels) granted first come, first
+    served, lowest free number first (deterministic track assignment).
 
-    __slots__ = ("name", "res", "free")
+    Lighter than ``simpy.Resource``: a free slot is granted without scheduling an event, and a
+    released slot passes straight to the oldest waiter.
+    """
+
+    __slots__ = ("env", "name", "_free", "_waiters")
 
     def __init__(self, env: simpy.Environment, name: str, slots: int):
+        self.env = env
         self.name = name
-        self.res = simpy.Resource(env, capacity=slots)
-        self.free = list(range(slots))
+        self._free = list(range(slots))
+        self._waiters: deque[simpy.Event] = deque()
 
-    def take(self) -> int:
-        """The lowest free slot number (deterministic track assignment)."""
-        self.free.sort()
-        return self.free.pop(0)
+    def acquire(self) -> int | simpy.Event:
+        """A free slot number now, or an event whose value is the slot once one frees."""
+        if self._free and not self._waiters:
+            return heappop(self._free)
+        ev = self.env.event()
+        self._waiters.append(ev)
+        return ev
+
+    def release(self, slot: int) -> None:
+        """Give ``slot`` back (to the oldest waiter, if any)."""
+        if self._waiters:
+            self._waiters.popleft().succeed(slot)
+        else:
+            heappush(self._free, slot)
 
 
 class UnitState(Station):
@@ -43,7 +62,7 @@ class UnitState(Station):
         dyn_pj: dynamic energy of the ops finished so far.
     """
 
-    __slots__ = ("unit", "pools", "home", "freq_mhz", "voltage_v", "vscale2", "leak_mw",
+    __slots__ = ("unit", "engines", "pools", "home", "freq_mhz", "voltage_v", "vscale2", "leak_mw",
                  "temp_c", "switching", "dyn_pj", "_static_pj", "_t_static", "_running",
                  "_busy_ns", "_t_busy")
 
@@ -51,6 +70,7 @@ class UnitState(Station):
                  pools: dict[str, MemoryPool], ambient_c: float):
         super().__init__(env, name, unit.engines)
         self.unit = unit
+        self.engines = unit.engines
         self.pools = [pools[m] for m in unit.memories]
         self.home = unit.memories[0]
         self.temp_c = ambient_c
