@@ -105,8 +105,9 @@ def _print_summary(s: dict) -> None:
     head.add_row("deadline misses", str(s["deadline_misses"]))
     head.add_row("energy mJ (total / per inference)",
                  f"{num(en['total'])} / {num(en['per_inference'])}")
-    head.add_row("  compute / memory / dma / static mJ",
-                 " / ".join(num(en[k]) for k in ("compute", "memory", "dma", "static")))
+    head.add_row("  compute / sram / dram / dma / static / idle mJ",
+                 " / ".join(num(en[k]) for k in ("compute", "sram", "dram", "dma", "static",
+                                                 "idle")))
     out.print(head)
     units = Table(title="Units and DMA engines")
     for col in ("component", "ops / transfers", "busy ms", "utilisation", "energy mJ"):
@@ -120,7 +121,7 @@ def _print_summary(s: dict) -> None:
     out.print(units)
     out.print(f"DMA bytes: {s['dma_bytes']:,}   zero-copy hand-offs: {s['zero_copy_count']:,} "
               f"({s['zero_copy_bytes']:,} bytes)   spills: {s['spills']}   page faults: "
-              f"{s['page_faults']}")
+              f"{s['page_faults']}   evictions: {s['paging']['evictions']}")
 
 
 def _report_error(exc: SocsimError) -> None:

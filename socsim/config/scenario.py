@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
@@ -42,6 +43,19 @@ class Workload(Spec):
                                "when run.functional is true; default: seeded random inputs.")
     policy: PolicySpec | None = Field(None, description="Placement policy for this workload "
                                       "only; default: the scenario's `policy`.")
+    pin_weights: list[str] = Field(
+        default_factory=list, description="Regular expressions of op names whose weights, once "
+        "paged into their unit's `weights_cache`, are never evicted ('.*': all).")
+
+    @field_validator("pin_weights")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _one_arrival_mode(self) -> Workload:

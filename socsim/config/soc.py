@@ -43,6 +43,17 @@ class SoC(Spec):
                 if mem not in self.memories:
                     problems.append((("units", uname, "memories", i),
                                      f"unknown memory {mem!r}; this SoC has {known}"))
+            cache = unit.weights_cache
+            if cache is not None and cache in self.memories:
+                if self.memories[cache].kind != "sram":
+                    problems.append((("units", uname, "weights_cache"),
+                                     f"{cache!r} is a {self.memories[cache].kind}; weights are "
+                                     "paged into an sram"))
+                elif unit.weights_in in self.memories and self.dma_between(
+                        unit.weights_in, cache) is None:
+                    problems.append((("units", uname, "weights_cache"),
+                                     f"no DMA engine connects weights_in {unit.weights_in!r} "
+                                     f"and {cache!r}: add one that can page weights in"))
         if self.inputs_in is not None and self.inputs_in not in self.memories:
             problems.append((("inputs_in",), f"unknown memory {self.inputs_in!r}; this SoC has "
                              f"{known}"))

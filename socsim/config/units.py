@@ -40,6 +40,10 @@ class _UnitBase(Spec):
         "hand-offs possible.")
     weights_in: str = Field(description="Memory the unit streams its weights from (must be in "
                             "`memories`).")
+    weights_cache: str | None = Field(
+        None, description="An SRAM of `memories` that weights are paged into from `weights_in` "
+        "on demand (a DMA page-in on a miss), kept there LRU across ops and inferences and "
+        "evicted when the SRAM needs room; None: weights stream from `weights_in` every op.")
     ops: list[str] = Field(min_length=1, description="ONNX op types the unit executes.")
     dtypes: list[DType] = Field(min_length=1, description="Compute dtypes the unit supports.")
     launch_overhead_cycles: NonNegativeFloat = Field(
@@ -61,6 +65,12 @@ class _UnitBase(Spec):
         if self.weights_in not in self.memories:
             raise ValueError(f"weights_in={self.weights_in!r} is not one of this unit's "
                              f"memories {self.memories}")
+        if self.weights_cache is not None and self.weights_cache not in self.memories:
+            raise ValueError(f"weights_cache={self.weights_cache!r} is not one of this unit's "
+                             f"memories {self.memories}")
+        if self.weights_cache is not None and self.weights_cache == self.weights_in:
+            raise ValueError("weights_cache is the same memory as weights_in: nothing to page; "
+                             "drop weights_cache or name an SRAM")
         for table in ("energy_pj_per_mac", "energy_pj_per_op"):
             missing = [d for d in self.dtypes if d not in getattr(self.power, table)]
             if missing:
@@ -128,6 +138,32 @@ class Npu(_UnitBase):
         description="MACs one PE retires per cycle per dtype (e.g. int8: 1, int16: 0.5).")
     elementwise_ops_per_cycle: PositiveFloat = Field(
         description="Throughput of the elementwise / activation / pooling engine, ops/cycle.")
+    ifmap_sram_kib: PositiveFloat | None = Field(
+        None, description="Double-buffered input-feature-map SRAM (SCALE-Sim's IFMAP SRAM), "
+        "KiB. None: buffers large enough, no fill/drain prologue is modelled.")
+    filter_sram_kib: PositiveFloat | None = Field(
+        None, description="Double-buffered weight SRAM (SCALE-Sim's Filter SRAM), KiB. None: "
+        "as for ifmap_sram_kib.")
+    ofmap_sram_kib: PositiveFloat | None = Field(
+        None, description="Double-buffered output SRAM (SCALE-Sim's OFMAP SRAM), KiB. None: "
+        "as for ifmap_sram_kib.")
+    sram_fill_words_per_cycle: PositiveFloat = Field(
+        10, description="Words per cycle that fill the ifmap / filter SRAMs from the backing "
+        "memory before the first fold (SCALE-Sim's estimate-bandwidth default is 10). Only "
+        "read when all three SRAM sizes are set.")
+
+    @model_validator(mode="after")
+    def _buffers_all_or_none(self) -> Npu:
+        sizes = (self.ifmap_sram_kib, self.filter_sram_kib, self.ofmap_sram_kib)
+        if any(s is None for s in sizes) and any(s is not None for s in sizes):
+            raise ValueError("set all of ifmap_sram_kib, filter_sram_kib, ofmap_sram_kib or "
+                             f"none of them (got {sizes})")
+        return self
+
+    @property
+    def buffered(self) -> bool:
+        """Whether the SRAM sizes are given (and the fill/drain prologue is modelled)."""
+        return self.ifmap_sram_kib is not None
 
 
 class Dsp(_UnitBase):

@@ -13,8 +13,9 @@ from matplotlib.patches import Patch  # noqa: E402
 from socsim.report.tables import PJ_PER_MJ, Tables  # noqa: E402
 
 _DMA_COLOUR = "#222222"
-_CATEGORY_COLOURS = {"compute": "#4C72B0", "memory": "#DD8452", "dma": "#55A868",
-                     "static": "#8C8C8C"}
+_CATEGORY_COLOURS = {"compute": "#4C72B0", "sram": "#F0B27A", "dram": "#C0504D",
+                     "dma": "#55A868", "reconfig": "#8172B2", "static": "#8C8C8C",
+                     "idle": "#D0D0D0"}
 
 
 def timeline(t: Tables, rows: list[str], engines: dict[str, int], *,

@@ -4,10 +4,12 @@ Definitions used in every report:
 - latency of an inference = completion time - arrival time;
 - busy_ms of a unit = sum of its ops' durations (engine-time); utilisation = busy /
   (engines x simulated time), so a 4-core cluster with one core always busy is at 0.25;
-- energy categories: ``compute`` (ops' dynamic MAC/elementwise energy), ``memory`` (bytes read
-  and written by ops and by transfers, times each memory's pJ/byte), ``dma`` (engines' own
-  pJ/byte), ``static`` (leakage of units and memories over the whole run, attributed to ops
-  while they run and to the component's idle time otherwise). They add up to ``total``.
+- energy categories: ``compute`` (ops' dynamic MAC/elementwise energy), ``sram`` and ``dram``
+  (bytes read and written by ops, DMA transfers and page-ins, times each memory's pJ/byte, by
+  the memory's kind; ``memory`` = their sum), ``dma`` (engines' own pJ/byte), ``reconfig``
+  (FPGA reconfiguration), ``static`` (leakage of units while they run ops, attributed to those
+  ops, and of memories over the whole run), ``idle`` (leakage of units outside their ops).
+  compute + sram + dram + dma + reconfig + static + idle = ``total``.
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ def tables(trace: Trace, component_kinds: dict[str, str]) -> Tables:
         component_kinds: component name -> kind (``cpu``, ``npu``, ``dma``, ``sram``...).
     """
     ops = pd.DataFrame.from_records(trace.ops, columns=list(OP_COLUMNS))
+    ops["memory_pj"] = ops["sram_pj"] + ops["dram_pj"]
     ops["energy_pj"] = ops["compute_pj"] + ops["memory_pj"] + ops["static_pj"]
     transfers = pd.DataFrame.from_records(trace.transfers, columns=list(TRANSFER_COLUMNS))
+    transfers["memory_pj"] = transfers["sram_pj"] + transfers["dram_pj"]
     transfers["energy_pj"] = transfers["dma_pj"] + transfers["memory_pj"]
     inferences = pd.DataFrame.from_records(trace.inferences, columns=list(INFERENCE_COLUMNS))
     inferences["latency_ns"] = inferences["end_ns"] - inferences["arrival_ns"]
@@ -49,15 +53,16 @@ def tables(trace: Trace, component_kinds: dict[str, str]) -> Tables:
         inferences["end_ns"] > inferences["deadline_ns"].fillna(np.inf))
 
     rows = []
-    by_unit = ops.groupby("unit")[["compute_pj", "memory_pj", "static_pj"]].sum()
+    by_unit = ops.groupby("unit")[["compute_pj", "sram_pj", "dram_pj", "static_pj"]].sum()
     for unit, r in by_unit.iterrows():
-        rows += [(unit, "compute", r.compute_pj), (unit, "memory", r.memory_pj),
-                 (unit, "static", r.static_pj)]
-    dma = transfers[transfers["kind"] == "dma"]
-    for engine, r in dma.groupby("engine")[["dma_pj", "memory_pj"]].sum().iterrows():
-        rows += [(engine, "dma", r.dma_pj), (engine, "memory", r.memory_pj)]
+        rows += [(unit, "compute", r.compute_pj), (unit, "sram", r.sram_pj),
+                 (unit, "dram", r.dram_pj), (unit, "static", r.static_pj)]
+    moved = transfers[transfers["kind"] != "zero_copy"]
+    for engine, r in moved.groupby("engine")[["dma_pj", "sram_pj", "dram_pj"]].sum().iterrows():
+        rows += [(engine, "dma", r.dma_pj), (engine, "sram", r.sram_pj),
+                 (engine, "dram", r.dram_pj)]
     for name, pj in trace.idle_static_pj.items():
-        rows.append((name, "static", pj))
+        rows.append((name, "idle" if name in trace.units else "static", pj))
     energy = pd.DataFrame(rows, columns=["component", "category", "energy_pj"])
     energy = energy.groupby(["component", "category"], as_index=False, sort=False).sum()
     energy.insert(1, "kind", energy["component"].map(component_kinds))
@@ -91,7 +96,7 @@ def summary(t: Tables, trace: Trace, *, scenario: str, soc: str, policy: dict,
             "utilisation": b / (engines * span_ns) if span_ns else 0.0,
             "energy_mj": float(unit_energy.get(name, 0.0)) / PJ_PER_MJ,
         }
-    dma = t.transfers[t.transfers["kind"] == "dma"]
+    dma = t.transfers[t.transfers["kind"] != "zero_copy"]
     engines = {}
     for name, group in dma.groupby("engine"):
         b = float((group["end_ns"] - group["start_ns"]).sum())
@@ -118,7 +123,8 @@ def summary(t: Tables, trace: Trace, *, scenario: str, soc: str, policy: dict,
             "total": total_pj / PJ_PER_MJ,
             "per_inference": total_pj / PJ_PER_MJ / n if n else None,
             **{c: float(cat.get(c, 0.0)) / PJ_PER_MJ
-               for c in ("compute", "memory", "dma", "static")},
+               for c in ("compute", "sram", "dram", "dma", "reconfig", "static", "idle")},
+            "memory": float(cat.get("sram", 0.0) + cat.get("dram", 0.0)) / PJ_PER_MJ,
         },
         "units": units,
         "dma": engines,
@@ -126,8 +132,23 @@ def summary(t: Tables, trace: Trace, *, scenario: str, soc: str, policy: dict,
         "zero_copy_count": len(zc),
         "zero_copy_bytes": int(zc["bytes"].sum()),
         "page_faults": trace.page_faults,
+        "paging": _paging(t, trace),
         "spills": trace.spills,
         "memory_peak_kib": {m: trace.memory_peak_bytes[m] / 1024
                             for m in trace.memory_peak_bytes},
         "notes": list(trace.notes),
+    }
+
+
+def _paging(t: Tables, trace: Trace) -> dict:
+    """Weight paging: faults (pages), page-ins (transfers, bytes, ms, mJ), evictions."""
+    ins = t.transfers[t.transfers["kind"] == "page_in"]
+    return {
+        "page_faults": trace.page_faults,
+        "page_ins": len(ins),
+        "page_in_bytes": int(ins["bytes"].sum()),
+        "page_in_ms": float((ins["end_ns"] - ins["start_ns"]).sum()) / 1e6,
+        "page_in_mj": float(ins["energy_pj"].sum()) / PJ_PER_MJ,
+        "evictions": len(trace.evictions),
+        "evicted_bytes": int(sum(rec[4] for rec in trace.evictions)),
     }

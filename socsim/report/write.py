@@ -21,7 +21,8 @@ def ops_csv_frame(t: Tables):
         out[col] = f[col]
     out["energy_uj"] = f["energy_pj"] / PJ_PER_UJ
     out["compute_uj"] = f["compute_pj"] / PJ_PER_UJ
-    out["memory_uj"] = f["memory_pj"] / PJ_PER_UJ
+    out["sram_uj"] = f["sram_pj"] / PJ_PER_UJ
+    out["dram_uj"] = f["dram_pj"] / PJ_PER_UJ
     out["static_uj"] = f["static_pj"] / PJ_PER_UJ
     out["freq_mhz"] = f["freq_mhz"]
     out["voltage_v"] = f["voltage_v"]
@@ -38,7 +39,8 @@ def transfers_csv_frame(t: Tables):
     out["channel"] = f["channel"].astype("Int64")
     out["energy_uj"] = f["energy_pj"] / PJ_PER_UJ
     out["dma_uj"] = f["dma_pj"] / PJ_PER_UJ
-    out["memory_uj"] = f["memory_pj"] / PJ_PER_UJ
+    out["sram_uj"] = f["sram_pj"] / PJ_PER_UJ
+    out["dram_uj"] = f["dram_pj"] / PJ_PER_UJ
     return out
 
 

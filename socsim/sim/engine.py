@@ -24,6 +24,7 @@ from socsim.hw.estimate import input_memory
 from socsim.hw.thermal import rc_step
 from socsim.hw.timing import transfer_ns
 from socsim.sim.memory import MemoryPool
+from socsim.sim.paging import PageCache, SegmentKey
 from socsim.sim.program import Inference, Job, OpSpec, Program
 from socsim.sim.stations import Station, UnitState
 from socsim.sim.trace import Trace
@@ -54,6 +55,13 @@ class Simulation:
                                settings.operating_points.get(name))
             self.units[name] = UnitState(self.env, name, unit, freq, self.pools, self.ambient_c)
         self.dma = {name: Station(self.env, name, e.channels) for name, e in soc.dma.items()}
+        for unit in soc.units.values():
+            pool = self.pools.get(unit.weights_cache) if unit.weights_cache else None
+            if pool is not None and pool.cache is None:
+                pool.cache = PageCache(pool, self._evicted)
+        #: per memory: (bw_gbps, read pJ/B, write pJ/B, is DRAM-kind)
+        self.mem_params = {n: (m.bw_gbps, m.read_pj_per_byte, m.write_pj_per_byte,
+                               m.kind == "dram") for n, m in soc.memories.items()}
         self.input_memory = input_memory(soc)
         self.programs = [Program(i, job, soc, self.units) for i, job in enumerate(jobs)]
         for job in jobs:
@@ -192,6 +200,15 @@ class Simulation:
             if mem is None:
                 mem = yield from self._copy(inf, t, unit)
             in_mems.append(mem)
+        cache = spec.wcache
+        if cache is not None:
+            if cache.hit(spec.wkey):
+                cache.use(spec.wkey)
+            else:
+                yield from self._page_in(inf, spec)
+            w_ns, w_sram, w_dram = spec.wc_cost
+        else:
+            w_ns, w_sram, w_dram = spec.w_cost
         out_mems = self._alloc_outputs(inf, spec, unit)
         while out_mems is None:  # no memory of the unit has room: wait until something frees
             yield self._freed
@@ -205,18 +222,23 @@ class Simulation:
         static0 = unit.static_pj(start)
         freq, volt = unit.freq_mhz, unit.voltage_v
         dyn_pj = spec.dyn_nom_pj * unit.vscale2
-        mems = self.soc.memories
-        mem_ns = spec.weight_ns
-        mem_pj = spec.weight_pj
+        mem_ns, sram_pj, dram_pj = w_ns, w_sram, w_dram
         if spec.traffic:
+            params = self.mem_params
             for nb, m in zip(spec.in_bytes, in_mems):
-                spec_mem = mems[m]
-                mem_ns += nb / spec_mem.bw_gbps
-                mem_pj += nb * spec_mem.read_pj_per_byte
+                bw, rd, _, dram = params[m]
+                mem_ns += nb / bw
+                if dram:
+                    dram_pj += nb * rd
+                else:
+                    sram_pj += nb * rd
             for nb, m in zip(spec.out_bytes, out_mems):
-                spec_mem = mems[m]
-                mem_ns += nb / spec_mem.bw_gbps
-                mem_pj += nb * spec_mem.write_pj_per_byte
+                bw, _, wr, dram = params[m]
+                mem_ns += nb / bw
+                if dram:
+                    dram_pj += nb * wr
+                else:
+                    sram_pj += nb * wr
         duration = ceil(max(spec.cycles * 1e3 / freq, mem_ns))
         yield env.timeout(duration)
         end = start + duration
@@ -224,15 +246,49 @@ class Simulation:
         self._busy -= 1
         unit.dyn_pj += dyn_pj
         unit.release(engine)
+        if cache is not None:
+            cache.done(spec.wkey)
         self.trace.ops.append((
             inf.prog.name, inf.index, spec.name, spec.op_type, spec.dtype, unit.name, engine,
             start, end, spec.cycles, spec.macs, spec.util, sum(spec.in_bytes),
-            spec.weight_bytes, sum(spec.out_bytes), dyn_pj, mem_pj,
+            spec.weight_bytes, sum(spec.out_bytes), dyn_pj, sram_pj, dram_pj,
             (unit.static_pj(end) - static0) / unit.engines, freq, volt))
         for t in spec.inputs:
             self._unref(inf, t)
         for t in spec.outputs:
             ready[t].succeed()
+
+    def _page_in(self, inf: Inference, spec: OpSpec):
+        """Bring the op's weights into its unit's ``weights_cache`` (a page fault), or wait for
+        the page-in another inference started; leave them marked in use."""
+        cache, key = spec.wcache, spec.wkey
+        while not cache.hit(key):
+            pending = cache.pending.get(key)
+            if pending is not None:
+                yield pending
+                continue
+            done = cache.pending[key] = self.env.event()
+            size = cache.pool.try_alloc(spec.weight_bytes)
+            while not size:  # every page is held by running ops or activations: wait
+                yield self._freed
+                size = cache.pool.try_alloc(spec.weight_bytes)
+            src, dst = spec.unit.unit.weights_in, cache.pool.name
+            start, end, engine, channel = yield from self._dma(spec.wengine, spec.weight_bytes)
+            pages = size // cache.pool.page
+            self.trace.page_faults += pages
+            self.trace.transfers.append((
+                inf.prog.name, inf.index, f"{spec.name}:weights", "page_in", src, dst,
+                spec.weight_bytes, start, end, spec.wengine, channel,
+                *self._transfer_pj(spec.wengine, src, dst, spec.weight_bytes)))
+            cache.insert(key, size, spec.wpin)
+            del cache.pending[key]
+            done.succeed()
+        cache.use(key)
+
+    def _evicted(self, key: SegmentKey, size: int) -> None:
+        prog = self.programs[key[0]]
+        self.trace.evictions.append((self.env.now, self.soc.units[prog.specs[key[1]].unit.name]
+                                     .weights_cache, prog.name, prog.specs[key[1]].name, size))
 
     def _monitor(self, state: UnitState, gov: GovernorSpec | None):
         """Every sampling period: integrate the unit's temperature over its power, record it,
@@ -295,7 +351,7 @@ class Simulation:
                     now = self.env.now
                     self.trace.transfers.append((
                         inf.prog.name, inf.index, inf.prog.tensor_names[t], "zero_copy", mem,
-                        mem, inf.prog.nbytes[t], now, now, None, None, 0.0, 0.0))
+                        mem, inf.prog.nbytes[t], now, now, None, None, 0.0, 0.0, 0.0))
                 return mem
         return None
 
@@ -315,6 +371,17 @@ class Simulation:
             yield self._freed
             route = self._route_for(inf, t, unit, nbytes)
         src, engine_name, dst, size = route
+        start, end, engine, channel = yield from self._dma(engine_name, nbytes)
+        self.trace.transfers.append((
+            inf.prog.name, inf.index, inf.prog.tensor_names[t], "dma", src, dst, nbytes, start,
+            end, engine_name, channel, *self._transfer_pj(engine_name, src, dst, nbytes)))
+        inf.locs[t].append((dst, unit.name, size))
+        done.succeed(dst)
+        return dst
+
+    def _dma(self, engine_name: str, nbytes: int):
+        """Hold a channel of ``engine_name`` for one transfer of ``nbytes``; return (start,
+        end, engine spec, channel)."""
         station = self.dma[engine_name]
         engine = self.soc.dma[engine_name]
         channel = station.acquire()
@@ -326,14 +393,17 @@ class Simulation:
         yield self.env.timeout(duration)
         self._busy -= 1
         station.release(channel)
-        mems = self.soc.memories
-        self.trace.transfers.append((
-            inf.prog.name, inf.index, inf.prog.tensor_names[t], "dma", src, dst, nbytes, start,
-            start + duration, engine_name, channel, nbytes * engine.energy_pj_per_byte,
-            nbytes * (mems[src].read_pj_per_byte + mems[dst].write_pj_per_byte)))
-        inf.locs[t].append((dst, unit.name, size))
-        done.succeed(dst)
-        return dst
+        return start, start + duration, engine, channel
+
+    def _transfer_pj(self, engine_name: str, src: str, dst: str, nbytes: int
+                     ) -> tuple[float, float, float]:
+        """(DMA engine pJ, SRAM pJ, DRAM pJ) of copying ``nbytes`` from ``src`` to ``dst``."""
+        params = self.mem_params
+        _, rd, _, src_dram = params[src]
+        _, _, wr, dst_dram = params[dst]
+        sram = (0.0 if src_dram else nbytes * rd) + (0.0 if dst_dram else nbytes * wr)
+        dram = (nbytes * rd if src_dram else 0.0) + (nbytes * wr if dst_dram else 0.0)
+        return nbytes * self.soc.dma[engine_name].energy_pj_per_byte, sram, dram
 
     def _route_for(self, inf: Inference, t: int, unit: UnitState, nbytes: int):
         """(source memory, DMA engine, destination memory, footprint) for copying ``t`` to
@@ -408,7 +478,7 @@ class Simulation:
         trace.dma_engines = list(self.soc.dma)
         op_static: dict[str, float] = {u: 0.0 for u in self.units}
         for rec in trace.ops:
-            op_static[rec[5]] += rec[17]
+            op_static[rec[5]] += rec[18]
         for name, state in self.units.items():
             trace.idle_static_pj[name] = state.static_pj(span) - op_static[name]
             trace.engines[name] = state.unit.engines

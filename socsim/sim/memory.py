@@ -14,7 +14,7 @@ class MemoryPool:
         page: allocation granularity in bytes (1 for DRAM).
     """
 
-    __slots__ = ("name", "capacity", "page", "used", "peak")
+    __slots__ = ("name", "capacity", "page", "used", "peak", "cache")
 
     def __init__(self, name: str, capacity: int, page: int):
         self.name = name
@@ -22,15 +22,18 @@ class MemoryPool:
         self.page = page
         self.used = 0
         self.peak = 0
+        self.cache = None  # a PageCache whose clean weight pages may be evicted for room
 
     def footprint(self, nbytes: int) -> int:
         """Bytes an allocation of ``nbytes`` occupies (rounded up to whole pages)."""
         return -(-nbytes // self.page) * self.page
 
     def try_alloc(self, nbytes: int) -> int:
-        """Allocate ``nbytes`` if they fit; return the footprint, or 0 when they do not."""
+        """Allocate ``nbytes`` if they fit (evicting cached weight pages if need be); return
+        the footprint, or 0 when they do not."""
         size = -(-nbytes // self.page) * self.page
-        if self.used + size > self.capacity:
+        if self.used + size > self.capacity and (
+                self.cache is None or not self.cache.evict_for(nbytes)):
             return 0
         self.used += size
         if self.used > self.peak:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import simpy
@@ -30,12 +31,14 @@ class OpSpec:
 
     ``dyn_nom_pj`` is the dynamic energy at the unit's nominal voltage; the engine scales it by
     the unit's (V / V_nom)^2 when the op starts, and turns ``cycles`` into time at the unit's
-    frequency then.
+    frequency then. ``w_cost`` is (ns, SRAM pJ, DRAM pJ) of reading the weights from
+    ``weights_in``; with a ``weights_cache`` (``wcache``, segment ``wkey``, paged in by DMA
+    engine ``wengine``), ``wc_cost`` is the same read from the cache.
     """
 
     __slots__ = ("name", "op_type", "dtype", "unit", "inputs", "outputs", "in_bytes",
-                 "out_bytes", "traffic", "weight_bytes", "weight_ns", "weight_pj", "cycles",
-                 "macs", "util", "dyn_nom_pj")
+                 "out_bytes", "traffic", "weight_bytes", "w_cost", "wcache", "wkey", "wpin",
+                 "wengine", "wc_cost", "cycles", "macs", "util", "dyn_nom_pj")
 
 
 class Program:
@@ -72,9 +75,16 @@ class Program:
             s.out_bytes = tuple(self.nbytes[t] for t in s.outputs)
             s.traffic = 0 if op.op_type in VIEW_OPS else 1  # a view moves no bytes itself
             s.weight_bytes = g.bytes_of(op.weights)
-            wmem = soc.memories[unit.weights_in]
-            s.weight_ns = s.weight_bytes / wmem.bw_gbps
-            s.weight_pj = s.weight_bytes * wmem.read_pj_per_byte
+            s.w_cost = _read_cost(soc.memories[unit.weights_in], s.weight_bytes)
+            s.wcache, s.wkey, s.wpin, s.wengine, s.wc_cost = None, (index, len(self.specs)), \
+                False, None, None
+            if unit.weights_cache and s.weight_bytes:
+                pool = next(p for p in state.pools if p.name == unit.weights_cache)
+                if pool.footprint(s.weight_bytes) <= pool.capacity:  # else: streamed
+                    s.wcache = pool.cache
+                    s.wpin = any(re.fullmatch(p, op.name) for p in job.workload.pin_weights)
+                    s.wengine = soc.dma_between(unit.weights_in, unit.weights_cache)
+                    s.wc_cost = _read_cost(soc.memories[unit.weights_cache], s.weight_bytes)
             cyc = op_cycles(unit, op, g)
             s.cycles = cyc.compute
             s.macs, s.util = op.macs, cyc.utilisation
@@ -86,6 +96,13 @@ class Program:
             self.specs.append(s)
         for t in self.outputs:
             self.refs[t] += 1
+
+
+def _read_cost(mem, nbytes: int) -> tuple[float, float, float]:
+    """(ns, SRAM pJ, DRAM pJ) of reading ``nbytes`` from memory ``mem``."""
+    pj = nbytes * mem.read_pj_per_byte
+    return (nbytes / mem.bw_gbps, 0.0 if mem.kind == "dram" else pj,
+            pj if mem.kind == "dram" else 0.0)
 
 
 class Inference:

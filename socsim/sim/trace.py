@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 OP_COLUMNS = ("workload", "inference", "op", "op_type", "dtype", "unit", "engine", "start_ns",
               "end_ns", "cycles", "macs", "utilisation", "bytes_in", "weight_bytes", "bytes_out",
-              "compute_pj", "memory_pj", "static_pj", "freq_mhz", "voltage_v")
+              "compute_pj", "sram_pj", "dram_pj", "static_pj", "freq_mhz", "voltage_v")
 TRANSFER_COLUMNS = ("workload", "inference", "tensor", "kind", "src", "dst", "bytes", "start_ns",
-                    "end_ns", "engine", "channel", "dma_pj", "memory_pj")
+                    "end_ns", "engine", "channel", "dma_pj", "sram_pj", "dram_pj")
+EVICTION_COLUMNS = ("time_ns", "memory", "workload", "op", "bytes")
 INFERENCE_COLUMNS = ("workload", "inference", "arrival_ns", "end_ns", "deadline_ns")
 
 
@@ -33,7 +34,9 @@ class Trace:
         counters: (time_ns, unit, counter, value) samples: ``freq_mhz`` at the start and at
             every DVFS change, ``temp_c`` every sampling period of a unit with a thermal model.
         spills: tensors that did not fit their unit's preferred memory and went to the next.
-        page_faults: pages of those spilled tensors (they were served from backing memory).
+        page_faults: weight pages paged into a ``weights_cache`` SRAM on a miss (each page-in
+            is also a ``page_in`` transfer).
+        evictions: one per weight segment evicted from an SRAM (:data:`EVICTION_COLUMNS`).
         notes: messages for the user (placement fallbacks, ...).
     """
 
@@ -50,4 +53,5 @@ class Trace:
     counters: list[tuple] = field(default_factory=list)
     spills: int = 0
     page_faults: int = 0
+    evictions: list[tuple] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
