@@ -1,8 +1,9 @@
-"""Shared fixtures: small hand-built ONNX models and device files."""
+"""Shared fixtures (small hand-built ONNX models, device files) and the backend-test summary."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -44,3 +45,47 @@ def write_scenario(folder: Path, text: str, name: str = "scenario.yaml") -> Path
     path = folder / name
     path.write_text(text)
     return path
+
+
+# --- ONNX backend test summary -----------------------------------------------------------------
+# tests/test_backend.py runs onnx's backend tests as unittest cases; pytest's own line counts
+# them among thousands of unselected skips. These hooks count what ran and print the exclusions.
+
+_BACKEND_TESTS = "test_backend.py::OnnxBackend"
+_EXCLUDED_PREFIX = "excluded: "
+_BACKEND_OUTCOMES: dict[str, Any] = {"passed": set(), "failed": set(), "excluded": {}}
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return text.removeprefix("Skipped: ")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if _BACKEND_TESTS not in report.nodeid:
+        return
+    name = report.nodeid.rsplit("::", 1)[-1]
+    state = _BACKEND_OUTCOMES
+    if report.skipped:
+        reason = _skip_reason(report)
+        if reason.startswith(_EXCLUDED_PREFIX):
+            state["excluded"][name] = reason[len(_EXCLUDED_PREFIX):]
+    elif report.failed:
+        state["failed"].add(name)
+    elif report.when == "call" and report.passed:
+        state["passed"].add(name)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    passed, failed, excluded = (_BACKEND_OUTCOMES[k] for k in ("passed", "failed", "excluded"))
+    if not (passed or failed or excluded):
+        return
+    write = terminalreporter.write_line
+    write("")
+    write(f"ONNX backend tests via socsim.backend: ran {len(passed | failed)}, passed "
+          f"{len(passed)}, failed {len(failed)}, excluded {len(excluded)}")
+    for name in sorted(failed):
+        write(f"  failed   {name}")
+    for name, reason in sorted(excluded.items()):
+        write(f"  excluded {name}: {reason}")

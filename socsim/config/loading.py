@@ -218,13 +218,14 @@ def _check_soc(soc: SoC, doc: _Document, prefix: Loc = ()) -> None:
         raise ConfigError(problems)
 
 
-def load_soc(path: str | Path) -> SoC:
-    """Load and check a device file.
+def load_soc(path: str | Path, overrides: Sequence[str] = ()) -> SoC:
+    """Load and check a device file, with ``dotted.path=value`` overrides applied.
 
     Raises:
         ConfigError: with ``file:line:col: field.path: message`` for each problem.
     """
     doc = _read(Path(path))
+    doc.apply_overrides(overrides)
     soc = validate(SoC, doc)
     _check_soc(soc, doc)
     return soc
@@ -244,12 +245,19 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
 
     path = Path(path)
     doc = _read(path)
-    doc.apply_overrides(overrides)
+    soc_overrides = [o[len("soc."):] for o in overrides if o.startswith("soc.")]
+    doc.apply_overrides([o for o in overrides if not o.startswith("soc.")])
     scenario = validate(Scenario, doc)
     base = path.parent
+    if soc_overrides and not isinstance(scenario.soc, str):
+        doc.apply_overrides([f"soc.{o}" for o in soc_overrides])
+        scenario = validate(Scenario, doc)
     if isinstance(scenario.soc, str):
-        soc = load_soc(base / scenario.soc)
+        soc = load_soc(base / scenario.soc, [*scenario.soc_set, *soc_overrides])
     else:
+        if scenario.soc_set:
+            raise ConfigError(doc.locate(("soc_set",), "soc_set changes a device file; with "
+                                         "an inline `soc`, edit it in place"))
         soc = scenario.soc
         _check_soc(soc, doc, ("soc",))
     problems = []

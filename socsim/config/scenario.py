@@ -116,6 +116,11 @@ class Scenario(Spec):
                    Discriminator(lambda v: "path" if isinstance(v, str) else "inline")] = Field(
         description="Path to a device file (relative to this file), or the "
                            "SoC inline.")
+    soc_set: list[str] = Field(
+        default_factory=list, description="`dotted.path=value` changes to the device file "
+        "(when `soc` is a path), validated like the file: what-if variants of a part without "
+        "copying it, e.g. `memories.sram0.size_kib=256`. `socsim run --set soc.PATH=VALUE` "
+        "adds to them.")
     workloads: list[Workload] = Field(min_length=1)
     policy: PolicySpec
     run: RunSettings = Field(default_factory=RunSettings)

@@ -1,4 +1,5 @@
-"""Elementwise float ops with numpy broadcasting: arithmetic, activations, Erf/Gelu, Identity.
+"""Elementwise ops with numpy broadcasting: arithmetic, comparisons, Where, activations, Erf/Gelu,
+Identity.
 
 Results keep the input's float type; transcendental functions are evaluated in float64 and
 rounded once, so they are correctly rounded in all but rare cases.
@@ -57,6 +58,34 @@ for _name, _f in (("Neg", np.negative), ("Abs", np.abs), ("Sqrt", np.sqrt),
                   ("Tanh", lambda x: np.tanh(x.astype(np.float64))),
                   ("Reciprocal", np.reciprocal), ("Erf", erf)):
     _unary(_name, _f)
+
+
+@register("Sum")
+def sum_(ctx: KernelContext, *xs: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Sum: variadic, broadcast, added left to right in the inputs' type."""
+    y = xs[0]
+    for x in xs[1:]:
+        y = y + x
+    return (np.asarray(y).astype(xs[0].dtype, copy=False),)
+
+
+@register("Less")
+def less(ctx: KernelContext, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Less: boolean ``a < b``."""
+    return (np.less(a, b),)
+
+
+@register("Where")
+def where(ctx: KernelContext, cond: np.ndarray, a: np.ndarray, b: np.ndarray
+          ) -> tuple[np.ndarray, ...]:
+    """Where: ``a`` where ``cond`` else ``b``, broadcast."""
+    return (np.where(cond, a, b).astype(np.result_type(a, b), copy=False),)
+
+
+@register("Round")
+def round_(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Round: to nearest, ties to even (numpy's ``rint``)."""
+    return (np.rint(x),)
 
 
 @register("Identity")

@@ -1,4 +1,4 @@
-"""Reductions and normalizations: Softmax, LayerNormalization, ReduceMean."""
+"""Reductions and normalizations: Softmax, LayerNormalization, ReduceMean/Sum/Max/Min."""
 
 from __future__ import annotations
 
@@ -80,16 +80,62 @@ def layer_normalization(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
             inv.reshape(stat_shape))
 
 
+def _reduce_axes(ctx: KernelContext, x: np.ndarray, axes: np.ndarray | None
+                 ) -> tuple[int, ...] | None | bool:
+    """The axes of a Reduce* node (attribute before opset 13/18, input after); ``None`` for all
+    axes, ``False`` for the no-op that ``noop_with_empty_axes`` asks for."""
+    ax = axes if axes is not None else ctx.attr("axes")
+    if ax is None or len(ax) == 0:
+        if ctx.attr("noop_with_empty_axes", 0):
+            return False
+        return None
+    return tuple(int(a) % x.ndim for a in ax)
+
+
 @register("ReduceMean")
 def reduce_mean(ctx: KernelContext, x: np.ndarray, axes: np.ndarray | None = None
                 ) -> tuple[np.ndarray, ...]:
-    """ReduceMean (axes as attribute before opset 18, input after)."""
-    ax = axes if axes is not None else ctx.attr("axes")
+    """ReduceMean (axes as attribute before opset 18, input after), summed in float64."""
+    ax = _reduce_axes(ctx, x, axes)
+    if ax is False:
+        return (x,)
     keep = bool(ctx.attr("keepdims", 1))
-    if ax is None or len(ax) == 0:
-        if ctx.attr("noop_with_empty_axes", 0) and ax is not None:
+    return (x.mean(axis=ax, keepdims=keep, dtype=np.float64).astype(x.dtype),)
+
+
+@register("ReduceSum")
+def reduce_sum(ctx: KernelContext, x: np.ndarray, axes: np.ndarray | None = None
+               ) -> tuple[np.ndarray, ...]:
+    """ReduceSum (axes as input from opset 13), floats summed in float64, integers exactly."""
+    ax = _reduce_axes(ctx, x, axes)
+    if ax is False:
+        return (x,)
+    keep = bool(ctx.attr("keepdims", 1))
+    acc = np.float64 if x.dtype.kind == "f" else None
+    return (x.sum(axis=ax, keepdims=keep, dtype=acc).astype(x.dtype),)
+
+
+def _reduce_extreme(fn, empty: str):
+    def kernel(ctx: KernelContext, x: np.ndarray, axes: np.ndarray | None = None
+               ) -> tuple[np.ndarray, ...]:
+        ax = _reduce_axes(ctx, x, axes)
+        if ax is False:
             return (x,)
-        ax_t = None
-    else:
-        ax_t = tuple(int(a) % x.ndim for a in ax)
-    return (x.mean(axis=ax_t, keepdims=keep, dtype=np.float64).astype(x.dtype),)
+        keep = bool(ctx.attr("keepdims", 1))
+        if x.size == 0:
+            # The identity of the reduction: -inf for max, +inf for min (the type's limit).
+            shape = [1 if (ax is None or i in ax) else d for i, d in enumerate(x.shape)]
+            if not keep:
+                shape = [d for i, d in enumerate(x.shape) if not (ax is None or i in ax)]
+            info = np.finfo(x.dtype) if x.dtype.kind == "f" else np.iinfo(x.dtype)
+            fill = {"max": -np.inf if x.dtype.kind == "f" else info.min,
+                    "min": np.inf if x.dtype.kind == "f" else info.max}[empty]
+            return (np.full(shape, fill, dtype=x.dtype),)
+        return (fn(x, axis=ax, keepdims=keep),)
+
+    kernel.__doc__ = f"Reduce{empty.capitalize()} (axes as input from opset 18)."
+    return kernel
+
+
+register("ReduceMax")(_reduce_extreme(np.max, "max"))
+register("ReduceMin")(_reduce_extreme(np.min, "min"))

@@ -1,5 +1,6 @@
-"""Data movement: Reshape, Flatten, Transpose, Concat, Pad, Squeeze, Unsqueeze, Shape, Slice,
-Gather, Cast. Exact for every dtype, integer tensors included."""
+"""Data movement and shapes: Reshape, Flatten, Transpose, Concat, Pad, Squeeze, Unsqueeze, Shape,
+Size, ConstantOfShape, Slice, Gather, Cast, CastLike. Exact for every dtype, integer tensors
+included."""
 
 from __future__ import annotations
 
@@ -99,6 +100,20 @@ def shape(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
     return (s[start:end],)
 
 
+@register("Size")
+def size(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Size: element count as an int64 scalar."""
+    return (np.array(x.size, dtype=np.int64),)
+
+
+@register("ConstantOfShape")
+def constant_of_shape(ctx: KernelContext, shape_: np.ndarray) -> tuple[np.ndarray, ...]:
+    """ConstantOfShape: ``value`` (a one-element tensor; default float32 0) of the given shape."""
+    value = ctx.attr("value")
+    value = np.zeros(1, dtype=np.float32) if value is None else np.asarray(value)
+    return (np.full([int(d) for d in shape_], value.reshape(-1)[0], dtype=value.dtype),)
+
+
 @register("Slice")
 def slice_(ctx: KernelContext, x: np.ndarray, starts: np.ndarray, ends: np.ndarray,
            axes: np.ndarray | None = None, steps: np.ndarray | None = None
@@ -122,3 +137,9 @@ def gather(ctx: KernelContext, x: np.ndarray, indices: np.ndarray) -> tuple[np.n
 def cast(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
     """Cast to the ``to`` element type."""
     return (x.astype(helper.tensor_dtype_to_np_dtype(int(ctx.attr("to")))),)
+
+
+@register("CastLike")
+def cast_like(ctx: KernelContext, x: np.ndarray, like: np.ndarray) -> tuple[np.ndarray, ...]:
+    """CastLike: cast ``x`` to the element type of ``like``."""
+    return (x.astype(like.dtype),)

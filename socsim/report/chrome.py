@@ -1,20 +1,23 @@
 """Chrome trace-event JSON (loads in ui.perfetto.dev and chrome://tracing).
 
 One process per unit and per DMA engine, one thread per core / channel, a complete ("X")
-event per op or transfer, and an instant event per zero-copy hand-off on the consumer's
-memory track. Timestamps are microseconds, as the format requires.
+event per op, DMA transfer or weight page-in, an instant event per zero-copy hand-off and per
+weight eviction, and counter ("C") tracks on each unit for its frequency (MHz) and
+temperature (°C). Timestamps are microseconds, as the format requires.
 """
 
 from __future__ import annotations
 
 from socsim.report.tables import Tables
+from socsim.sim.trace import Trace
 
 
-def chrome_trace(t: Tables, units: list[str], dma_engines: list[str],
-                 engines: dict[str, int]) -> dict:
-    """The trace-event document for ``t``."""
+def chrome_trace(t: Tables, trace: Trace) -> dict:
+    """The trace-event document for ``t`` (and the counters and evictions of ``trace``)."""
+    units, dma_engines, engines = trace.units, trace.dma_engines, trace.engines
     events: list[dict] = []
-    pids = {name: i + 1 for i, name in enumerate([*units, *dma_engines, "hand-offs"])}
+    pids = {name: i + 1 for i, name in enumerate([*units, *dma_engines, "hand-offs",
+                                                  "paging"])}
     for name, pid in pids.items():
         events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
                        "args": {"name": name}})
@@ -34,8 +37,8 @@ def chrome_trace(t: Tables, units: list[str], dma_engines: list[str],
     for r in t.transfers.itertuples(index=False):
         args = {"workload": r.workload, "inference": int(r.inference), "bytes": int(r.bytes),
                 "src": r.src, "dst": r.dst}
-        if r.kind == "dma":
-            events.append({"ph": "X", "name": r.tensor, "cat": "dma", "pid": pids[r.engine],
+        if r.kind != "zero_copy":
+            events.append({"ph": "X", "name": r.tensor, "cat": r.kind, "pid": pids[r.engine],
                            "tid": int(r.channel), "ts": r.start_ns / 1e3,
                            "dur": (r.end_ns - r.start_ns) / 1e3,
                            "args": {**args, "energy_uj": float(r.energy_pj) / 1e6}})
@@ -43,4 +46,11 @@ def chrome_trace(t: Tables, units: list[str], dma_engines: list[str],
             events.append({"ph": "i", "s": "t", "name": f"zero-copy {r.tensor}",
                            "cat": "zero_copy", "pid": pids["hand-offs"], "tid": 0,
                            "ts": r.start_ns / 1e3, "args": args})
+    for time_ns, mem, workload, op, nbytes in trace.evictions:
+        events.append({"ph": "i", "s": "t", "name": f"evict {op}:weights", "cat": "eviction",
+                       "pid": pids["paging"], "tid": 0, "ts": time_ns / 1e3,
+                       "args": {"memory": mem, "workload": workload, "bytes": int(nbytes)}})
+    for time_ns, unit, counter, value in trace.counters:
+        events.append({"ph": "C", "name": counter, "pid": pids[unit], "ts": time_ns / 1e3,
+                       "args": {counter: float(value)}})
     return {"traceEvents": events, "displayTimeUnit": "ns"}

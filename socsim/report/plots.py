@@ -27,7 +27,8 @@ def timeline(t: Tables, rows: list[str], engines: dict[str, int], *,
     legible; the title says so when the run had more.
     """
     ops = t.ops[t.ops["inference"] < max_inferences]
-    dma = t.transfers[(t.transfers["kind"] == "dma") & (t.transfers["inference"] < max_inferences)]
+    dma = t.transfers[(t.transfers["kind"] != "zero_copy")
+                      & (t.transfers["inference"] < max_inferences)]
     span_ns = max([ops["end_ns"].max() if len(ops) else 0, dma["end_ns"].max() if len(dma) else 0])
     unit_ms = 1e6 if span_ns > 2e6 else 1e3
     unit_label = "ms" if unit_ms == 1e6 else "µs"

@@ -95,6 +95,7 @@ def summary(t: Tables, trace: Trace, *, scenario: str, soc: str, policy: dict,
             "busy_ms": b / 1e6,
             "utilisation": b / (engines * span_ns) if span_ns else 0.0,
             "energy_mj": float(unit_energy.get(name, 0.0)) / PJ_PER_MJ,
+            **_dynamics(trace, name),
         }
     dma = t.transfers[t.transfers["kind"] != "zero_copy"]
     engines = {}
@@ -151,4 +152,18 @@ def _paging(t: Tables, trace: Trace) -> dict:
         "page_in_mj": float(ins["energy_pj"].sum()) / PJ_PER_MJ,
         "evictions": len(trace.evictions),
         "evicted_bytes": int(sum(rec[4] for rec in trace.evictions)),
+    }
+
+
+def _dynamics(trace: Trace, unit: str) -> dict:
+    """A unit's DVFS and thermal history: frequency changes, final/min frequency, peak and
+    final temperature (None without a thermal model)."""
+    freqs = [v for _, u, c, v in trace.counters if u == unit and c == "freq_mhz"]
+    temps = [v for _, u, c, v in trace.counters if u == unit and c == "temp_c"]
+    return {
+        "freq_changes": max(0, len(freqs) - 1),
+        "freq_mhz_final": freqs[-1] if freqs else None,
+        "freq_mhz_min": min(freqs) if freqs else None,
+        "temp_c_max": max(temps) if temps else None,
+        "temp_c_final": temps[-1] if temps else None,
     }

@@ -53,7 +53,7 @@ def write_report(out: Path, t: Tables, trace: Trace, summary: dict) -> list[Path
     ops_csv_frame(t).to_csv(paths["ops.csv"], index=False)
     transfers_csv_frame(t).to_csv(paths["transfers.csv"], index=False)
     with paths["trace.json"].open("w") as fh:
-        json.dump(chrome_trace(t, trace.units, trace.dma_engines, trace.engines), fh)
+        json.dump(chrome_trace(t, trace), fh)
     rows = [*trace.units, *[d for d in trace.dma_engines]]
     timeline(t, rows, trace.engines).savefig(paths["timeline.png"], dpi=110)
     energy(t).savefig(paths["energy.png"], dpi=110)

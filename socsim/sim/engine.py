@@ -110,6 +110,8 @@ class Simulation:
             if state.unit.thermal is not None or (gov is not None and gov.name in (
                     "ondemand", "thermal")):
                 env.process(self._monitor(state, gov))
+            else:  # a constant frequency: one sample makes its counter track
+                self.trace.counters.append((0, name, "freq_mhz", state.freq_mhz))
         try:
             env.run()
         except SimulationError as exc:  # SimPy re-raises a copy; surface ours with its hint
