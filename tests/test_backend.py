@@ -230,3 +230,21 @@ def test_every_issue_op_ran() -> None:
     for fam in INTEGER_OPS:
         checked = [n for n in by_family[fam] if LEDGER.exact_outputs.get(n)]
         assert checked, f"no {fam} test went through the exact integer comparison"
+
+
+def test_float8_is_refused_by_name() -> None:
+    """An excluded float8 model fails loudly, never with silently wrong numbers."""
+    from onnx import TensorProto, helper
+
+    from socsim.errors import UnsupportedOpError
+
+    node = helper.make_node("DequantizeLinear", ["x", "s"], ["y"], name="dq")
+    graph = helper.make_graph(
+        [node], "f8", [helper.make_tensor_value_info("x", TensorProto.FLOAT8E4M3FN, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        [helper.make_tensor("s", TensorProto.FLOAT, [], [1.0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    x = np.array([1.0, 2.0], dtype=np.float32).astype(
+        onnx.helper.tensor_dtype_to_np_dtype(TensorProto.FLOAT8E4M3FN))
+    with pytest.raises(UnsupportedOpError, match="FLOAT8E4M3FN is not an integer type"):
+        SocsimBackend.prepare(model).run([x])

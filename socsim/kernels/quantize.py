@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto
 
-from socsim.kernels.dtypes import as_int, elem_type_of, int_range, to_onnx_dtype
+from socsim.errors import UnsupportedOpError
+from socsim.kernels.dtypes import INT_RANGES, as_int, elem_type_of, int_range, to_onnx_dtype
 from socsim.kernels.registry import MS_DOMAIN, KernelContext, register
 
 
@@ -32,10 +33,20 @@ def broadcast_param(param: np.ndarray, x_shape: tuple[int, ...], axis: int,
     return param.reshape(shape)
 
 
+def _integer_type(ctx: KernelContext, elem_type: int) -> int:
+    # float8/float4 tensors would silently go through the integer path; refuse them by name.
+    if elem_type not in INT_RANGES:
+        raise UnsupportedOpError(
+            f"{ctx.op_type} node {ctx.name!r}: element type "
+            f"{TensorProto.DataType.Name(elem_type)} is not an integer type; supported: "
+            + ", ".join(TensorProto.DataType.Name(t) for t in INT_RANGES))
+    return elem_type
+
+
 def _out_type(ctx: KernelContext, zero_point: np.ndarray | None) -> int:
     if zero_point is not None:
-        return elem_type_of(zero_point)
-    return int(ctx.attr("output_dtype", 0)) or TensorProto.UINT8
+        return _integer_type(ctx, elem_type_of(zero_point))
+    return _integer_type(ctx, int(ctx.attr("output_dtype", 0)) or TensorProto.UINT8)
 
 
 def quantize(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int, elem_type: int
@@ -72,6 +83,7 @@ def quantize_linear(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
 def dequantize_linear(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
                       zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """ONNX DequantizeLinear: ``(x - zero_point) * scale`` in the scale's float type."""
+    _integer_type(ctx, elem_type_of(x))
     axis, block = int(ctx.attr("axis", 1)), int(ctx.attr("block_size", 0))
     s = broadcast_param(scale, x.shape, axis, block)
     xi = as_int(x, np.int64)
