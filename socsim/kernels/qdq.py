@@ -136,7 +136,13 @@ def _lower_one(g: _Graph, node: onnx.NodeProto) -> tuple[list[onnx.NodeProto], s
         wp = dq_params(node.input[1])
         if xp is None or wp is None or not _per_tensor(g, xp) or not _per_tensor(g, qp):
             return None
-        if _qtype(g, xp) not in int8ish or _qtype(g, qp) not in int8ish:
+        if _qtype(g, xp) not in int8ish or _qtype(g, qp) != _qtype(g, xp):
+            return None
+        # onnxruntime's x86 build fuses no Conv/MatMul with int8 activations (its S8->U8 pass
+        # converts the ones it can first): those stay DQ -> float op -> Q, as there.
+        if op != "Gemm" and _qtype(g, xp) == np.int8:
+            return None
+        if _qtype(g, xp) == np.int8 and _qtype(g, wp) != np.int8:
             return None
         bias = ""
         if len(node.input) > 2 and node.input[2]:
@@ -200,6 +206,68 @@ def _lower_one(g: _Graph, node: onnx.NodeProto) -> tuple[list[onnx.NodeProto], s
     return None
 
 
+_S8_WEIGHT_KEEP = frozenset({"MatMul", "Conv", "Gemm"})
+"""Consumers whose int8 constant operands onnxruntime leaves signed (its u8s8 kernels take them)."""
+
+
+def _with_inputs(node: onnx.NodeProto, inputs: Sequence[str]) -> onnx.NodeProto:
+    new = onnx.NodeProto()
+    new.CopyFrom(node)
+    del new.input[:]
+    new.input.extend(inputs)
+    return new
+
+
+def _int8_scalar(g: _Graph, name: str) -> np.ndarray | None:
+    v = g.const(name) if name else None
+    return v if v is not None and v.dtype == np.int8 and v.size == 1 else None
+
+
+def _s8_to_u8(g: _Graph) -> None:
+    """Mirrors onnxruntime's ``QDQS8ToU8Transformer`` (x86 builds, where QDQ int8 activations
+    are not fused as int8): an int8 ``Q -> DQ`` pair whose Q feeds exactly one DQ, which in
+    turn feeds one node, becomes uint8 with zero point + 128; a DQ of an int8 constant that
+    feeds no Conv/MatMul/Gemm becomes uint8 the same way. The values are unchanged, but the
+    fused kernels that add the zero point in float32 (QLinearAdd, QLinearAveragePool, ...)
+    then round exactly as onnxruntime's uint8 kernels do, and fusion sees the same types.
+    """
+    g.index()
+    done: set[int] = set()
+    swap: dict[int, onnx.NodeProto] = {}
+    for node in g.nodes:
+        if node.domain not in ("", "ai.onnx") or id(node) in done:
+            continue
+        if node.op_type == "QuantizeLinear" and len(node.input) == 3:
+            users = g.consumers.get(node.output[0], [])
+            if node.output[0] in g.outputs or len(users) != 1:
+                continue
+            dq = users[0]
+            if (dq.op_type != "DequantizeLinear" or dq.domain not in ("", "ai.onnx")
+                    or len(dq.input) != 3 or dq.output[0] in g.outputs
+                    or len(g.consumers.get(dq.output[0], [])) != 1):
+                continue
+            qz, dz = _int8_scalar(g, node.input[2]), _int8_scalar(g, dq.input[2])
+            if qz is None or dz is None or int(qz.reshape(-1)[0]) != int(dz.reshape(-1)[0]):
+                continue
+            zp = f"{node.name or node.output[0]}_u8_zero_point_socsim"
+            g.new_consts[zp] = (qz.astype(np.int16) + 128).astype(np.uint8)
+            swap[id(node)] = _with_inputs(node, [node.input[0], node.input[1], zp])
+            swap[id(dq)] = _with_inputs(dq, [dq.input[0], dq.input[1], zp])
+            done.update((id(node), id(dq)))
+        elif node.op_type == "DequantizeLinear" and len(node.input) == 3:
+            data, zero = g.const(node.input[0]), g.const(node.input[2])
+            if (data is None or zero is None or data.dtype != np.int8 or zero.dtype != np.int8
+                    or any(u.op_type in _S8_WEIGHT_KEEP
+                           for u in g.consumers.get(node.output[0], []))):
+                continue
+            base = node.name or node.output[0]
+            names = (f"{base}_u8_data_socsim", f"{base}_u8_zero_point_socsim")
+            g.new_consts[names[0]] = (data.astype(np.int16) + 128).astype(np.uint8)
+            g.new_consts[names[1]] = (zero.astype(np.int16) + 128).astype(np.uint8)
+            swap[id(node)] = _with_inputs(node, [names[0], node.input[1], names[1]])
+    g.nodes = [swap.get(id(n), n) for n in g.nodes]
+
+
 def lower_qdq(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
               graph_outputs: Sequence[str], opset: int
               ) -> tuple[list[onnx.NodeProto], dict[str, np.ndarray]]:
@@ -216,6 +284,7 @@ def lower_qdq(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
         it adds (explicit zero points).
     """
     g = _Graph(list(nodes), dict(consts), set(graph_outputs), opset)
+    _s8_to_u8(g)
     g.index()
     replaced: dict[int, list[onnx.NodeProto]] = {}
     dropped: set[int] = set()
