@@ -4,12 +4,17 @@
   scale ``x_scale * w_scale / y_scale`` evaluated in float32, left to right; what onnxruntime's
   ``MlasRequantizeOutput`` computes and what ONNX specifies.
 * ``tflite_double``: TFLite's ``MultiplyByQuantizedMultiplier`` with a Q0.31 multiplier from
-  ``QuantizeMultiplier(double scale)``: gemmlowp ``SaturatingRoundingDoublingHighMul`` (ties away
-  from zero, INT32_MIN x INT32_MIN saturates) then ``RoundingDivideByPOT`` (ties away from zero).
+  ``QuantizeMultiplier(double scale)``: gemmlowp ``SaturatingRoundingDoublingHighMul`` (ties
+  toward +infinity, as ARM's VQRDMULH: its negative nudge ``1 - 2^30`` with C++'s truncating
+  division is a floor; INT32_MIN x INT32_MIN saturates) then ``RoundingDivideByPOT`` (ties away
+  from zero). Two roundings: the result can differ by one from the correctly rounded product.
 * ``tflite_single``: ``TFLITE_SINGLE_ROUNDING``: ``(acc * M + 2^(s-1)) >> s`` with ``s = 31 - shift``
   in 64 bits (ties toward +infinity), shifts clamped to [-31, 30].
 
 Accumulators are int64 (or exact integer float64) arrays; results are int32 arrays in range.
+Where the C++ of the TFLite modes leaves int32 (``x << left_shift``, a single-rounding result out
+of range, adding the output offset), the value wraps modulo 2^32 as it does on the hardware, and
+the event is counted as a requantization overflow.
 """
 
 from __future__ import annotations
@@ -54,7 +59,11 @@ def quantize_multiplier(real: np.ndarray, *, single_rounding: bool = False
 
 
 def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """gemmlowp ``SaturatingRoundingDoublingHighMul`` on int32 values held in int64."""
+    """gemmlowp ``SaturatingRoundingDoublingHighMul`` on int32 values held in int64.
+
+    ``floor((a * b + 2^30) / 2^31)``: ties toward +infinity; ``INT32_MIN * INT32_MIN`` gives
+    ``INT32_MAX``.
+    """
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     ab = a * b
@@ -98,12 +107,23 @@ def multiply_double(x: np.ndarray, m: np.ndarray, shift: np.ndarray
         overflows
 
 
-def multiply_single(x: np.ndarray, m: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """TFLite's single-rounding ``MultiplyByQuantizedMultiplier``: ties toward +infinity."""
+def multiply_single(x: np.ndarray, m: np.ndarray, shift: np.ndarray
+                    ) -> tuple[np.ndarray, int]:
+    """TFLite's single-rounding ``MultiplyByQuantizedMultiplier``: ties toward +infinity.
+
+    ``(x * M + 2^(s-1)) >> s`` with ``s = 31 - shift`` in 64 bits (``shift`` in [-31, 30], so
+    nothing overflows int64).
+
+    Returns:
+        The int32 result (in int64) and how many elements fell outside int32 (TFLite only
+        DCHECKs this; its ``static_cast<int32_t>`` wraps, and so do we).
+    """
     x = np.asarray(x, dtype=np.int64)
     total = 31 - np.asarray(shift, dtype=np.int64)
     rnd = np.int64(1) << (total - 1)
-    return (x * np.asarray(m, dtype=np.int64) + rnd) >> total
+    result = (x * np.asarray(m, dtype=np.int64) + rnd) >> total
+    wrapped = _wrap_int32(result)
+    return wrapped, int(np.count_nonzero(wrapped != result))
 
 
 def saturate_accumulator(acc: np.ndarray, arithmetic: Arithmetic) -> tuple[np.ndarray, int]:
@@ -131,23 +151,26 @@ def requantize(acc: np.ndarray, *, scale: np.ndarray, real_scale: np.ndarray,
 
     Returns:
         ``(q, saturated, overflowed)``: int32 outputs, how many were clamped to [lo, hi], and
-        how many overflowed int32 inside the fixed-point multiply.
+        how many wrapped around int32 inside the fixed-point arithmetic (TFLite modes).
     """
     zp = np.asarray(zero_point, dtype=np.int32)
-    overflows = 0
     if mode == "onnx_rne":
+        # MLAS: int32 -> float32, times the float32 scale, clamp to [lo - zp, hi - zp],
+        # round half to even, add zp.
         v = np.rint(acc.astype(np.float32) * np.asarray(scale, dtype=np.float32))
         vlo, vhi = (lo - zp).astype(np.float32), (hi - zp).astype(np.float32)
         saturated = int(np.count_nonzero((v < vlo) | (v > vhi)))
         q = np.clip(v, vlo, vhi).astype(np.int32) + zp
         return q, saturated, 0
+    m, shift = quantize_multiplier(real_scale, single_rounding=mode == "tflite_single")
+    acc = np.asarray(acc).astype(np.int64)
+    if mode == "tflite_double":
+        q, overflows = multiply_double(acc, m, shift)
     else:
-        m, shift = quantize_multiplier(real_scale, single_rounding=mode == "tflite_single")
-        acc = np.asarray(acc).astype(np.int64)
-        if mode == "tflite_double":
-            q, overflows = multiply_double(acc, m, shift)
-        else:
-            q = multiply_single(acc, m, shift)
-        q = q + zp
+        q, overflows = multiply_single(acc, m, shift)
+    # TFLite adds the output offset in int32 before clamping to the activation range.
+    shifted = q + zp
+    q = _wrap_int32(shifted)
+    overflows += int(np.count_nonzero(q != shifted))
     saturated = int(np.count_nonzero((q < lo) | (q > hi)))
     return np.clip(q, lo, hi).astype(np.int32, copy=False), saturated, overflows
