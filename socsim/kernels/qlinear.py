@@ -11,8 +11,8 @@ import numpy as np
 
 from socsim.kernels._common import requantize_acc
 from socsim.kernels.dtypes import as_int, elem_type_of, int_range, to_onnx_dtype
-from socsim.kernels.pool import average_windows, pool_geometry
 from socsim.kernels._gemm import conv_pads
+from socsim.kernels.pool import average_windows, pool_geometry
 from socsim.kernels.registry import MS_DOMAIN, KernelContext, register
 
 
@@ -130,6 +130,17 @@ def qlinear_concat(ctx: KernelContext, y_scale: np.ndarray, y_zero_point: np.nda
     return (np.concatenate(parts, axis=int(ctx.attr("axis"))),)
 
 
+def _global_average(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
+                    x_zero_point: np.ndarray | None, y_scale: np.ndarray,
+                    y_zero_point: np.ndarray | None, axes: tuple[int, ...]) -> np.ndarray:
+    size = int(np.prod([x.shape[a] for a in axes]))
+    acc = as_int(x, np.int64).sum(axis=axes, keepdims=True) - _zp(x_zero_point) * size
+    scale = np.float32(_f32(x_scale) / (_f32(y_scale) * np.float32(size)))
+    real = np.float64(_f32(x_scale)) / (np.float64(_f32(y_scale)) * size)
+    zp = y_zero_point if y_zero_point is not None else np.zeros((), dtype=x.dtype)
+    return requantize_acc(ctx, acc.astype(np.float64), scale, real, zp, elem_type_of(x))
+
+
 @register("QLinearGlobalAveragePool", MS_DOMAIN)
 def qlinear_global_average_pool(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
                                 x_zero_point: np.ndarray | None, y_scale: np.ndarray,
@@ -139,32 +150,37 @@ def qlinear_global_average_pool(ctx: KernelContext, x: np.ndarray, x_scale: np.n
     ``x_s / (y_s * image_size)`` (float32) as MLAS does."""
     last = bool(ctx.attr("channels_last", 0))
     axes = tuple(range(1, x.ndim - 1)) if last else tuple(range(2, x.ndim))
-    size = int(np.prod([x.shape[a] for a in axes]))
-    acc = as_int(x, np.int64).sum(axis=axes, keepdims=True) - _zp(x_zero_point) * size
-    scale = np.float32(_f32(x_scale) / (_f32(y_scale) * np.float32(size)))
-    real = np.float64(_f32(x_scale)) / (np.float64(_f32(y_scale)) * size)
-    elem = elem_type_of(x)
-    zp = y_zero_point if y_zero_point is not None else np.zeros((), dtype=x.dtype)
-    return (requantize_acc(ctx, acc.astype(np.float64), scale, real, zp, elem),)
+    return (_global_average(ctx, x, x_scale, x_zero_point, y_scale, y_zero_point, axes),)
 
 
 @register("QLinearAveragePool", MS_DOMAIN)
 def qlinear_average_pool(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
                          x_zero_point: np.ndarray | None, y_scale: np.ndarray,
                          y_zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """QLinearAveragePool as onnxruntime computes it: dequantize to float32, add the taps in
-    order, divide by the count, then ``round(y / y_s + y_zp)``."""
-    if ctx.attr("channels_last", 0):
+    """QLinearAveragePool as onnxruntime computes it.
+
+    A window that covers the whole unpadded image goes, as in onnxruntime, through the global
+    average pool (exact integer sums, ``x_s / (y_s * size)`` in float32). Any other window is
+    computed in float, as onnxruntime does: dequantize to float32, add the taps in order,
+    divide by the count, then ``round(y / y_s + y_zp)``.
+    """
+    last = bool(ctx.attr("channels_last", 0))
+    if last:
         x = np.moveaxis(x, -1, 1)
-    xf = _dequant(x, _f32(x_scale), _zp(x_zero_point))
-    kernel, strides, dil, pads, out = pool_geometry(ctx, xf)
-    explicit = conv_pads(xf.shape[2:], kernel, strides, dil, ctx.attr("pads"),
-                         ctx.attr("auto_pad", "NOTSET"))
-    y = average_windows(xf, kernel, strides, dil, pads, out,
-                        bool(ctx.attr("count_include_pad", 0)), explicit).astype(np.float32)
-    v = np.rint(y / _f32(y_scale) + np.float32(_zp(y_zero_point)))
-    q = _saturate(ctx, v.astype(np.int64), elem_type_of(x))
-    if ctx.attr("channels_last", 0):
+    kernel, strides, dil, pads, out = pool_geometry(ctx, x)
+    if (list(kernel) == list(x.shape[2:]) and not any(pads) and all(d == 1 for d in dil)
+            and all(o == 1 for o in out)):
+        q = _global_average(ctx, x, x_scale, x_zero_point, y_scale, y_zero_point,
+                            tuple(range(2, x.ndim)))
+    else:
+        xf = _dequant(x, _f32(x_scale), _zp(x_zero_point))
+        explicit = conv_pads(xf.shape[2:], kernel, strides, dil, ctx.attr("pads"),
+                             ctx.attr("auto_pad", "NOTSET"))
+        y = average_windows(xf, kernel, strides, dil, pads, out,
+                            bool(ctx.attr("count_include_pad", 0)), explicit).astype(np.float32)
+        v = np.rint(y / _f32(y_scale) + np.float32(_zp(y_zero_point)))
+        q = _saturate(ctx, v.astype(np.int64), elem_type_of(x))
+    if last:
         q = np.moveaxis(q, 1, -1)
     return (q,)
 

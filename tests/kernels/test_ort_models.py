@@ -1,0 +1,201 @@
+"""socsim's integer execution against onnxruntime on real quantized models, element for element.
+
+Every zoo architecture is quantized here with onnxruntime's ``quantize_static`` (a seeded
+calibration reader, a few samples) in QDQ and QOperator form, per tensor and per channel, with
+uint8 and int8 activations (int8 weights). onnxruntime (ORT_ENABLE_ALL, one thread) and
+``socsim.execute(qdq="integer")`` then run the same seeded inputs, and the outputs must be equal:
+zero differing elements, floats after the final DequantizeLinear included. ``qdq="reference"`` is
+checked against onnxruntime with every optimisation off and against ONNX's ReferenceEvaluator.
+
+Known gaps are marked ``xfail`` with the reason (not strict: a float path can match by luck).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx.reference import ReferenceEvaluator
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+
+import socsim.execute as sx
+from socsim import zoo
+
+CALIBRATION_SEED = 1234
+CALIBRATION_SAMPLES = 4
+INPUT_SEEDS = (0, 1)
+
+SMALL_MODELS = ("resnet8", "ds_cnn", "transformer_block")
+VARIANTS = tuple(
+    (fmt, per_channel, act)
+    for fmt, per_channel, act in itertools.product(
+        ("QDQ", "QOperator"), (False, True), ("QUInt8", "QInt8"))
+)
+
+_FLOAT_LAYERNORM = ("the block ends in a float LayerNormalization (and uses float Erf) "
+                    "whose onnxruntime summation order socsim does not reproduce")
+_FLOAT_MATMUL = ("int8 activations with several consumers stay DQ -> float MatMul -> Q in "
+                 "onnxruntime (no S8->U8 conversion); MLAS sgemm's order is not reproduced")
+KNOWN_GAPS: dict[tuple[str, str, bool, str], str] = {
+    **{("transformer_block", "QOperator", pc, act): _FLOAT_LAYERNORM
+       for pc in (False, True) for act in ("QUInt8", "QInt8")},
+    ("transformer_block", "QDQ", True, "QInt8"): _FLOAT_MATMUL,
+}
+
+
+class _SeededReader(CalibrationDataReader):
+    def __init__(self, samples: list[dict[str, np.ndarray]]) -> None:
+        self._it: Iterator[dict[str, np.ndarray]] = iter(samples)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._it, None)
+
+
+def _inputs(name: str, seed: int) -> dict[str, np.ndarray]:
+    s = zoo.spec(name)
+    x = np.random.default_rng(seed).uniform(s.input_low, s.input_high, size=s.input_shape)
+    return {"input": x.astype(np.float32)}
+
+
+def _quantize(src: Path, dst: Path, name: str, fmt: str, per_channel: bool, act: str) -> None:
+    samples = [_inputs(name, CALIBRATION_SEED + i) for i in range(CALIBRATION_SAMPLES)]
+    quantize_static(
+        str(src), str(dst), _SeededReader(samples),
+        quant_format=getattr(QuantFormat, fmt), per_channel=per_channel,
+        activation_type=getattr(QuantType, act), weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+    )
+
+
+@pytest.fixture(scope="session")
+def quantized(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``(model, fmt, per_channel, act) -> path`` of the quantized model, built once."""
+    root = tmp_path_factory.mktemp("ort_models")
+    cache: dict[tuple, Path] = {}
+
+    def get(name: str, fmt: str, per_channel: bool, act: str) -> Path:
+        key = (name, fmt, per_channel, act)
+        if key not in cache:
+            src = root / f"{name}.onnx"
+            if not src.exists():
+                onnx.save(zoo.build(name), src)
+            dst = root / f"{name}_{fmt}_{'pc' if per_channel else 'pt'}_{act}.onnx"
+            _quantize(src, dst, name, fmt, per_channel, act)
+            cache[key] = dst
+        return cache[key]
+
+    return get
+
+
+def _ort(path: Path, feeds: dict[str, np.ndarray], level: ort.GraphOptimizationLevel
+         ) -> list[np.ndarray]:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = level
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
+def _differing(expected: list[np.ndarray], got: dict[str, np.ndarray]) -> tuple[int, int]:
+    """(differing elements, compared elements) over all outputs, in graph order."""
+    diff = total = 0
+    for e, g in zip(expected, got.values(), strict=True):
+        assert e.shape == g.shape and e.dtype == g.dtype, (e.shape, g.shape, e.dtype, g.dtype)
+        diff += int(np.count_nonzero(e != g))
+        total += e.size
+    return diff, total
+
+
+def _params() -> list:
+    out = []
+    for name, (fmt, pc, act) in itertools.product(SMALL_MODELS, VARIANTS):
+        gap = KNOWN_GAPS.get((name, fmt, pc, act))
+        marks = [pytest.mark.xfail(reason=gap, strict=False)] if gap else []
+        out.append(pytest.param(name, fmt, pc, act, marks=marks,
+                                id=f"{name}-{fmt}-{'pc' if pc else 'pt'}-{act}"))
+    return out
+
+
+@pytest.mark.parametrize(("name", "fmt", "per_channel", "act"), _params())
+def test_integer_is_bit_exact_to_ort(quantized, name: str, fmt: str, per_channel: bool,
+                                     act: str) -> None:
+    path = quantized(name, fmt, per_channel, act)
+    compiled = sx.compile_model(path, qdq="integer")
+    diff = total = 0
+    for seed in INPUT_SEEDS:
+        feeds = _inputs(name, seed)
+        expected = _ort(path, feeds, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+        d, t = _differing(expected, compiled.run(feeds).outputs)
+        diff, total = diff + d, total + t
+    assert total > 0
+    assert diff == 0, f"{diff} of {total} output elements differ from onnxruntime"
+
+
+_REF_CASES = [
+    pytest.param(name, fmt, pc, act, id=f"{name}-{fmt}-{'pc' if pc else 'pt'}-{act}",
+                 marks=[pytest.mark.xfail(reason=_FLOAT_MATMUL, strict=False)]
+                 if (name, pc, act) == ("transformer_block", True, "QInt8") else [])
+    for name in SMALL_MODELS
+    for fmt, pc, act in (("QDQ", False, "QUInt8"), ("QDQ", True, "QInt8"))
+]
+
+
+@pytest.mark.parametrize(("name", "fmt", "per_channel", "act"), _REF_CASES)
+def test_reference_matches_ort_without_optimisation(quantized, name: str, fmt: str,
+                                                    per_channel: bool, act: str) -> None:
+    path = quantized(name, fmt, per_channel, act)
+    compiled = sx.compile_model(path, qdq="reference")
+    feeds = _inputs(name, INPUT_SEEDS[0])
+    expected = _ort(path, feeds, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    diff, total = _differing(expected, compiled.run(feeds).outputs)
+    assert diff == 0, f"{diff} of {total} output elements differ from onnxruntime (no opt.)"
+
+
+def _opset19(path: Path) -> onnx.ModelProto:
+    model = onnx.load(str(path))
+    if {o.domain or "": o.version for o in model.opset_import}.get("", 1) < 19:
+        model = onnx.version_converter.convert_version(model, 19)
+    return model
+
+
+_REFEVAL_DISAGREES = ("ReferenceEvaluator's float AveragePool/Conv order differs from "
+                      "onnxruntime's own result here (socsim follows onnxruntime)")
+
+
+@pytest.mark.parametrize(("name", "per_channel", "act"), [
+    pytest.param("resnet8", False, "QUInt8"), pytest.param("resnet8", True, "QInt8"),
+    pytest.param("ds_cnn", True, "QInt8"),
+    pytest.param("ds_cnn", False, "QUInt8",
+                 marks=pytest.mark.xfail(reason=_REFEVAL_DISAGREES, strict=False)),
+    pytest.param("transformer_block", False, "QUInt8"),
+])
+def test_reference_matches_onnx_reference_evaluator(quantized, name: str, per_channel: bool,
+                                                    act: str) -> None:
+    model = _opset19(quantized(name, "QDQ", per_channel, act))
+    feeds = _inputs(name, INPUT_SEEDS[0])
+    expected = ReferenceEvaluator(model).run(None, feeds)
+    diff, total = _differing(expected, sx.execute(model, feeds, qdq="reference"))
+    assert diff == 0, f"{diff} of {total} output elements differ from ReferenceEvaluator"
+
+
+@pytest.mark.parametrize(("fmt", "per_channel", "act"), [
+    ("QDQ", True, "QInt8"), ("QOperator", False, "QUInt8")])
+def test_full_size_mobilenetv2_is_bit_exact_to_ort(quantized, fmt: str, per_channel: bool,
+                                                   act: str) -> None:
+    path = quantized("mobilenetv2", fmt, per_channel, act)
+    feeds = _inputs("mobilenetv2", INPUT_SEEDS[0])
+    expected = _ort(path, feeds, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    diff, total = _differing(expected, sx.execute(path, feeds, qdq="integer"))
+    assert total == 1000
+    assert diff == 0, f"{diff} of {total} output elements differ from onnxruntime"
