@@ -360,11 +360,13 @@ def test_modes_disagree_rarely_and_only_where_rounding_allows() -> None:
     the modes differ by at most one, on under 1 % of the outputs; double and single rounding do
     differ somewhere; every disagreement sits where the pair's arithmetic permits it."""
     import importlib.util
+    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "requant_disagreement.py"
     spec = importlib.util.spec_from_file_location("requant_disagreement", path)
     bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # dataclasses look their module up there
     spec.loader.exec_module(bench)
     layers = bench.measure("resnet8_int8", samples=2)
     assert len(layers) >= 3
