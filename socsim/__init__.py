@@ -1,7 +1,8 @@
 """socsim: a discrete-event simulator of heterogeneous edge SoCs running quantized networks.
 
-Public API: :func:`run_scenario` (load, place, simulate, tabulate), :func:`load_scenario`,
-:func:`load_soc`, :func:`load_graph`, and the error classes.
+Public API: :func:`run_scenario` (load, place, simulate, tabulate), :func:`execute` (run an ONNX
+model on socsim's bit-accurate integer kernels), :func:`load_scenario`, :func:`load_soc`,
+:func:`load_graph`, and the error classes.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ __version__ = "0.1.0"
 from socsim.config import load_scenario, load_soc  # noqa: E402
 from socsim.errors import (  # noqa: E402
     ConfigError, ModelError, PlacementError, SimulationError, SocsimError, UnsupportedOpError)
+from socsim.execute import execute  # noqa: E402  (the function; the module stays importable)
 from socsim.graph import load_graph  # noqa: E402
 from socsim.run import RunResult, run_scenario  # noqa: E402
 
 __all__ = [
     "ConfigError", "ModelError", "PlacementError", "RunResult", "SimulationError", "SocsimError",
-    "UnsupportedOpError", "__version__", "load_graph", "load_scenario", "load_soc",
+    "UnsupportedOpError", "__version__", "execute", "load_graph", "load_scenario", "load_soc",
     "run_scenario",
 ]
