@@ -240,10 +240,6 @@ class FpgaKernel(Spec):
         "the kernel's largest share of any resource.")
     preloaded: bool = Field(False, description="Resident at t = 0 (in the boot bitstream).")
 
-    def implements(self, op_type: str, dtype: str) -> bool:
-        """Whether the kernel runs ``op_type`` in ``dtype`` (``dtypes`` None: any)."""
-        return op_type in self.ops and (self.dtypes is None or dtype in self.dtypes)
-
 
 #: Resource fields shared by :class:`FpgaFabric` and :class:`FpgaKernel`, in report order.
 FPGA_RESOURCES: tuple[str, ...] = ("dsp_slices", "luts", "bram36", "uram")
@@ -320,7 +316,7 @@ class Fpga(_UnitBase):
         """Name of the kernel that runs ``op_type`` in ``dtype``: the first in declaration
         order implementing it; None without kernels or if none does."""
         for name, k in (self.kernels or {}).items():
-            if k.implements(op_type, dtype):
+            if op_type in k.ops and dtype in (k.dtypes or self.dtypes):
                 return name
         return None
 

@@ -1,8 +1,9 @@
-"""FPGA-fabric cost model: a pipelined datapath of fixed parallelism.
+"""FPGA-fabric cost model: a pipelined datapath, or the library kernel chosen for the op.
 
-cycles = ceil(MACs / parallelism) * II + pipeline_depth, plus elementwise work at
-``elementwise_ops_per_cycle``. (Kernel residency and reconfiguration come with the hardware
-fidelity issue.)
+cycles = ⌈MACs / parallelism⌉ × II + pipeline_depth + elem_ops / elementwise_ops_per_cycle,
+with the datapath of the kernel that runs the op (:meth:`socsim.config.units.Fpga.kernel_for`:
+the first declared implementing its op type and dtype) when the unit has a kernel library, else
+the unit's fixed datapath. Residency and reconfiguration are :mod:`socsim.hw.fabric`'s.
 """
 
 from __future__ import annotations
@@ -10,18 +11,33 @@ from __future__ import annotations
 from math import ceil
 
 from socsim.config.units import Fpga
+from socsim.errors import UnsupportedOpError
 from socsim.graph.ir import Graph, Op
 from socsim.hw.base import Cycles, cost_model
 
 
 @cost_model("fpga")
 def fpga_cycles(unit: Fpga, op: Op, graph: Graph) -> Cycles:
+    """Cycles of ``op`` on ``unit``'s datapath (its kernel's, with a kernel library).
+
+    Raises:
+        UnsupportedOpError: the unit has a kernel library and no kernel implements the op.
+    """
+    kernel = None
+    if unit.kernels is not None:
+        kernel = unit.kernel_for(op.op_type, op.dtype)
+        if kernel is None:
+            raise UnsupportedOpError(
+                f"no kernel of this fpga unit implements {op.op_type} in {op.dtype} (op "
+                f"{op.name!r}); kernels: "
+                f"{ {n: k.ops for n, k in unit.kernels.items()} }")
+    parallelism, ii, depth, elem_rate = unit.datapath(kernel)
     cycles = 0.0
     util = 0.0
     if op.macs:
-        issues = ceil(op.macs / unit.parallelism)
-        cycles += issues * unit.initiation_interval + unit.pipeline_depth
-        util = op.macs / (cycles * unit.parallelism)
+        issues = ceil(op.macs / parallelism)
+        cycles += issues * ii + depth
+        util = op.macs / (cycles * parallelism)
     if op.elem_ops:
-        cycles += op.elem_ops / unit.elementwise_ops_per_cycle
+        cycles += op.elem_ops / elem_rate
     return Cycles(cycles, util)
