@@ -248,3 +248,29 @@ def test_float8_is_refused_by_name() -> None:
         onnx.helper.tensor_dtype_to_np_dtype(TensorProto.FLOAT8E4M3FN))
     with pytest.raises(UnsupportedOpError, match="FLOAT8E4M3FN is not an integer type"):
         SocsimBackend.prepare(model).run([x])
+
+
+def test_socsim_execute_is_the_function_and_the_module() -> None:
+    """``socsim.execute(model, inputs, *, qdq, arithmetic)`` and ``socsim.execute.run_model``."""
+    import inspect
+
+    import socsim
+    import socsim.execute as sx
+    from onnx import TensorProto, helper
+
+    assert "execute" in socsim.__all__
+    params = inspect.signature(socsim.execute).parameters
+    assert list(params) == ["model", "inputs", "qdq", "arithmetic"]
+    assert params["qdq"].default == "integer" and params["arithmetic"].default is None
+    assert params["qdq"].kind is inspect.Parameter.KEYWORD_ONLY
+    node = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], name="q")
+    graph = helper.make_graph(
+        [node], "q", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.INT8, [4])],
+        [helper.make_tensor("s", TensorProto.FLOAT, [], [0.5]),
+         helper.make_tensor("z", TensorProto.INT8, [], [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    x = np.array([0.25, 0.75, -0.25, 100.0], dtype=np.float32)  # /0.5: 0.5, 1.5, -0.5, 200
+    y = socsim.execute(model, {"x": x})["y"]
+    assert y.dtype == np.int8 and y.tolist() == [1, 3, 1, 127]  # half to even, + 1, saturated
+    assert sx.run_model(model, {"x": x}).stats["q"].output_saturations == 1

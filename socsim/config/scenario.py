@@ -92,8 +92,9 @@ class RunSettings(Spec):
     """How to run the simulation."""
 
     seed: int = Field(0, description="Seed of every random draw (arrivals, inputs).")
-    functional: bool = Field(False, description="Execute the integer arithmetic of every "
-                             "inference too (slower), not only its timing.")
+    functional: bool = Field(True, description="Execute the integer arithmetic of every "
+                             "inference too (outputs.npz, integer events in the summary); "
+                             "false runs timing and energy only (faster for many inferences).")
     out: str | None = Field(None, description="Report folder; default reports/<name>/.")
     operating_points: dict[str, PositiveFloat] = Field(
         default_factory=dict, description="Unit name -> DVFS freq_mhz to run at (else the "

@@ -30,8 +30,9 @@ policy: {{name: single, params: {{unit: npu}}}}
 
 def test_all_files_written(written):
     _, files = written
+    # run.functional defaults to true: each inference's outputs are written too.
     assert set(files) == {"summary.json", "ops.csv", "transfers.csv", "trace.json",
-                          "timeline.png", "energy.png"}
+                          "timeline.png", "energy.png", "outputs.npz"}
     for p in files.values():
         assert p.stat().st_size > 0
     assert files["timeline.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
