@@ -31,9 +31,11 @@ def test_cpu_lanes_times_efficiency():
 
 @pytest.mark.parametrize("dataflow,expected", [
     # M=64 (8x8 output pixels), K=27 (3x3x3), N=8 on a 4x4 array
-    ("output_stationary", 16 * 2 * (27 + 4 + 4 - 1)),   # M on rows, N on cols, K streamed
-    ("weight_stationary", 7 * 2 * (64 + 4 + 4 - 1)),    # K on rows, N on cols, M streamed
-    ("input_stationary", 7 * 16 * (8 + 4 + 4 - 1)),     # K on rows, M on cols, N streamed
+    # folds x per-fold cycles of SCALE-Sim's systolic model: os T + R + C - 2; ws / is add R
+    # cycles to load the stationary operand: 2R + C + T - 2
+    ("output_stationary", 16 * 2 * (27 + 4 + 4 - 2)),     # M on rows, N on cols, K streamed
+    ("weight_stationary", 7 * 2 * (4 + 64 + 4 + 4 - 2)),  # K on rows, N on cols, M streamed
+    ("input_stationary", 7 * 16 * (4 + 8 + 4 + 4 - 2)),   # K on rows, M on cols, N streamed
 ])
 def test_npu_dataflows(dataflow, expected):
     unit = _soc(dataflow=dataflow).units["npu"]
@@ -46,7 +48,7 @@ def test_npu_conv_uses_layer_shape_and_reports_utilisation():
     conv = g.ops[1]  # 3x3 conv, 3 -> 16 channels, 32x32 output
     cyc = op_cycles(soc.units["npu"], conv, g)
     m, k, n = 32 * 32, 27, 16
-    assert cyc.compute == (m // 4) * (n // 4) * (k + 4 + 4 - 1)
+    assert cyc.compute == (m // 4) * (n // 4) * (k + 4 + 4 - 2)
     assert cyc.utilisation == pytest.approx(conv.macs / (cyc.compute * 16))
     assert conv.macs == m * k * n
 
@@ -57,7 +59,7 @@ def test_depthwise_maps_one_channel_per_group():
     dw = next(op for op in g.ops if op.family == "depthwise")
     out = g.tensors[dw.outputs[0]].shape  # [1, 64, 25, 5]
     groups, m = out[1], out[2] * out[3]
-    expected = groups * -(-m // 4) * 1 * (9 + 4 + 4 - 1)
+    expected = groups * -(-m // 4) * 1 * (9 + 4 + 4 - 2)
     assert op_cycles(soc.units["npu"], dw, g).compute == expected
 
 
