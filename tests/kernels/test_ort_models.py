@@ -29,7 +29,7 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-import socsim.execute as sx
+from socsim.execute import compile_model, execute
 from socsim import zoo
 
 CALIBRATION_SEED = 1234
@@ -131,7 +131,7 @@ def _params() -> list:
 def test_integer_is_bit_exact_to_ort(quantized, name: str, fmt: str, per_channel: bool,
                                      act: str) -> None:
     path = quantized(name, fmt, per_channel, act)
-    compiled = sx.compile_model(path, qdq="integer")
+    compiled = compile_model(path, qdq="integer")
     diff = total = 0
     for seed in INPUT_SEEDS:
         feeds = _inputs(name, seed)
@@ -155,7 +155,7 @@ _REF_CASES = [
 def test_reference_matches_ort_without_optimisation(quantized, name: str, fmt: str,
                                                     per_channel: bool, act: str) -> None:
     path = quantized(name, fmt, per_channel, act)
-    compiled = sx.compile_model(path, qdq="reference")
+    compiled = compile_model(path, qdq="reference")
     feeds = _inputs(name, INPUT_SEEDS[0])
     expected = _ort(path, feeds, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     diff, total = _differing(expected, compiled.run(feeds).outputs)
@@ -185,7 +185,7 @@ def test_reference_matches_onnx_reference_evaluator(quantized, name: str, per_ch
     model = _opset19(quantized(name, "QDQ", per_channel, act))
     feeds = _inputs(name, INPUT_SEEDS[0])
     expected = ReferenceEvaluator(model).run(None, feeds)
-    diff, total = _differing(expected, sx.execute(model, feeds, qdq="reference"))
+    diff, total = _differing(expected, execute(model, feeds, qdq="reference"))
     assert diff == 0, f"{diff} of {total} output elements differ from ReferenceEvaluator"
 
 
@@ -196,6 +196,6 @@ def test_full_size_mobilenetv2_is_bit_exact_to_ort(quantized, fmt: str, per_chan
     path = quantized("mobilenetv2", fmt, per_channel, act)
     feeds = _inputs("mobilenetv2", INPUT_SEEDS[0])
     expected = _ort(path, feeds, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
-    diff, total = _differing(expected, sx.execute(path, feeds, qdq="integer"))
+    diff, total = _differing(expected, execute(path, feeds, qdq="integer"))
     assert total == 1000
     assert diff == 0, f"{diff} of {total} output elements differ from onnxruntime"
