@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from socsim.config._base import Spec
-from socsim.config.dma import DmaEngine
+from socsim.config.dma import DmaEngine, Interconnect
 from socsim.config.memory import Memory
 from socsim.config.units import Unit
 
@@ -25,6 +25,9 @@ class SoC(Spec):
     units: dict[str, Unit] = Field(min_length=1, description="Compute units by name.")
     memories: dict[str, Memory] = Field(min_length=1, description="Memories by name.")
     dma: dict[str, DmaEngine] = Field(default_factory=dict, description="DMA engines by name.")
+    interconnect: Interconnect | None = Field(
+        None, description="Shared bus/NoC that DMA transfers cross and divide; None: "
+        "transfers contend only for their channel and the DRAMs they touch.")
     ambient_c: float = Field(25.0, description="Ambient temperature of the thermal models, °C.")
     inputs_in: str | None = Field(
         None, description="Memory where workload inputs arrive (a sensor or camera buffer); "

@@ -3,7 +3,8 @@
 - compute time: ``ns = cycles / f_MHz * 1e3``;
 - memory time: ``ns = bytes / bw_GBps`` (1 GB/s moves one byte per ns);
 - an op takes ``max(compute, memory)`` (a roofline: the unit overlaps its own loads);
-- a DMA transfer takes ``setup_ns + bytes / bw_gbps`` on one channel;
+- a DMA transfer takes ``setup_ns + bytes / rate_gbps`` on one channel when alone (``rate_gbps``:
+  the channel's burst-derated rate; the simulator divides shared links among streams);
 - dynamic energy scales with ``(V / V_nominal)^2``, leakage power with ``V / V_nominal``.
 """
 
@@ -23,8 +24,8 @@ def compute_ns(cycles: float, freq_mhz: float) -> float:
 
 
 def transfer_ns(engine: DmaEngine, nbytes: int) -> int:
-    """Whole nanoseconds one DMA transfer of ``nbytes`` occupies a channel."""
-    return ceil(engine.setup_ns + nbytes / engine.bw_gbps)
+    """Whole nanoseconds one DMA transfer of ``nbytes`` occupies a channel when alone."""
+    return ceil(engine.setup_ns) + ceil(nbytes / engine.rate_gbps)
 
 
 def dynamic_pj(unit: Unit, op: Op, point: OperatingPoint) -> float:

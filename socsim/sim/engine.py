@@ -11,6 +11,7 @@ Only this package knows SimPy. Time is integer nanoseconds.
 
 from __future__ import annotations
 
+from itertools import repeat
 from math import ceil
 
 import numpy as np
@@ -23,6 +24,7 @@ from socsim.hw.dvfs import initial_mhz, next_mhz
 from socsim.hw.estimate import input_memory
 from socsim.hw.thermal import rc_step
 from socsim.hw.timing import transfer_ns
+from socsim.sim.bandwidth import Fabric, Link
 from socsim.sim.memory import MemoryPool
 from socsim.sim.paging import PageCache, SegmentKey
 from socsim.sim.program import Inference, Job, OpSpec, Program
@@ -62,6 +64,12 @@ class Simulation:
         #: per memory: (bw_gbps, read pJ/B, write pJ/B, is DRAM-kind)
         self.mem_params = {n: (m.bw_gbps, m.read_pj_per_byte, m.write_pj_per_byte,
                                m.kind == "dram") for n, m in soc.memories.items()}
+        # shared bandwidth: each DRAM, and the interconnect DMA transfers cross
+        self.fabric = Fabric(self.env)
+        self.dram_links = {n: Link(n, m.bw_gbps) for n, m in soc.memories.items()
+                           if m.kind == "dram"}
+        self.bus = (Link("interconnect", soc.interconnect.bw_gbps)
+                    if soc.interconnect is not None else None)
         self.input_memory = input_memory(soc)
         self.programs = [Program(i, job, soc, self.units) for i, job in enumerate(jobs)]
         for job in jobs:
@@ -70,6 +78,7 @@ class Simulation:
         self._freed = self.env.event()  # succeeds (and is renewed) whenever memory is freed
         self._started = 0
         self._arrivals_open = 0  # arrival processes that may still start inferences
+        self._timed_arrivals = 0  # open-loop arrival processes (they wake on their own)
         self._busy = 0  # ops and transfers executing right now
         self._done = False  # every arrival started and every inference finished
 
@@ -104,6 +113,7 @@ class Simulation:
             if w.inferences is not None:
                 env.process(self._closed_loop(prog, w.inferences, w.max_in_flight))
             else:
+                self._timed_arrivals += 1
                 env.process(self._open_loop(prog))
         for name, state in self.units.items():
             gov = self.settings.governors.get(name)
@@ -148,6 +158,7 @@ class Simulation:
             i += 1
             t += rng.exponential(period) if w.arrival == "poisson" else period
         self._arrivals_open -= 1
+        self._timed_arrivals -= 1
 
     def _admit(self, prog: Program, index: int, slots: simpy.Resource):
         """An open-loop arrival waits (queued, FIFO) for one of the workload's slots."""
@@ -167,8 +178,12 @@ class Simulation:
             size = pool.try_alloc(prog.nbytes[t])
             while not size and prog.nbytes[t]:
                 if pool.footprint(prog.nbytes[t]) > pool.capacity:
-                    raise SimulationError(f"{prog.name}: input {prog.tensor_names[t]!r} is larger "
-                                          f"than {self.input_memory!r}")
+                    raise SimulationError(
+                        f"{prog.name}: input {prog.tensor_names[t]!r} "
+                        f"({prog.nbytes[t]} bytes) is larger than {self.input_memory!r} "
+                        f"({pool.capacity} bytes)",
+                        hint=f"enlarge memory {self.input_memory!r} in the device file, or set "
+                        "the SoC's inputs_in to a larger memory")
                 yield self._freed
                 size = pool.try_alloc(prog.nbytes[t])
             inf.locs[t].append((self.input_memory, None, size))
@@ -206,11 +221,12 @@ class Simulation:
         if cache is not None:
             if cache.hit(spec.wkey):
                 cache.use(spec.wkey)
-            else:
-                yield from self._page_in(inf, spec)
-            w_ns, w_sram, w_dram = spec.wc_cost
+            elif not (yield from self._page_in(inf, spec)):
+                cache = None  # pinned pages leave no room: stream from weights_in
+        if cache is not None:
+            w_ns, sram_pj, dram_pj, w_dram = spec.wc_cost
         else:
-            w_ns, w_sram, w_dram = spec.w_cost
+            w_ns, sram_pj, dram_pj, w_dram = spec.w_cost
         out_mems = self._alloc_outputs(inf, spec, unit)
         while out_mems is None:  # no memory of the unit has room: wait until something frees
             yield self._freed
@@ -224,25 +240,42 @@ class Simulation:
         static0 = unit.static_pj(start)
         freq, volt = unit.freq_mhz, unit.voltage_v
         dyn_pj = spec.dyn_nom_pj * unit.vscale2
-        mem_ns, sram_pj, dram_pj = w_ns, w_sram, w_dram
-        if spec.traffic:
-            params = self.mem_params
-            for nb, m in zip(spec.in_bytes, in_mems):
-                bw, rd, _, dram = params[m]
-                mem_ns += nb / bw
-                if dram:
-                    dram_pj += nb * rd
-                else:
-                    sram_pj += nb * rd
-            for nb, m in zip(spec.out_bytes, out_mems):
-                bw, _, wr, dram = params[m]
-                mem_ns += nb / bw
-                if dram:
-                    dram_pj += nb * wr
-                else:
-                    sram_pj += nb * wr
-        duration = ceil(max(spec.cycles * 1e3 / freq, mem_ns))
-        yield env.timeout(duration)
+        # SRAM traffic takes bytes / bw; DRAM traffic is a flow sharing the DRAM's bandwidth
+        key = (w_dram, *in_mems, *out_mems)
+        traffic = spec.traffic_cost.get(key)
+        if traffic is None:
+            traffic = spec.traffic_cost[key] = self._traffic(spec, in_mems, out_mems, w_ns,
+                                                             w_dram)
+        mem_ns, t_sram, t_dram, dram_bytes = traffic
+        sram_pj += t_sram
+        dram_pj += t_dram
+        compute_ns = spec.cycles * 1e3 / freq
+        if dram_bytes:
+            links = self.dram_links
+            fabric = self.fabric
+            # an op streams its DRAM bytes evenly over its compute time, at most at the
+            # DRAM's bandwidth: cap = bytes / max(compute - SRAM time, bytes / bw)
+            flows = [fabric.start(nb, (links[m],),
+                                  nb / max(compute_ns - mem_ns, nb / links[m].capacity))
+                     for m, nb in dram_bytes.items()]
+            # unless already slowed by sharing, sleep for the op alone (sharing only slows
+            # its flows: a lower bound), then settle
+            if all(f.rate >= f.cap for f in flows):
+                yield env.timeout(ceil(max(compute_ns, mem_ns + max(
+                    (f.alone_ns for f in flows), default=0.0))))
+            flow_end = start
+            for f in flows:
+                end_t = fabric.end_time(f)
+                if end_t is None:
+                    yield fabric.wait(f)
+                    end_t = f.end
+                flow_end = max(flow_end, end_t)
+            duration = ceil(max(compute_ns, mem_ns + flow_end - start))
+            if start + duration > env.now:
+                yield env.timeout(start + duration - env.now)
+        else:
+            duration = ceil(max(compute_ns, mem_ns))
+            yield env.timeout(duration)
         end = start + duration
         unit.end(end)
         self._busy -= 1
@@ -250,19 +283,43 @@ class Simulation:
         unit.release(engine)
         if cache is not None:
             cache.done(spec.wkey)
+            self._wake_memory_waiters()  # its pages are evictable again
         self.trace.ops.append((
             inf.prog.name, inf.index, spec.name, spec.op_type, spec.dtype, unit.name, engine,
-            start, end, spec.cycles, spec.macs, spec.util, sum(spec.in_bytes),
-            spec.weight_bytes, sum(spec.out_bytes), dyn_pj, sram_pj, dram_pj,
+            start, end, spec.cycles, spec.macs, spec.util, spec.in_total,
+            spec.weight_bytes, spec.out_total, dyn_pj, sram_pj, dram_pj,
             (unit.static_pj(end) - static0) / unit.engines, freq, volt))
         for t in spec.inputs:
             self._unref(inf, t)
         for t in spec.outputs:
             ready[t].succeed()
 
+    def _traffic(self, spec: OpSpec, in_mems: list[str], out_mems: list[str], w_ns: float,
+                 w_dram: str | None) -> tuple[float, float, float, dict[str, int] | None]:
+        """(SRAM ns, operand SRAM pJ, operand DRAM pJ, DRAM bytes per DRAM or None) of an op
+        reading its inputs from ``in_mems`` and writing its outputs to ``out_mems``."""
+        dram_bytes: dict[str, int] = {}
+        mem_ns, sram_pj, dram_pj = (w_ns, 0.0, 0.0) if w_dram is None else (0.0, 0.0, 0.0)
+        if w_dram is not None:
+            dram_bytes[w_dram] = spec.weight_bytes
+        if spec.traffic:
+            params = self.mem_params
+            for nb, m, write in (*zip(spec.in_bytes, in_mems, repeat(False)),
+                                 *zip(spec.out_bytes, out_mems, repeat(True))):
+                bw, rd, wr, dram = params[m]
+                pj = nb * (wr if write else rd)
+                if dram:
+                    dram_pj += pj
+                    dram_bytes[m] = dram_bytes.get(m, 0) + nb
+                else:
+                    mem_ns += nb / bw
+                    sram_pj += pj
+        return mem_ns, sram_pj, dram_pj, {m: nb for m, nb in dram_bytes.items() if nb} or None
+
     def _page_in(self, inf: Inference, spec: OpSpec):
         """Bring the op's weights into its unit's ``weights_cache`` (a page fault), or wait for
-        the page-in another inference started; leave them marked in use."""
+        the page-in another inference started; leave them marked in use and return True.
+        Return False (the op streams its weights instead) when pinned pages leave no room."""
         cache, key = spec.wcache, spec.wkey
         while not cache.hit(key):
             pending = cache.pending.get(key)
@@ -270,12 +327,19 @@ class Simulation:
                 yield pending
                 continue
             done = cache.pending[key] = self.env.event()
-            size = cache.pool.try_alloc(spec.weight_bytes)
-            while not size:  # every page is held by running ops or activations: wait
-                yield self._freed
+            footprint = cache.pool.footprint(spec.weight_bytes)
+            while True:
+                if cache.pinned_bytes + footprint > cache.pool.capacity:
+                    del cache.pending[key]
+                    done.succeed()
+                    return False
                 size = cache.pool.try_alloc(spec.weight_bytes)
+                if size:
+                    break
+                yield self._freed  # pages are held by running ops or activations: wait
             src, dst = spec.unit.unit.weights_in, cache.pool.name
-            start, end, engine, channel = yield from self._dma(spec.wengine, spec.weight_bytes)
+            start, end, engine, channel = yield from self._dma(spec.wengine, spec.weight_bytes,
+                                                               src, dst)
             pages = size // cache.pool.page
             self.trace.page_faults += pages
             self.trace.transfers.append((
@@ -286,6 +350,7 @@ class Simulation:
             del cache.pending[key]
             done.succeed()
         cache.use(key)
+        return True
 
     def _evicted(self, key: SegmentKey, size: int) -> None:
         prog = self.programs[key[0]]
@@ -310,8 +375,9 @@ class Simulation:
             now = env.now
             if self._done:
                 return
-            # a deadlock leaves only this process: stop, and let run() report it
-            stalled = stalled + 1 if not self._busy and not self._arrivals_open else 0
+            # nothing executing and no timed arrival to come: everything left waits for memory
+            # (or for a slot such a waiter holds), a deadlock; stop and let run() report it
+            stalled = stalled + 1 if not self._busy and not self._timed_arrivals else 0
             if stalled >= 2:
                 return
             energy = state.dyn_pj + state.static_pj(now)
@@ -373,7 +439,7 @@ class Simulation:
             yield self._freed
             route = self._route_for(inf, t, unit, nbytes)
         src, engine_name, dst, size = route
-        start, end, engine, channel = yield from self._dma(engine_name, nbytes)
+        start, end, engine, channel = yield from self._dma(engine_name, nbytes, src, dst)
         self.trace.transfers.append((
             inf.prog.name, inf.index, inf.prog.tensor_names[t], "dma", src, dst, nbytes, start,
             end, engine_name, channel, *self._transfer_pj(engine_name, src, dst, nbytes)))
@@ -381,21 +447,37 @@ class Simulation:
         done.succeed(dst)
         return dst
 
-    def _dma(self, engine_name: str, nbytes: int):
-        """Hold a channel of ``engine_name`` for one transfer of ``nbytes``; return (start,
-        end, engine spec, channel)."""
+    def _dma(self, engine_name: str, nbytes: int, src: str, dst: str):
+        """Hold a channel of ``engine_name`` for one transfer of ``nbytes`` from ``src`` to
+        ``dst``: its setup, then a stream sharing the interconnect and the DRAMs it touches
+        with every other stream. Return (start, end, engine spec, channel)."""
+        env = self.env
         station = self.dma[engine_name]
         engine = self.soc.dma[engine_name]
         channel = station.acquire()
         if channel.__class__ is not int:
             channel = yield channel
-        start = self.env.now
-        duration = transfer_ns(engine, nbytes)
+        start = env.now
         self._busy += 1
-        yield self.env.timeout(duration)
+        links = tuple(link for link in (self.bus, self.dram_links.get(src),
+                                        self.dram_links.get(dst)) if link is not None)
+        if links and nbytes:
+            setup = ceil(engine.setup_ns)
+            if setup:
+                yield env.timeout(setup)
+            flow = self.fabric.start(nbytes, links, engine.rate_gbps)
+            yield env.timeout(ceil(flow.alone_ns))
+            end_t = self.fabric.end_time(flow)
+            if end_t is None:
+                yield self.fabric.wait(flow)
+                end_t = flow.end
+            if ceil(end_t) > env.now:
+                yield env.timeout(ceil(end_t) - env.now)
+        else:
+            yield env.timeout(transfer_ns(engine, nbytes))
         self._busy -= 1
         station.release(channel)
-        return start, start + duration, engine, channel
+        return start, env.now, engine, channel
 
     def _transfer_pj(self, engine_name: str, src: str, dst: str, nbytes: int
                      ) -> tuple[float, float, float]:
@@ -468,9 +550,12 @@ class Simulation:
             for mem, _, size in inf.locs[t]:
                 self.pools[mem].free(size)
             inf.locs[t] = []
-            if self._freed.callbacks:  # someone waits for memory: wake them, re-arm
-                self._freed.succeed()
-                self._freed = self.env.event()
+            self._wake_memory_waiters()
+
+    def _wake_memory_waiters(self) -> None:
+        if self._freed.callbacks:  # someone waits for memory: wake them, re-arm
+            self._freed.succeed()
+            self._freed = self.env.event()
 
     def _finish(self) -> None:
         trace = self.trace

@@ -27,13 +27,14 @@ class PageCache:
         on_evict: called with (key, footprint bytes) for every eviction.
     """
 
-    __slots__ = ("pool", "on_evict", "resident", "pinned", "in_use", "pending")
+    __slots__ = ("pool", "on_evict", "resident", "pinned", "pinned_bytes", "in_use", "pending")
 
     def __init__(self, pool, on_evict: Callable[[SegmentKey, int], None]):
         self.pool = pool
         self.on_evict = on_evict
         self.resident: OrderedDict[SegmentKey, int] = OrderedDict()  # key -> footprint
         self.pinned: set[SegmentKey] = set()
+        self.pinned_bytes = 0
         self.in_use: dict[SegmentKey, int] = {}
         self.pending: dict[SegmentKey, simpy.Event] = {}  # page-ins under way
 
@@ -76,6 +77,7 @@ class PageCache:
         self.resident[key] = size
         if pinned:
             self.pinned.add(key)
+            self.pinned_bytes += size
 
     def use(self, key: SegmentKey) -> None:
         """A running op reads ``key``: it may not be evicted until :meth:`done`."""

@@ -31,14 +31,16 @@ class OpSpec:
 
     ``dyn_nom_pj`` is the dynamic energy at the unit's nominal voltage; the engine scales it by
     the unit's (V / V_nom)^2 when the op starts, and turns ``cycles`` into time at the unit's
-    frequency then. ``w_cost`` is (ns, SRAM pJ, DRAM pJ) of reading the weights from
+    frequency then. ``w_cost`` is (ns, SRAM pJ, DRAM pJ, DRAM name or None) of reading the
+    weights from
     ``weights_in``; with a ``weights_cache`` (``wcache``, segment ``wkey``, paged in by DMA
     engine ``wengine``), ``wc_cost`` is the same read from the cache.
     """
 
     __slots__ = ("name", "op_type", "dtype", "unit", "inputs", "outputs", "in_bytes",
                  "out_bytes", "traffic", "weight_bytes", "w_cost", "wcache", "wkey", "wpin",
-                 "wengine", "wc_cost", "cycles", "macs", "util", "dyn_nom_pj")
+                 "wengine", "wc_cost", "cycles", "macs", "util", "dyn_nom_pj", "in_total",
+                 "out_total", "traffic_cost")
 
 
 class Program:
@@ -73,9 +75,11 @@ class Program:
             s.outputs = tuple(tid[t] for t in op.outputs)
             s.in_bytes = tuple(self.nbytes[t] for t in s.inputs)
             s.out_bytes = tuple(self.nbytes[t] for t in s.outputs)
+            s.in_total, s.out_total = sum(s.in_bytes), sum(s.out_bytes)
             s.traffic = 0 if op.op_type in VIEW_OPS else 1  # a view moves no bytes itself
+            s.traffic_cost = {}  # (memories it touched) -> cost, filled by the engine
             s.weight_bytes = g.bytes_of(op.weights)
-            s.w_cost = _read_cost(soc.memories[unit.weights_in], s.weight_bytes)
+            s.w_cost = _read_cost(soc, unit.weights_in, s.weight_bytes)
             s.wcache, s.wkey, s.wpin, s.wengine, s.wc_cost = None, (index, len(self.specs)), \
                 False, None, None
             if unit.weights_cache and s.weight_bytes:
@@ -84,7 +88,7 @@ class Program:
                     s.wcache = pool.cache
                     s.wpin = any(re.fullmatch(p, op.name) for p in job.workload.pin_weights)
                     s.wengine = soc.dma_between(unit.weights_in, unit.weights_cache)
-                    s.wc_cost = _read_cost(soc.memories[unit.weights_cache], s.weight_bytes)
+                    s.wc_cost = _read_cost(soc, unit.weights_cache, s.weight_bytes)
             cyc = op_cycles(unit, op, g)
             s.cycles = cyc.compute
             s.macs, s.util = op.macs, cyc.utilisation
@@ -98,11 +102,14 @@ class Program:
             self.refs[t] += 1
 
 
-def _read_cost(mem, nbytes: int) -> tuple[float, float, float]:
-    """(ns, SRAM pJ, DRAM pJ) of reading ``nbytes`` from memory ``mem``."""
+def _read_cost(soc: SoC, name: str, nbytes: int) -> tuple[float, float, float, str | None]:
+    """(ns alone, SRAM pJ, DRAM pJ, the memory's name if it is a shared DRAM) of reading
+    ``nbytes`` from memory ``name``."""
+    mem = soc.memories[name]
     pj = nbytes * mem.read_pj_per_byte
-    return (nbytes / mem.bw_gbps, 0.0 if mem.kind == "dram" else pj,
-            pj if mem.kind == "dram" else 0.0)
+    dram = mem.kind == "dram"
+    return (nbytes / mem.bw_gbps, 0.0 if dram else pj, pj if dram else 0.0,
+            name if dram else None)
 
 
 class Inference:

@@ -93,3 +93,76 @@ def test_operating_point_scales_time_and_energy(tmp_path, two_op_path):
     assert ops.loc["mm", "compute_pj"] == pytest.approx(16384 * 4.0 * 0.25)
     assert ops.loc["mm", "static_pj"] == pytest.approx(0.5 * 2 * MM_NS)
     assert ops.loc["mm", "freq_mhz"] == 50
+
+
+def test_interconnect_bounds_a_transfer(tmp_path, two_op_path):
+    """A 0.25 GB/s interconnect under the 1 GB/s channel: 100 + 256 / 0.25 = 1124 ns."""
+    policy = "{name: rules, params: {rules: [{op_types: [Relu], unit: acc}], default: cpu}}"
+    text = f"""
+name: two_op
+soc: {FIXTURES / "float_soc.yaml"}
+soc_set: ["interconnect.bw_gbps=0.25"]
+workloads:
+  - {{name: w, model: {two_op_path}, inferences: 1}}
+policy: {policy}
+"""
+    r = run_scenario(write_scenario(tmp_path, text))
+    (transfer,) = r.tables.transfers.itertuples()
+    assert (transfer.start_ns, transfer.end_ns) == (MM_NS, MM_NS + 100 + 1024)
+
+
+def _paging_run(tmp_path, two_op_path, sram_kib: int, pin: str = ""):
+    text = f"""
+name: two_op
+soc: {FIXTURES / "float_soc.yaml"}
+soc_set: ["units.cpu.weights_cache=sram", "memories.sram.size_kib={sram_kib}"]
+workloads:
+  - {{name: w, model: {two_op_path}, inferences: 2{pin}}}
+policy: {{name: single, params: {{unit: cpu}}}}
+"""
+    return run_scenario(write_scenario(tmp_path, text))
+
+
+def test_weights_fault_once_then_hit(tmp_path, two_op_path):
+    """W (64 KiB) pages into a 128 KiB SRAM on the first inference: one DMA of 65536 B from
+    DRAM, bounded by the DRAM's 0.5 GB/s: 100 + 131072 ns; the second inference hits."""
+    r = _paging_run(tmp_path, two_op_path, 128)
+    page_in = 100 + 131072
+    lat = r.tables.inferences["latency_ns"].tolist()
+    assert lat == [page_in + MM_NS + 640, MM_NS + 640]
+    assert r.summary["page_faults"] == 64
+    assert r.summary["paging"]["page_ins"] == 1 and r.summary["paging"]["evictions"] == 0
+    (t,) = r.tables.transfers[r.tables.transfers["kind"] == "page_in"].itertuples()
+    assert (t.src, t.dst, t.bytes) == ("dram", "sram", 65536)
+    # energy of the page-in: engine 2 pJ/B, DRAM read 20 pJ/B, SRAM write 1 pJ/B
+    assert t.energy_pj == pytest.approx(65536 * (2.0 + 20 + 1.0))
+
+
+def test_too_small_an_sram_streams_weights_instead(tmp_path, two_op_path):
+    """W does not fit a 32 KiB SRAM at all: no page-in, weights stream from DRAM."""
+    r = _paging_run(tmp_path, two_op_path, 32)
+    assert r.summary["page_faults"] == 0
+    assert r.tables.inferences["latency_ns"].tolist() == [MM_NS + 640] * 2
+
+
+def _two_workloads(tmp_path, two_op_path, pin: str):
+    text = f"""
+name: two_op
+soc: {FIXTURES / "float_soc.yaml"}
+soc_set: ["units.cpu.weights_cache=sram", "memories.sram.size_kib=100"]
+workloads:
+  - {{name: a, model: {two_op_path}, inferences: 2{pin}}}
+  - {{name: b, model: {two_op_path}, inferences: 2}}
+policy: {{name: single, params: {{unit: cpu}}}}
+"""
+    return run_scenario(write_scenario(tmp_path, text))
+
+
+def test_two_models_thrash_a_small_sram_and_pinning_stops_it(tmp_path, two_op_path):
+    """Two 64 KiB weight sets in a 100 KiB SRAM evict each other (every MatMul faults); with
+    a's weights pinned, a faults once and b streams from DRAM."""
+    r = _two_workloads(tmp_path, two_op_path, "")
+    assert r.summary["paging"]["page_ins"] == 4 and r.summary["paging"]["evictions"] == 3
+    assert r.trace.memory_peak_bytes["sram"] <= 100 * 1024
+    r = _two_workloads(tmp_path, two_op_path, ", pin_weights: ['.*']")
+    assert r.summary["paging"]["page_ins"] == 1 and r.summary["paging"]["evictions"] == 0

@@ -612,7 +612,8 @@ def _relu_scenario(tmp_path: Path, *, thermal: bool, sram_kib: float, inferences
         cpu["thermal"] = {"r_k_per_w": 10.0, "c_j_per_k": 0.01}
     doc = {"name": "regression",
            "soc": {"name": "one_cpu", "units": {"cpu": cpu},
-                   "memories": {"m0": {"kind": "sram", "size_kib": sram_kib, "page_kib": 1.0,
+                   "memories": {"m0": {"kind": "sram", "size_kib": sram_kib,
+                                       "page_kib": min(1.0, sram_kib),
                                        "bw_gbps": 1.0, "read_pj_per_byte": 1.0,
                                        "write_pj_per_byte": 1.0}}},
            "workloads": [{"name": "w0", "model": "w0.onnx", "inferences": inferences,
@@ -631,21 +632,12 @@ def test_deadlock_without_a_monitor_is_reported(tmp_path):
         sim.run()
 
 
-@pytest.mark.xfail(strict=False, raises=Hang, reason=(
-    "engine bug (socsim/sim/engine.py, _monitor): a unit with a thermal model (or an ondemand / "
-    "thermal governor) is sampled by _monitor, which stops on a deadlock only when "
-    "`not self._busy and not self._arrivals_open`; a closed loop whose next inference waits "
-    "for a slot held by a deadlocked one never decrements _arrivals_open, so the monitor "
-    "samples forever and env.run() never returns (simulated time grows without bound)"))
 def test_deadlock_with_a_monitor_and_a_waiting_closed_loop_stops(tmp_path):
     sim = _relu_scenario(tmp_path, thermal=True, sram_kib=2, inferences=3, max_in_flight=2)
     with _cpu_limit(2.0), pytest.raises(SimulationError, match="deadlock"):
         sim.run()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "engine (socsim/sim/engine.py, _inference): 'input ... is larger than <memory>' is raised "
-    "without a hint, unlike every other SimulationError"))
 def test_input_larger_than_its_memory_error_has_a_hint(tmp_path):
     sim = _relu_scenario(tmp_path, thermal=False, sram_kib=0.5, inferences=1, max_in_flight=1)
     with pytest.raises(SimulationError, match="larger than") as info:
