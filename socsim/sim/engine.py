@@ -11,6 +11,7 @@ Only this package knows SimPy. Time is integer nanoseconds.
 
 from __future__ import annotations
 
+import gc
 from itertools import repeat
 from math import ceil
 
@@ -122,10 +123,15 @@ class Simulation:
                 env.process(self._monitor(state, gov))
             else:  # a constant frequency: one sample makes its counter track
                 self.trace.counters.append((0, name, "freq_mhz", state.freq_mhz))
+        # the run allocates many short-lived objects; freezing what exists keeps the cyclic
+        # collector from re-scanning the (large, long-lived) graphs and programs each time
+        gc.freeze()
         try:
             env.run()
         except SimulationError as exc:  # SimPy re-raises a copy; surface ours with its hint
             raise exc.__cause__ if isinstance(exc.__cause__, SimulationError) else exc from None
+        finally:
+            gc.unfreeze()
         if len(self.trace.inferences) < self._started:
             full = [f"{p.name} {p.used}/{p.capacity} bytes in use" for p in self.pools.values()
                     if p.used]
@@ -187,11 +193,11 @@ class Simulation:
                 yield self._freed
                 size = pool.try_alloc(prog.nbytes[t])
             inf.locs[t].append((self.input_memory, None, size))
-            inf.ready[t].succeed()
-        for spec in prog.specs:
-            env.process(self._op(inf, spec))
-        for t in prog.outputs:
-            ev = inf.ready[t]
+            self._produced(inf, t)
+        specs = prog.specs
+        for i in prog.sources:
+            env.process(self._op(inf, specs[i]))
+        for ev in inf.outputs.values():
             if ev.callbacks is not None:
                 yield ev
         deadline = prog.workload.deadline_ms
@@ -203,13 +209,21 @@ class Simulation:
         if not self._arrivals_open and len(self.trace.inferences) == self._started:
             self._done = True
 
+    def _produced(self, inf: Inference, t: int) -> None:
+        """Tensor ``t`` of ``inf`` is ready: start the ops it was the last input missing for."""
+        ev = inf.outputs.get(t)
+        if ev is not None:
+            ev.succeed()
+        waiting = inf.waiting
+        specs = inf.prog.specs
+        for c in inf.prog.consumers[t]:
+            waiting[c] -= 1
+            if not waiting[c]:
+                self.env.process(self._op(inf, specs[c]))
+
     def _op(self, inf: Inference, spec: OpSpec):
+        """One op of ``inf``, started once its inputs are ready."""
         env = self.env
-        ready = inf.ready
-        for t in spec.inputs:
-            ev = ready[t]
-            if ev.callbacks is not None:
-                yield ev
         unit = spec.unit
         in_mems = []
         for t in spec.inputs:
@@ -292,7 +306,7 @@ class Simulation:
         for t in spec.inputs:
             self._unref(inf, t)
         for t in spec.outputs:
-            ready[t].succeed()
+            self._produced(inf, t)
 
     def _traffic(self, spec: OpSpec, in_mems: list[str], out_mems: list[str], w_ns: float,
                  w_dram: str | None) -> tuple[float, float, float, dict[str, int] | None]:

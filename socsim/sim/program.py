@@ -100,6 +100,15 @@ class Program:
             self.specs.append(s)
         for t in self.outputs:
             self.refs[t] += 1
+        # dataflow: an op starts once each of its distinct inputs is ready
+        self.consumers: list[list[int]] = [[] for _ in names]
+        self.deps = []
+        for i, s in enumerate(self.specs):
+            distinct = dict.fromkeys(s.inputs)
+            for t in distinct:
+                self.consumers[t].append(i)
+            self.deps.append(len(distinct))
+        self.sources = [i for i, d in enumerate(self.deps) if not d]
 
 
 def _read_cost(soc: SoC, name: str, nbytes: int) -> tuple[float, float, float, str | None]:
@@ -115,12 +124,13 @@ def _read_cost(soc: SoC, name: str, nbytes: int) -> tuple[float, float, float, s
 class Inference:
     """The state of one inference in flight."""
 
-    __slots__ = ("prog", "index", "ready", "locs", "refs", "pending")
+    __slots__ = ("prog", "index", "outputs", "waiting", "locs", "refs", "pending")
 
     def __init__(self, env: simpy.Environment, prog: Program, index: int):
         self.prog = prog
         self.index = index
-        self.ready = [env.event() for _ in prog.tensor_names]
+        self.outputs = {t: env.event() for t in prog.outputs}  # succeed when produced
+        self.waiting = list(prog.deps)  # per op: inputs not ready yet
         self.locs: list[list[tuple[str, str | None, int]]] = [[] for _ in prog.tensor_names]
         self.refs = list(prog.refs)
         self.pending: dict[tuple[int, str], simpy.Event] = {}

@@ -596,9 +596,11 @@ def test_same_inputs_and_seed_give_identical_results(case):
 
 def _relu_scenario(tmp_path: Path, *, thermal: bool, sram_kib: float, inferences: int,
                    max_in_flight: int):
-    """x[1, 256] f32 (1 KiB) -> Relu on one CPU whose only memory is an SRAM of ``sram_kib``."""
+    """x[1, 256] f32 (1 KiB) -> Relu -> Relu on one CPU whose only memory is an SRAM of
+    ``sram_kib``."""
     model = helper.make_model(helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"], name="relu")], "relu",
+        [helper.make_node("Relu", ["x"], ["h"], name="relu0"),
+         helper.make_node("Relu", ["h"], ["y"], name="relu1")], "relu",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 256])]),
         opset_imports=[helper.make_opsetid("", 19)])
@@ -625,15 +627,16 @@ def _relu_scenario(tmp_path: Path, *, thermal: bool, sram_kib: float, inferences
 
 
 def test_deadlock_without_a_monitor_is_reported(tmp_path):
-    # two inferences in flight hold the 2 KiB SRAM with their inputs; each Relu waits for room
-    # for its output: a deadlock, reported at once (the third inference waits for a slot)
-    sim = _relu_scenario(tmp_path, thermal=False, sram_kib=2, inferences=3, max_in_flight=2)
+    # the first two inferences place their inputs (x0, x1 fill the 2 KiB SRAM); each relu0
+    # waits for room for its output that the other's input holds: a deadlock, reported at once
+    # (the third inference waits for memory, the fourth for a slot)
+    sim = _relu_scenario(tmp_path, thermal=False, sram_kib=2, inferences=4, max_in_flight=3)
     with _cpu_limit(HANG_CPU_S), pytest.raises(SimulationError, match="deadlock"):
         sim.run()
 
 
 def test_deadlock_with_a_monitor_and_a_waiting_closed_loop_stops(tmp_path):
-    sim = _relu_scenario(tmp_path, thermal=True, sram_kib=2, inferences=3, max_in_flight=2)
+    sim = _relu_scenario(tmp_path, thermal=True, sram_kib=2, inferences=4, max_in_flight=3)
     with _cpu_limit(2.0), pytest.raises(SimulationError, match="deadlock"):
         sim.run()
 
