@@ -105,9 +105,9 @@ def _print_summary(s: dict) -> None:
     head.add_row("deadline misses", str(s["deadline_misses"]))
     head.add_row("energy mJ (total / per inference)",
                  f"{num(en['total'])} / {num(en['per_inference'])}")
-    head.add_row("  compute / sram / dram / dma / static / idle mJ",
-                 " / ".join(num(en[k]) for k in ("compute", "sram", "dram", "dma", "static",
-                                                 "idle")))
+    cats = ("compute", "sram", "dram", "dma", *(("reconfig",) if en["reconfig"] else ()),
+            "static", "idle")
+    head.add_row(f"  {' / '.join(cats)} mJ", " / ".join(num(en[k]) for k in cats))
     out.print(head)
     units = Table(title="Units and DMA engines")
     for col in ("component", "ops / transfers", "busy ms", "utilisation", "energy mJ"):
@@ -122,6 +122,10 @@ def _print_summary(s: dict) -> None:
     out.print(f"DMA bytes: {s['dma_bytes']:,}   zero-copy hand-offs: {s['zero_copy_count']:,} "
               f"({s['zero_copy_bytes']:,} bytes)   spills: {s['spills']}   page faults: "
               f"{s['page_faults']}   evictions: {s['paging']['evictions']}")
+    for name, f in s["fpga"].items():
+        out.print(f"{name}: {f['reconfigurations']} reconfigurations ({f['reconfig_ms']:.4g} ms, "
+                  f"{f['bitstream_mb']:.4g} MB of bitstream, {f['energy_mj']:.4g} mJ), "
+                  f"{f['evictions']} kernel evictions")
 
 
 def _report_error(exc: SocsimError) -> None:

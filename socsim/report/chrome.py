@@ -1,7 +1,8 @@
 """Chrome trace-event JSON (loads in ui.perfetto.dev and chrome://tracing).
 
 One process per unit and per DMA engine, one thread per core / channel, a complete ("X")
-event per op, DMA transfer or weight page-in, an instant event per zero-copy hand-off and per
+event per op, DMA transfer, weight page-in or FPGA reconfiguration (on the unit's first
+thread), an instant event per zero-copy hand-off and per
 weight eviction, and counter ("C") tracks on each unit for its frequency (MHz) and
 temperature (°C). Timestamps are microseconds, as the format requires.
 """
@@ -46,6 +47,14 @@ def chrome_trace(t: Tables, trace: Trace) -> dict:
             events.append({"ph": "i", "s": "t", "name": f"zero-copy {r.tensor}",
                            "cat": "zero_copy", "pid": pids["hand-offs"], "tid": 0,
                            "ts": r.start_ns / 1e3, "args": args})
+    for r in t.reconfigs.itertuples(index=False):
+        events.append({"ph": "X", "name": f"reconfigure {r.kernel}", "cat": "reconfig",
+                       "pid": pids[r.unit], "tid": 0, "ts": r.start_ns / 1e3,
+                       "dur": (r.end_ns - r.start_ns) / 1e3,
+                       "args": {"workload": r.workload, "inference": int(r.inference),
+                                "for_op": r.op, "bitstream_bytes": int(r.bitstream_bytes),
+                                "energy_uj": float(r.reconfig_pj) / 1e6,
+                                "evicted": r.evicted.split()}})
     for time_ns, mem, workload, op, nbytes in trace.evictions:
         events.append({"ph": "i", "s": "t", "name": f"evict {op}:weights", "cat": "eviction",
                        "pid": pids["paging"], "tid": 0, "ts": time_ns / 1e3,

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from socsim.sim.trace import INFERENCE_COLUMNS, OP_COLUMNS, TRANSFER_COLUMNS, Trace
+from socsim.sim.trace import (INFERENCE_COLUMNS, OP_COLUMNS, RECONFIG_COLUMNS, TRANSFER_COLUMNS,
+                              Trace)
 
 PJ_PER_MJ = 1e9
 PJ_PER_UJ = 1e6
@@ -33,6 +34,7 @@ class Tables:
     transfers: pd.DataFrame
     inferences: pd.DataFrame
     energy: pd.DataFrame  # component, kind, category, energy_pj
+    reconfigs: pd.DataFrame  # FPGA partial reconfigurations (RECONFIG_COLUMNS)
 
 
 def tables(trace: Trace, component_kinds: dict[str, str]) -> Tables:
@@ -52,7 +54,11 @@ def tables(trace: Trace, component_kinds: dict[str, str]) -> Tables:
     inferences["missed"] = inferences["deadline_ns"].notna() & (
         inferences["end_ns"] > inferences["deadline_ns"].fillna(np.inf))
 
+    reconfigs = pd.DataFrame.from_records(trace.reconfigs, columns=list(RECONFIG_COLUMNS))
+
     rows = []
+    for unit, pj in reconfigs.groupby("unit")["reconfig_pj"].sum().items():
+        rows.append((unit, "reconfig", pj))
     by_unit = ops.groupby("unit")[["compute_pj", "sram_pj", "dram_pj", "static_pj"]].sum()
     for unit, r in by_unit.iterrows():
         rows += [(unit, "compute", r.compute_pj), (unit, "sram", r.sram_pj),
@@ -66,7 +72,22 @@ def tables(trace: Trace, component_kinds: dict[str, str]) -> Tables:
     energy = pd.DataFrame(rows, columns=["component", "category", "energy_pj"])
     energy = energy.groupby(["component", "category"], as_index=False, sort=False).sum()
     energy.insert(1, "kind", energy["component"].map(component_kinds))
-    return Tables(ops, transfers, inferences, energy)
+    return Tables(ops, transfers, inferences, energy, reconfigs)
+
+
+def _fpga(t: Tables) -> dict:
+    """Per FPGA unit with reconfigurations: how many, their time, bitstream bytes, energy,
+    and the kernels loaded and evicted."""
+    out = {}
+    for unit, g in t.reconfigs.groupby("unit", sort=False):
+        evicted = [k for e in g["evicted"] for k in e.split()]
+        out[unit] = {"reconfigurations": len(g),
+                     "reconfig_ms": float((g["end_ns"] - g["start_ns"]).sum()) / 1e6,
+                     "bitstream_mb": float(g["bitstream_bytes"].sum()) / 1e6,
+                     "energy_mj": float(g["reconfig_pj"].sum()) / PJ_PER_MJ,
+                     "loaded": {k: int(n) for k, n in g["kernel"].value_counts(sort=False).items()},
+                     "evictions": len(evicted)}
+    return out
 
 
 def _percentiles(values: pd.Series) -> dict[str, float]:
@@ -134,6 +155,7 @@ def summary(t: Tables, trace: Trace, *, scenario: str, soc: str, policy: dict,
         "zero_copy_bytes": int(zc["bytes"].sum()),
         "page_faults": trace.page_faults,
         "paging": _paging(t, trace),
+        "fpga": _fpga(t),
         "spills": trace.spills,
         "memory_peak_kib": {m: trace.memory_peak_bytes[m] / 1024
                             for m in trace.memory_peak_bytes},

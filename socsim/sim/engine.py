@@ -23,6 +23,7 @@ from socsim.config.soc import SoC
 from socsim.errors import PlacementError, SimulationError
 from socsim.hw.dvfs import initial_mhz, next_mhz
 from socsim.hw.estimate import input_memory
+from socsim.hw.fabric import Fabric as KernelFabric
 from socsim.hw.thermal import rc_step
 from socsim.hw.timing import transfer_ns
 from socsim.sim.bandwidth import Fabric, Link
@@ -58,6 +59,13 @@ class Simulation:
                                settings.operating_points.get(name))
             self.units[name] = UnitState(self.env, name, unit, freq, self.pools, self.ambient_c)
         self.dma = {name: Station(self.env, name, e.channels) for name, e in soc.dma.items()}
+        # FPGA kernel libraries: what is configured, when each kernel is usable, and when the
+        # unit's configuration port (one per fabric: reconfigurations serialise) is free
+        self.kernel_fabrics = {name: KernelFabric(unit) for name, unit in soc.units.items()
+                               if unit.kind == "fpga" and unit.kernels is not None}
+        self._kernel_ready: dict[str, dict[str, int]] = {n: {} for n in self.kernel_fabrics}
+        self._config_port: dict[str, int] = dict.fromkeys(self.kernel_fabrics, 0)
+        self._kernel_released = self.env.event()
         for unit in soc.units.values():
             pool = self.pools.get(unit.weights_cache) if unit.weights_cache else None
             if pool is not None and pool.cache is None:
@@ -248,6 +256,8 @@ class Simulation:
         engine = unit.acquire()
         if engine.__class__ is not int:
             engine = yield engine
+        if spec.kernel is not None:
+            yield from self._configure(inf, spec)
         start = env.now
         unit.begin(start)
         self._busy += 1
@@ -295,6 +305,11 @@ class Simulation:
         self._busy -= 1
         unit.dyn_pj += dyn_pj
         unit.release(engine)
+        if spec.kernel is not None:
+            self.kernel_fabrics[unit.name].release(spec.kernel)
+            if self._kernel_released.callbacks:  # an op waits for room on the fabric
+                self._kernel_released.succeed()
+                self._kernel_released = env.event()
         if cache is not None:
             cache.done(spec.wkey)
             self._wake_memory_waiters()  # its pages are evictable again
@@ -307,6 +322,39 @@ class Simulation:
             self._unref(inf, t)
         for t in spec.outputs:
             self._produced(inf, t)
+
+    def _configure(self, inf: Inference, spec: OpSpec):
+        """Make the op's FPGA kernel resident and wait until it is usable.
+
+        A miss is a partial reconfiguration (:meth:`socsim.hw.fabric.Fabric.acquire`: LRU
+        eviction of unpinned kernels, time and energy from the fabric's parameters) through
+        the fabric's one configuration port, so reconfigurations of a unit serialise. The op
+        holds its engine meanwhile; a kernel that fits only once a running op's kernel is
+        released waits for that release.
+        """
+        env = self.env
+        name = spec.unit.name
+        fabric = self.kernel_fabrics[name]
+        kernel = spec.kernel
+        while not fabric.can_load(kernel):
+            yield self._kernel_released
+        rc = fabric.acquire(kernel)
+        ready = self._kernel_ready[name]
+        if not rc.hit:
+            start = max(env.now, self._config_port[name])
+            end = start + ceil(rc.time_ns)
+            self._config_port[name] = ready[kernel] = end
+            for k in rc.evicted:
+                ready.pop(k, None)
+            spec.unit.dyn_pj += rc.energy_pj  # heats the unit like its ops' energy
+            self.trace.reconfigs.append((inf.prog.name, inf.index, spec.name, name, kernel,
+                                         start, end, rc.bitstream_bytes, rc.energy_pj,
+                                         " ".join(rc.evicted)))
+        usable = ready.get(kernel, 0)
+        if usable > env.now:
+            self._busy += 1  # the configuration port works (not a stall)
+            yield env.timeout(usable - env.now)
+            self._busy -= 1
 
     def _traffic(self, spec: OpSpec, in_mems: list[str], out_mems: list[str], w_ns: float,
                  w_dram: str | None) -> tuple[float, float, float, dict[str, int] | None]:

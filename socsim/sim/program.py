@@ -34,13 +34,14 @@ class OpSpec:
     frequency then. ``w_cost`` is (ns, SRAM pJ, DRAM pJ, DRAM name or None) of reading the
     weights from
     ``weights_in``; with a ``weights_cache`` (``wcache``, segment ``wkey``, paged in by DMA
-    engine ``wengine``), ``wc_cost`` is the same read from the cache.
+    engine ``wengine``), ``wc_cost`` is the same read from the cache. ``kernel`` names the
+    FPGA kernel the op needs resident (None on other units and on fixed-datapath FPGAs).
     """
 
     __slots__ = ("name", "op_type", "dtype", "unit", "inputs", "outputs", "in_bytes",
                  "out_bytes", "traffic", "weight_bytes", "w_cost", "wcache", "wkey", "wpin",
                  "wengine", "wc_cost", "cycles", "macs", "util", "dyn_nom_pj", "in_total",
-                 "out_total", "traffic_cost")
+                 "out_total", "traffic_cost", "kernel")
 
 
 class Program:
@@ -89,6 +90,8 @@ class Program:
                     s.wpin = any(re.fullmatch(p, op.name) for p in job.workload.pin_weights)
                     s.wengine = soc.dma_between(unit.weights_in, unit.weights_cache)
                     s.wc_cost = _read_cost(soc, unit.weights_cache, s.weight_bytes)
+            # an FPGA with a kernel library runs the op on the kernel that implements it
+            s.kernel = unit.kernel_for(op.op_type, op.dtype) if unit.kind == "fpga" else None
             cyc = op_cycles(unit, op, g)
             s.cycles = cyc.compute
             s.macs, s.util = op.macs, cyc.utilisation

@@ -14,6 +14,8 @@ OP_COLUMNS = ("workload", "inference", "op", "op_type", "dtype", "unit", "engine
 TRANSFER_COLUMNS = ("workload", "inference", "tensor", "kind", "src", "dst", "bytes", "start_ns",
                     "end_ns", "engine", "channel", "dma_pj", "sram_pj", "dram_pj")
 EVICTION_COLUMNS = ("time_ns", "memory", "workload", "op", "bytes")
+RECONFIG_COLUMNS = ("workload", "inference", "op", "unit", "kernel", "start_ns", "end_ns",
+                    "bitstream_bytes", "reconfig_pj", "evicted")
 INFERENCE_COLUMNS = ("workload", "inference", "arrival_ns", "end_ns", "deadline_ns")
 
 
@@ -37,6 +39,9 @@ class Trace:
         page_faults: weight pages paged into a ``weights_cache`` SRAM on a miss (each page-in
             is also a ``page_in`` transfer).
         evictions: one per weight segment evicted from an SRAM (:data:`EVICTION_COLUMNS`).
+        reconfigs: one per partial reconfiguration of an FPGA fabric, loading the kernel an op
+            needs (:data:`RECONFIG_COLUMNS`; ``evicted`` names the kernels it replaced, joined
+            by spaces).
         notes: messages for the user (placement fallbacks, ...).
     """
 
@@ -54,4 +59,5 @@ class Trace:
     spills: int = 0
     page_faults: int = 0
     evictions: list[tuple] = field(default_factory=list)
+    reconfigs: list[tuple] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

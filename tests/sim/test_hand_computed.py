@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from socsim.report.chrome import chrome_trace
 from socsim.run import run_scenario
 from tests.conftest import FIXTURES, write_scenario
 
@@ -166,3 +167,74 @@ def test_two_models_thrash_a_small_sram_and_pinning_stops_it(tmp_path, two_op_pa
     assert r.trace.memory_peak_bytes["sram"] <= 100 * 1024
     r = _two_workloads(tmp_path, two_op_path, ", pin_weights: ['.*']")
     assert r.summary["paging"]["page_ins"] == 1 and r.summary["paging"]["evictions"] == 0
+
+
+_FPGA_SOC = """
+name: fpga_only
+units:
+  fpga:
+    kind: fpga
+    dvfs: {points: [{freq_mhz: 100, voltage_v: 1.0}], nominal_mhz: 100}
+    power: {energy_pj_per_mac: {float32: 1.0}, energy_pj_per_op: {float32: 1.0}, leakage_mw: 0}
+    memories: [sram]
+    weights_in: sram
+    ops: [MatMul, Relu]
+    dtypes: [float32]
+    fabric: {dsp_slices: 100, luts: 1000, bram36: 10, reconfig_bw_mb_per_s: 1000,
+             reconfig_setup_ns: 500, reconfig_pj_per_byte: 2.0}
+    kernels:
+      mm_k: {ops: [MatMul], parallelism: 16, pipeline_depth: 0, elementwise_ops_per_cycle: 1,
+             dsp_slices: 80, luts: 500, bitstream_bytes: 10000, preloaded: PRELOAD}
+      relu_k: {ops: [Relu], parallelism: 1, pipeline_depth: 0, elementwise_ops_per_cycle: 1,
+               dsp_slices: RELU_DSP, luts: 200, bitstream_bytes: 4000}
+memories:
+  sram: {kind: sram, size_kib: 256, page_kib: 1, bw_gbps: 100.0, read_pj_per_byte: 0,
+         write_pj_per_byte: 0}
+"""
+
+
+def _fpga_run(tmp_path, two_op_path, *, preload: bool, relu_dsp: int):
+    soc = _FPGA_SOC.replace("PRELOAD", str(preload).lower()).replace("RELU_DSP", str(relu_dsp))
+    (tmp_path / "fpga.yaml").write_text(soc)
+    text = f"""
+name: two_op
+soc: {tmp_path / "fpga.yaml"}
+workloads:
+  - {{name: w, model: {two_op_path}, inferences: 2, max_in_flight: 1}}
+policy: {{name: single, params: {{unit: fpga}}}}
+"""
+    return run_scenario(write_scenario(tmp_path, text))
+
+
+def test_fpga_kernels_that_do_not_fit_together_reconfigure_every_time(tmp_path, two_op_path):
+    """mm_k (80 DSP) and relu_k (30 DSP) exceed the 100-DSP fabric, so each load evicts the
+    other. Reconfiguration: 500 ns + bytes / (1000 MB/s = 1 B/ns): mm_k 10500 ns, relu_k
+    4500 ns. MatMul: 16384 MACs / 16 per cycle = 1024 cycles at 100 MHz = 10240 ns (its
+    67 KB from a 100 GB/s SRAM take 668 ns); Relu: 64 ops at 1 per cycle = 640 ns."""
+    r = _fpga_run(tmp_path, two_op_path, preload=False, relu_dsp=30)
+    one = 10500 + 10240 + 4500 + 640
+    assert r.tables.inferences["latency_ns"].tolist() == [one, one]
+    rc = r.tables.reconfigs
+    assert rc["kernel"].tolist() == ["mm_k", "relu_k"] * 2
+    assert rc["evicted"].tolist() == ["", "mm_k", "relu_k", "mm_k"]
+    assert (rc["start_ns"].tolist(), rc["end_ns"].tolist()) == (
+        [0, 20740, one, one + 20740], [10500, 25240, one + 10500, one + 25240])
+    fpga = r.summary["fpga"]["fpga"]
+    assert (fpga["reconfigurations"], fpga["evictions"]) == (4, 3)
+    reconfig_pj = 2 * (10000 + 4000) * 2.0
+    assert r.summary["energy_mj"]["reconfig"] * 1e9 == pytest.approx(reconfig_pj)
+    ops_pj = 2 * (16384 * 1.0 + 64 * 1.0)
+    assert _total_pj(r) == pytest.approx(ops_pj + reconfig_pj)
+    slices = [e for e in chrome_trace(r.tables, r.trace)["traceEvents"]
+              if e.get("cat") == "reconfig"]
+    assert [(e["name"], e["dur"]) for e in slices[:2]] == [("reconfigure mm_k", 10.5),
+                                                           ("reconfigure relu_k", 4.5)]
+
+
+def test_a_preloaded_kernel_costs_nothing_and_kernels_that_fit_stay(tmp_path, two_op_path):
+    """mm_k is in the boot bitstream; relu_k (20 DSP) fits beside it: one reconfiguration."""
+    r = _fpga_run(tmp_path, two_op_path, preload=True, relu_dsp=20)
+    assert r.tables.reconfigs["kernel"].tolist() == ["relu_k"]
+    assert r.tables.inferences["latency_ns"].tolist() == [10240 + 4500 + 640, 10240 + 640]
+    trace = r.trace
+    assert trace.reconfigs[0][5:7] == (10240, 10240 + 4500)

@@ -1,0 +1,31 @@
+"""Every bundled scenario validates; the FPGA kernel-library scenario shows its effect."""
+
+from __future__ import annotations
+
+import pytest
+
+from socsim.config import load_scenario
+from socsim.run import run_scenario
+from tests.conftest import REPO
+
+SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_bundled_scenario_validates(path):
+    load_scenario(path)
+
+
+def test_fpga_kernels_thrash_until_the_classifier_leaves_the_fabric(tmp_path):
+    path = REPO / "scenarios" / "zynq_fpga_kernels.yaml"
+    thrash = run_scenario(path, [f"run.out={tmp_path / 'a'}"]).summary
+    fpga = thrash["fpga"]["fpga"]
+    n = thrash["inferences"]
+    # inference 1 loads conv, eltwise, gemm; each later one reloads all three (gemm evicts
+    # conv; conv, least recently used last, evicts eltwise and gemm)
+    assert fpga["reconfigurations"] == 3 * n and fpga["evictions"] == 3 * n - 2
+    assert thrash["energy_mj"]["reconfig"] > 0
+    cured = run_scenario(path, [f"run.out={tmp_path / 'b'}", "policy.params.rules="
+                                "[{op_types: [Conv, Add, AveragePool], unit: fpga}]"]).summary
+    assert cured["fpga"]["fpga"]["reconfigurations"] == 2
+    assert cured["latency_ms"]["p50"] < thrash["latency_ms"]["p50"] / 10
