@@ -6,6 +6,7 @@ import numpy as np
 
 from socsim.kernels._common import act_bound, channel_shape, out_scale, requantize_acc, zp_int
 from socsim.kernels._gemm import conv_nd, conv_pads, exact_dtype, pad_spatial
+from socsim.kernels._qconv_plan import plan_qlinear_conv, run_plan
 from socsim.kernels.dtypes import as_int, elem_type_of
 from socsim.kernels.registry import KernelContext, register
 
@@ -69,7 +70,19 @@ def qlinear_conv(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
                  x_zero_point: np.ndarray, w: np.ndarray, w_scale: np.ndarray,
                  w_zero_point: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray,
                  b: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """QLinearConv: exact integer sums plus int32 bias, requantized in the unit's mode."""
+    """QLinearConv: exact integer sums plus int32 bias, requantized in the unit's mode.
+
+    Constant operands are planned once (:mod:`socsim.kernels._qconv_plan`); the plan runs
+    whenever it applies, the general path below otherwise. Both give the same bits.
+    """
+    if all(ctx.is_const(i) for i in range(1, 9)) and x.ndim == 4:
+        plan = ctx.cached(("plan", x.dtype), lambda: plan_qlinear_conv(
+            ctx.attrs, ctx.arithmetic, x.dtype, x_scale, x_zero_point, w, w_scale,
+            w_zero_point, y_scale, y_zero_point, b), *range(1, 9))
+        if plan is not None:
+            y, saturated = run_plan(plan, x)
+            ctx.count("output_saturations", saturated)
+            return (y,)
     acc = _int_conv(ctx, x, x_zero_point, w, w_zero_point)
     if b is not None:
         acc = acc + channel_shape(as_int(b, np.int64).astype(np.float64), acc.ndim)

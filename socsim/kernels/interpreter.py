@@ -2,7 +2,8 @@
 
 Compilation loads the model, decodes every attribute, folds Constant nodes, optionally lowers
 QDQ groups to integer operators (:mod:`socsim.kernels.qdq`), binds each node to its kernel and
-its unit's :class:`Arithmetic`, and works out when each intermediate tensor can be freed.
+its unit's :class:`Arithmetic`, evaluates the nodes whose inputs are all constants (weight
+DequantizeLinear, mostly) once, and works out when each intermediate tensor can be freed.
 Running is a loop over the steps; nothing is looked up or decoded per inference.
 """
 
@@ -24,6 +25,8 @@ from socsim.kernels.qdq import lower_qdq
 from socsim.kernels.registry import MS_DOMAIN, Kernel, KernelContext, lookup
 
 QdqMode = Literal["integer", "reference"]
+_NONDETERMINISTIC = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike",
+                               "RandomUniformLike", "Bernoulli", "Multinomial"})
 ArithmeticSpec = Arithmetic | Mapping[str, Arithmetic] | None
 
 
@@ -64,6 +67,8 @@ class _Step:
     outputs: tuple[str, ...]
     ctx: KernelContext
     free: tuple[str, ...]
+    quiet: OpStats
+    """The statistics of a run without events (shared, as OpStats is frozen)."""
 
 
 def _decode(attr: onnx.AttributeProto) -> Any:
@@ -156,18 +161,13 @@ class CompiledModel:
             nodes, extra = lower_qdq(nodes, consts, self.output_names, opsets.get("", 1))
             consts.update(extra)
         self.constants = consts
-        self.steps = self._bind(nodes, opsets, arithmetic)
+        self._folded: dict[str, OpStats] = {}
+        self.steps = self._schedule_frees(self._fold(self._bind(nodes, opsets, arithmetic)))
 
     def _bind(self, nodes: list[onnx.NodeProto], opsets: Mapping[str, int],
               arithmetic: ArithmeticSpec) -> list[_Step]:
-        last_use: dict[str, int] = {}
-        for k, n in enumerate(nodes):
-            for i in n.input:
-                if i:
-                    last_use[i] = k
-        keep = set(self.output_names) | set(self.constants)
         steps = []
-        for k, n in enumerate(nodes):
+        for n in nodes:
             domain = n.domain if n.domain not in ("ai.onnx",) else ""
             kernel = lookup(domain, n.op_type, n.name)
             if isinstance(arithmetic, Arithmetic):
@@ -183,10 +183,51 @@ class CompiledModel:
                 arithmetic=arith,
                 const=tuple((not i) or i in self.constants for i in n.input),
             )
-            free = tuple(i for i in dict.fromkeys(n.input)
-                         if i and last_use.get(i) == k and i not in keep)
-            steps.append(_Step(kernel, tuple(n.input), tuple(n.output), ctx, free))
+            steps.append(_Step(kernel, tuple(n.input), tuple(n.output), ctx, (),
+                               OpStats(n.op_type)))
         return steps
+
+    def _fold(self, steps: list[_Step]) -> list[_Step]:
+        """Runs the steps whose inputs are all constants now; their outputs become constants.
+
+        A folded node's events are the same on every run: they are kept and reported with
+        each run's statistics. A step whose kernel fails is left to fail at run time.
+        """
+        kept: list[_Step] = []
+        for step in steps:
+            ins = [i for i in step.inputs if i]
+            if (not ins or step.ctx.op_type in _NONDETERMINISTIC
+                    or not all(i in self.constants for i in ins)):
+                kept.append(step)
+                continue
+            try:
+                step.ctx.events = {}
+                outs = step.kernel(step.ctx, *[self.constants[i] if i else None
+                                               for i in step.inputs])
+            except Exception:  # noqa: BLE001 - reported when the step runs
+                kept.append(step)
+                continue
+            for name, val in zip(step.outputs, outs):
+                if name:
+                    self.constants[name] = val
+            self._folded[step.ctx.name] = OpStats(step.ctx.op_type, **step.ctx.events)
+        return kept
+
+    def _schedule_frees(self, steps: list[_Step]) -> list[_Step]:
+        """Marks each input that is read for the last time, and refreshes which are constant."""
+        last_use: dict[str, int] = {}
+        for k, s in enumerate(steps):
+            for i in s.inputs:
+                if i:
+                    last_use[i] = k
+        keep = set(self.output_names) | set(self.constants)
+        out = []
+        for k, s in enumerate(steps):
+            s.ctx.const = tuple((not i) or i in self.constants for i in s.inputs)
+            free = tuple(i for i in dict.fromkeys(s.inputs)
+                         if i and last_use.get(i) == k and i not in keep)
+            out.append(_Step(s.kernel, s.inputs, s.outputs, s.ctx, free, s.quiet))
+        return out
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> ExecutionResult:
         """Runs one inference.
@@ -209,13 +250,12 @@ class CompiledModel:
                 if arr.dtype != want:
                     arr = arr.astype(want)
             env[name] = arr
-        stats: dict[str, OpStats] = {}
+        stats: dict[str, OpStats] = dict(self._folded)
         for step in self.steps:
             ctx = step.ctx
-            ctx.events = {}
-            args = [env[i] if i else None for i in step.inputs]
+            events = ctx.events = {}
             try:
-                outs = step.kernel(ctx, *args)
+                outs = step.kernel(ctx, *[env[i] if i else None for i in step.inputs])
             except (ValueError, IndexError, TypeError, KeyError) as e:
                 raise ModelError(f"node {ctx.name!r} ({ctx.op_type}) failed: {e}") from e
             for name, val in zip(step.outputs, outs):
@@ -223,7 +263,7 @@ class CompiledModel:
                     env[name] = val
             for name in step.free:
                 env.pop(name, None)
-            stats[ctx.name] = OpStats(ctx.op_type, **ctx.events)
+            stats[ctx.name] = OpStats(ctx.op_type, **events) if events else step.quiet
         return ExecutionResult({o: env[o] for o in self.output_names}, stats)
 
 
