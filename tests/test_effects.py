@@ -17,7 +17,6 @@ import pytest
 import simpy
 
 from socsim import run_scenario
-from socsim.graph.loading import load_graph
 from socsim.report.chrome import chrome_trace
 from socsim.run import RunResult
 from socsim.sim.bandwidth import Fabric, Link
@@ -71,8 +70,12 @@ def test_paging_small_sram_faults_every_inference_default_sram_only_once():
     # 64 KiB < 77 KiB of weights: LRU over a cyclic access order misses every layer every time
     assert small.summary["paging"]["page_ins"] == n * layers
     assert small.summary["paging"]["page_faults"] == n * pages
-    assert small.summary["paging"]["evictions"] >= (n - 1) * layers - 2
-    assert small.summary["paging"]["evicted_bytes"] > 0
+    assert small.summary["paging"]["evictions"] > 0
+    # what was paged in and not evicted is what is resident: at most the SRAM, at least the
+    # largest layer (37,120 B: 37 pages)
+    resident = small.summary["paging"]["page_faults"] * 1024 - \
+        small.summary["paging"]["evicted_bytes"]
+    assert 37 * 1024 <= resident <= 64 * 1024
 
 
 def test_paging_makes_warm_inferences_slower_and_shows_in_the_trace():
