@@ -1,8 +1,12 @@
 """Times ``socsim.execute``'s compiled models against onnxruntime on the zoo's int8 models.
 
-Same process, same inputs, onnxruntime single-threaded at ORT_ENABLE_ALL; compile/session
-creation is excluded; each figure is the median of ``--runs`` inferences after one warm-up.
-Prints one JSON document, then a short table with the ratio socsim / onnxruntime.
+Same process, same inputs, one thread each: onnxruntime at ORT_ENABLE_ALL with one intra- and
+one inter-op thread, socsim with its BLAS limited to one thread (threadpoolctl). The inference
+figures are steady state: socsim's compile_model and onnxruntime's session creation are
+excluded from them and timed separately (one each). Each inference figure is the median of
+``--runs`` inferences after one warm-up, the two runtimes alternating so that load from other
+processes hits both alike. Prints one JSON document, then a short table with the ratio
+socsim / onnxruntime.
 
 Usage:
     python benchmarks/bench_kernels.py [--runs 7] [--models mobilenetv2_int8 resnet8_int8]
@@ -18,40 +22,47 @@ from collections.abc import Callable
 
 import numpy as np
 import onnxruntime as ort
+from threadpoolctl import threadpool_limits
 
 from socsim import zoo
 from socsim.kernels.interpreter import compile_model
 
 
-def _median_s(fn: Callable[[], object], runs: int) -> float:
+def _timed_s(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
     fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return time.perf_counter() - t0
 
 
 def bench(name: str, runs: int) -> dict[str, object]:
-    """Median single-inference times of ``name`` in onnxruntime and socsim, and whether the
-    outputs are identical."""
+    """Median single-inference times of ``name`` in onnxruntime and socsim (steady state),
+    the one-off compile/session times, and whether the outputs are identical."""
     model = zoo.build(name)
     feeds = zoo.example_inputs(name)
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(model.SerializeToString(), so,
-                                providers=["CPUExecutionProvider"])
+    blob = model.SerializeToString()
+    t0 = time.perf_counter()
+    sess = ort.InferenceSession(blob, so, providers=["CPUExecutionProvider"])
+    session_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
     compiled = compile_model(model, qdq="integer")
-    ort_s = _median_s(lambda: sess.run(None, feeds), runs)
-    socsim_s = _median_s(lambda: compiled.run(feeds), runs)
+    compile_s = time.perf_counter() - t0
+    ort_run, socsim_run = (lambda: sess.run(None, feeds)), (lambda: compiled.run(feeds))
+    ort_run(), socsim_run()
+    ort_times, socsim_times = [], []
+    for _ in range(runs):
+        ort_times.append(_timed_s(ort_run))
+        socsim_times.append(_timed_s(socsim_run))
+    ort_s, socsim_s = statistics.median(ort_times), statistics.median(socsim_times)
     expected = sess.run(None, feeds)
     got = list(compiled.run(feeds).outputs.values())
     identical = all(np.array_equal(e, g) for e, g in zip(expected, got, strict=True))
     return {"model": name, "runs": runs, "ort_ms": ort_s * 1e3, "socsim_ms": socsim_s * 1e3,
-            "ratio": socsim_s / ort_s, "bit_exact": identical}
+            "ratio": socsim_s / ort_s, "ort_session_ms": session_s * 1e3,
+            "socsim_compile_ms": compile_s * 1e3, "bit_exact": identical}
 
 
 def main() -> None:
@@ -59,12 +70,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--models", nargs="+", default=["mobilenetv2_int8", "resnet8_int8"])
     args = parser.parse_args()
-    rows = [bench(m, args.runs) for m in args.models]
-    print(json.dumps({"benchmark": "kernels", "results": rows}, indent=2))
-    print(f"\n{'model':<20}{'ORT ms':>10}{'socsim ms':>12}{'ratio':>8}  exact")
+    with threadpool_limits(limits=1):
+        rows = [bench(m, args.runs) for m in args.models]
+    print(json.dumps({"benchmark": "kernels", "threads": 1, "steady_state": True,
+                      "results": rows}, indent=2))
+    print("\nsteady state (compile / session creation excluded, timed once on the right); "
+          "one thread each")
+    print(f"{'model':<20}{'ORT ms':>10}{'socsim ms':>12}{'ratio':>8}  exact"
+          f"{'ORT session ms':>17}{'socsim compile ms':>20}")
     for r in rows:
         print(f"{r['model']:<20}{r['ort_ms']:>10.2f}{r['socsim_ms']:>12.2f}"
-              f"{r['ratio']:>8.1f}  {r['bit_exact']}")
+              f"{r['ratio']:>8.1f}  {str(r['bit_exact']):<5}{r['ort_session_ms']:>17.1f}"
+              f"{r['socsim_compile_ms']:>20.1f}")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,17 @@ reaches 2^24 (so float32 adds every integer exactly, in any order) nor the accum
   ``sum(w * x) + (b - x_zp * sum(w))``, with padding filled with ``x_zp`` instead of 0, so the
   raw integers feed the product with no subtraction pass;
 * for a 1x1 or im2col convolution, the folded bias rides in the product as one more weight
-  column against a row of ones, so the product comes out of the BLAS as the int32 accumulator;
-* a depthwise convolution adds its taps, one vectorised multiply-add per tap over all channels.
+  row against a column of ones, so the BLAS returns the int32 accumulator itself;
+* a depthwise convolution adds its taps channels-last, one vectorised multiply-add per tap over
+  a contiguous (W * C) block (a strided convolution reads the input split into stride phases,
+  so its taps are contiguous too).
 
-The accumulator is then requantized in place: ``rint(float32(acc) * scale)``, plus the zero
-point, clamped and counted, exactly as :func:`socsim.kernels.requant.requantize` does for
-``onnx_rne``. Anything outside these conditions returns no plan and takes the general path.
+Sums come out channels-last, ``(H, W, C)``; the accumulator is requantized in place,
+``rint(float32(acc) * scale)`` plus the zero point, clamped and counted, exactly as
+:func:`socsim.kernels.requant.requantize` does for ``onnx_rne``. The output is the
+``(N, C, H, W)`` transposed view of that channels-last array, which the next planned
+convolution reads without a transposing copy. Outside these conditions there is no plan and
+the node takes the general path.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from socsim.kernels.arithmetic import Arithmetic
 from socsim.kernels.dtypes import as_int, elem_type_of, int_range, np_dtype
 
 _F32_EXACT = 2**24
+_ROW_BLOCK = 2048
+"""Elements per row of the requantization view: long enough for numpy's inner loop."""
 
 PlanKind = Literal["pointwise", "depthwise", "im2col"]
 
@@ -41,16 +48,16 @@ class QConvPlan:
     Attributes:
         kind: ``pointwise`` (1x1, stride 1, no padding), ``depthwise`` (one filter per
             channel) or ``im2col`` (any other 2-D convolution with one group).
-        weights: pointwise/im2col: ``(M, K + 1)`` float32, the last column the folded bias,
-            the rest ordered (kh, kw, C); depthwise: ``(taps, C, 1, 1)`` float32.
-        bias: depthwise only: the folded bias, ``(C, 1, 1)`` float32.
+        weights: pointwise/im2col: ``(K + 1, M)`` float32, rows ordered (kh, kw, C), the last
+            row the folded bias; depthwise: ``(taps, C)`` float32.
+        bias: depthwise only: the folded bias, ``(C,)`` float32.
         kernel: spatial kernel shape.
         strides: spatial strides.
         dilations: spatial dilations.
         pads_attr: the node's ``pads`` attribute (None when absent).
         auto_pad: the node's ``auto_pad`` attribute.
         pad_value: the activation zero point, the value padding takes.
-        scale: float32 ``x_s * w_s / y_s``, a scalar or an ``(M, 1)`` / ``(M, 1, 1)`` column.
+        scale: float32 ``x_s * w_s / y_s``: a scalar, or ``(M,)`` per output channel.
         zero_point: output zero point.
         lo: smallest output value.
         hi: largest output value.
@@ -60,9 +67,9 @@ class QConvPlan:
     kind: PlanKind
     weights: np.ndarray
     bias: np.ndarray | None
-    kernel: tuple[int, ...]
-    strides: tuple[int, ...]
-    dilations: tuple[int, ...]
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
     pads_attr: tuple[int, ...] | None
     auto_pad: str
     pad_value: int
@@ -71,15 +78,24 @@ class QConvPlan:
     lo: int
     hi: int
     out_dtype: np.dtype
-    _pads: dict[tuple[int, ...], list[int]] = field(default_factory=dict, compare=False)
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def pads(self, spatial: tuple[int, ...]) -> list[int]:
-        """Explicit pads for an input of spatial shape ``spatial`` (memoised)."""
-        p = self._pads.get(spatial)
-        if p is None:
-            p = self._pads[spatial] = conv_pads(spatial, self.kernel, self.strides,
-                                                self.dilations, self.pads_attr, self.auto_pad)
-        return p
+        """Explicit pads for an input of spatial shape ``spatial``."""
+        key = ("pads", spatial)
+        if key not in self._memo:
+            self._memo[key] = conv_pads(spatial, self.kernel, self.strides, self.dilations,
+                                        self.pads_attr, self.auto_pad)
+        return self._memo[key]
+
+    def repeated(self, name: str, reps: int) -> np.ndarray:
+        """``weights``, ``bias`` or ``scale`` repeated ``reps`` times along a new axis just
+        before the channel axis, contiguous, so that it lines up with a (reps, C) block."""
+        key = (name, reps)
+        if key not in self._memo:
+            v = getattr(self, name)
+            self._memo[key] = np.ascontiguousarray(np.repeat(v[..., None, :], reps, axis=-2))
+        return self._memo[key]
 
 
 def plan_qlinear_conv(attrs: dict, arithmetic: Arithmetic, x_dtype: np.dtype,
@@ -124,39 +140,45 @@ def plan_qlinear_conv(attrs: dict, arithmetic: Arithmetic, x_dtype: np.dtype,
     if bound >= _F32_EXACT or bound > arithmetic.acc_max:
         return None
 
-    scale32, _ = out_scale(x_scale, w_scale, y_scale)
     if kind == "depthwise":
-        weights = np.ascontiguousarray(
-            flat.T.reshape(-1, m, 1, 1).astype(np.float32))  # (taps, C, 1, 1)
-        bias_f = bias.astype(np.float32).reshape(m, 1, 1)
-        col = (m, 1, 1)
+        weights = np.ascontiguousarray(flat.T.astype(np.float32))  # (taps, C)
+        bias_f = bias.astype(np.float32)
     else:
-        ordered = wi.transpose(0, 2, 3, 1).reshape(m, -1)  # (M, kh * kw * C)
-        weights = np.concatenate([ordered, bias.reshape(m, 1)], axis=1).astype(np.float32)
+        ordered = wi.transpose(2, 3, 1, 0).reshape(-1, m)  # (kh * kw * C, M)
+        weights = np.concatenate([ordered, bias.reshape(1, m)]).astype(np.float32)
         bias_f = None
-        col = (m, 1)
-    scale = scale32.reshape(()) if scale32.size == 1 else scale32.reshape(col)
+    scale32, _ = out_scale(x_scale, w_scale, y_scale)
+    scale = scale32.reshape(()) if scale32.size == 1 else scale32.reshape(m)
     return QConvPlan(kind, weights, bias_f, kernel, strides, dil, pads_attr, auto_pad, x_zp,
                      scale, int(as_int(y_zero_point, np.int64).reshape(-1)[0]), y_range.lo,
                      y_range.hi, np_dtype(y_range.elem_type))
 
 
 def run_plan(plan: QConvPlan, x: np.ndarray) -> tuple[np.ndarray, int]:
-    """Runs ``plan`` on ``x`` (N, C, H, W); returns the output and how many outputs saturated."""
+    """Runs ``plan`` on ``x`` (N, C, H, W), any memory layout.
+
+    Returns:
+        The output (N, M, Ho, Wo), channels-last in memory, and how many outputs saturated.
+
+    Raises:
+        ValueError: if the kernel does not fit in the padded input.
+    """
     pads = plan.pads(x.shape[2:])
+    if min(_out_hw(plan, x.shape[2] + pads[0] + pads[2], x.shape[3] + pads[1] + pads[3])) < 1:
+        raise ValueError(f"kernel {plan.kernel} (dilations {plan.dilations}) is larger than "
+                         f"the padded input {tuple(x.shape[2:])} + pads {pads}")
     outs, saturated = [], 0
     for image in x:
         if plan.kind == "pointwise":
-            acc, shape = _pointwise(plan, image)
+            acc = _pointwise(plan, image)
         elif plan.kind == "depthwise":
-            acc, shape = _depthwise(plan, _padded(image, pads, plan.pad_value))
+            acc = _depthwise(plan, image, pads)
         else:
-            acc, shape = _im2col(plan, _padded(image, pads, plan.pad_value))
-        q, sat = requantize_rne(acc, plan.scale, plan.zero_point, plan.lo, plan.hi,
-                                plan.out_dtype)
-        outs.append(q.reshape(shape))
+            acc = _im2col(plan, image, pads)
+        q, sat = _requantize(plan, acc)
+        outs.append(q.transpose(2, 0, 1))
         saturated += sat
-    return np.stack(outs) if len(outs) != 1 else outs[0][None], saturated
+    return (outs[0][None] if len(outs) == 1 else np.stack(outs)), saturated
 
 
 def requantize_rne(acc: np.ndarray, scale: np.ndarray, zero_point: int, lo: int, hi: int,
@@ -179,15 +201,21 @@ def requantize_rne(acc: np.ndarray, scale: np.ndarray, zero_point: int, lo: int,
     return acc.astype(out_dtype), saturated
 
 
-def _padded(image: np.ndarray, pads: list[int], value: int) -> np.ndarray:
-    """``image`` (C, H, W) padded with ``value``, in its own integer type."""
-    if not any(pads):
-        return image
-    c, h, w = image.shape
-    t, left, bottom, right = pads
-    out = np.full((c, h + t + bottom, w + left + right), value, dtype=image.dtype)
-    out[:, t:t + h, left:left + w] = image
-    return out
+def _requantize(plan: QConvPlan, acc: np.ndarray) -> tuple[np.ndarray, int]:
+    """Requantizes channels-last ``acc`` (Ho, Wo, M), viewed as rows of whole pixels long
+    enough for numpy's inner loop, with the scale repeated to match."""
+    ho, wo, m = acc.shape
+    scale = plan.scale
+    if scale.ndim:
+        pixels = ho * wo
+        k = max(1, min(pixels, _ROW_BLOCK // m))
+        while pixels % k:
+            k -= 1
+        acc = acc.reshape(pixels // k, k * m)
+        scale = plan.repeated("scale", k).reshape(-1)
+    q, saturated = requantize_rne(acc, scale, plan.zero_point, plan.lo, plan.hi,
+                                  plan.out_dtype)
+    return q.reshape(ho, wo, m), saturated
 
 
 def _out_hw(plan: QConvPlan, hp: int, wp: int) -> tuple[int, int]:
@@ -195,38 +223,73 @@ def _out_hw(plan: QConvPlan, hp: int, wp: int) -> tuple[int, int]:
     return (hp - (kh - 1) * dh - 1) // sh + 1, (wp - (kw - 1) * dw - 1) // sw + 1
 
 
-def _tap(xp: np.ndarray, plan: QConvPlan, i: int, j: int, ho: int, wo: int) -> np.ndarray:
-    (sh, sw), (dh, dw) = plan.strides, plan.dilations
-    return xp[:, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw]
+def _pointwise(plan: QConvPlan, image: np.ndarray) -> np.ndarray:
+    c, h, w = image.shape
+    if image.transpose(1, 2, 0).flags.c_contiguous:  # channels-last: rows of pixels
+        cols = np.empty((h * w, c + 1), dtype=np.float32)
+        cols[:, :c] = image.transpose(1, 2, 0).reshape(h * w, c)
+        cols[:, c] = 1.0
+    else:
+        cols = np.empty((c + 1, h * w), dtype=np.float32)
+        cols[:c].reshape(c, h, w)[...] = image
+        cols[c] = 1.0
+        cols = cols.T
+    return (cols @ plan.weights).reshape(h, w, -1)
 
 
-def _pointwise(plan: QConvPlan, image: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
-    c = image.shape[0]
-    cols = np.empty((c + 1, image[0].size), dtype=np.float32)
-    cols[:c] = image.reshape(c, -1)
-    cols[c] = 1.0
-    return plan.weights @ cols, (plan.weights.shape[0],) + image.shape[1:]
-
-
-def _im2col(plan: QConvPlan, xp: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
-    c = xp.shape[0]
+def _im2col(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:
+    c, h, w = image.shape
+    top, left, bottom, right = pads
+    xp = np.full((c, h + top + bottom, w + left + right), plan.pad_value, dtype=image.dtype)
+    xp[:, top:top + h, left:left + w] = image
     ho, wo = _out_hw(plan, *xp.shape[1:])
-    kh, kw = plan.kernel
+    (kh, kw), (sh, sw), (dh, dw) = plan.kernel, plan.strides, plan.dilations
     cols = np.empty((kh * kw * c + 1, ho, wo), dtype=np.float32)
     for t in range(kh * kw):
-        cols[t * c:(t + 1) * c] = _tap(xp, plan, *divmod(t, kw), ho, wo)
+        i, j = divmod(t, kw)
+        cols[t * c:(t + 1) * c] = xp[:, i * dh:i * dh + (ho - 1) * sh + 1:sh,
+                                     j * dw:j * dw + (wo - 1) * sw + 1:sw]
     cols[-1] = 1.0
-    return plan.weights @ cols.reshape(cols.shape[0], -1), (plan.weights.shape[0], ho, wo)
+    return (cols.reshape(cols.shape[0], -1).T @ plan.weights).reshape(ho, wo, -1)
 
 
-def _depthwise(plan: QConvPlan, xp: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
-    ho, wo = _out_hw(plan, *xp.shape[1:])
-    kw = plan.kernel[1]
-    xf = xp.astype(np.float32)
-    acc = np.multiply(_tap(xf, plan, 0, 0, ho, wo), plan.weights[0])
+def _depthwise(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:
+    (kh, kw), (sh, sw), (dh, dw) = plan.kernel, plan.strides, plan.dilations
+    c, h, w = image.shape
+    top, left, bottom, right = pads
+    ho, wo = _out_hw(plan, h + top + bottom, w + left + right)
+    phases = _phases(image, pads, plan.strides, plan.pad_value)
+    weights = plan.repeated("weights", wo)
+    acc = np.empty((ho, wo, c), dtype=np.float32)
     tmp = np.empty_like(acc)
-    for t in range(1, plan.weights.shape[0]):
-        np.multiply(_tap(xf, plan, *divmod(t, kw), ho, wo), plan.weights[t], out=tmp)
-        np.add(acc, tmp, out=acc)
-    np.add(acc, plan.bias, out=acc)
-    return acc, acc.shape
+    for t in range(kh * kw):
+        i, j = divmod(t, kw)
+        q, a = divmod(i * dh, sh)
+        p, b = divmod(j * dw, sw)
+        view = phases[a, b, q:q + ho, p:p + wo]
+        if t == 0:
+            np.multiply(view, weights[t], out=acc)
+        else:
+            np.multiply(view, weights[t], out=tmp)
+            np.add(acc, tmp, out=acc)
+    np.add(acc, plan.repeated("bias", wo), out=acc)
+    return acc
+
+
+def _phases(image: np.ndarray, pads: list[int], strides: tuple[int, int], value: int
+            ) -> np.ndarray:
+    """Padded ``image`` (C, H, W) as float32 (sh, sw, Hq, Wq, C): phase (a, b) holds padded
+    rows a, a + sh, ... and columns b, b + sw, ..., so a strided tap reads a contiguous block."""
+    c, h, w = image.shape
+    top, left, bottom, right = pads
+    sh, sw = strides
+    hp, wp = h + top + bottom, w + left + right
+    out = np.full((sh, sw, -(-hp // sh), -(-wp // sw), c), value, dtype=np.float32)
+    hwc = image.transpose(1, 2, 0)
+    for a in range(sh):
+        k0, k1 = -(-(top - a) // sh), -(-(h + top - a) // sh)
+        for b in range(sw):
+            m0, m1 = -(-(left - b) // sw), -(-(w + left - b) // sw)
+            if k1 > k0 and m1 > m0:
+                out[a, b, k0:k1, m0:m1] = hwc[a + sh * k0 - top::sh, b + sw * m0 - left::sw]
+    return out

@@ -75,10 +75,11 @@ def qlinear_conv(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
     Constant operands are planned once (:mod:`socsim.kernels._qconv_plan`); the plan runs
     whenever it applies, the general path below otherwise. Both give the same bits.
     """
-    if all(ctx.is_const(i) for i in range(1, 9)) and x.ndim == 4:
+    operands = range(1, 8 if b is None else 9)
+    if x.ndim == 4 and all(ctx.is_const(i) for i in operands):
         plan = ctx.cached(("plan", x.dtype), lambda: plan_qlinear_conv(
             ctx.attrs, ctx.arithmetic, x.dtype, x_scale, x_zero_point, w, w_scale,
-            w_zero_point, y_scale, y_zero_point, b), *range(1, 9))
+            w_zero_point, y_scale, y_zero_point, b), *operands)
         if plan is not None:
             y, saturated = run_plan(plan, x)
             ctx.count("output_saturations", saturated)

@@ -157,6 +157,7 @@ class CompiledModel:
                 n = onnx.NodeProto.FromString(n.SerializeToString())
                 n.name = f"{n.op_type}_{k}"
             nodes.append(n)
+        self._graph_consts = frozenset(consts)
         if qdq == "integer":
             nodes, extra = lower_qdq(nodes, consts, self.output_names, opsets.get("", 1))
             consts.update(extra)
@@ -182,6 +183,7 @@ class CompiledModel:
                 opset=opsets.get(domain, opsets.get("", 1) if domain == MS_DOMAIN else 1),
                 arithmetic=arith,
                 const=tuple((not i) or i in self.constants for i in n.input),
+                initializer=tuple(bool(i) and i in self._graph_consts for i in n.input),
             )
             steps.append(_Step(kernel, tuple(n.input), tuple(n.output), ctx, (),
                                OpStats(n.op_type)))
@@ -264,7 +266,10 @@ class CompiledModel:
             for name in step.free:
                 env.pop(name, None)
             stats[ctx.name] = OpStats(ctx.op_type, **events) if events else step.quiet
-        return ExecutionResult({o: env[o] for o in self.output_names}, stats)
+        # Planned kernels may hand back transposed views; outputs leave in C order.
+        outputs = {o: env[o] if env[o].flags.c_contiguous else np.ascontiguousarray(env[o])
+                   for o in self.output_names}
+        return ExecutionResult(outputs, stats)
 
 
 def compile_model(model: str | os.PathLike | onnx.ModelProto, *, qdq: QdqMode = "integer",
