@@ -51,6 +51,18 @@ class _UnitBase(Spec):
     arithmetic: Arithmetic = Field(default_factory=Arithmetic)
     thermal: Thermal | None = Field(None, description="RC thermal model; None: the unit "
                                     "stays at ambient temperature.")
+    layout: Literal["NCHW", "NHWC"] = Field(
+        "NCHW", description="Layout of the 4-D activations the unit's kernels read and write. "
+        "A unit reading a 4-D tensor another unit wrote in a different layout or channel "
+        "alignment converts it first (docs/model.md, \"Layouts\").")
+    channel_align: PositiveInt = Field(
+        1, description="Channels of the 4-D activations it writes are padded to a multiple of "
+        "this (e.g. 16 for a 16-lane channel-parallel datapath); the padding is stored and "
+        "moved.")
+    convert_bytes_per_cycle: PositiveFloat | None = Field(
+        None, description="Bytes per cycle the unit rearranges when converting a tensor's "
+        "layout or alignment (a strided load/store pass). Required only if a placement makes "
+        "the unit convert.")
 
     @field_validator("memories", "ops")
     @classmethod

@@ -46,10 +46,10 @@ class Flow:
     __slots__ = ("links", "cap", "remaining", "rate", "alone_ns", "end", "done")
 
     def __init__(self, links: tuple[Link, ...], cap: float, nbytes: float):
-        self.links = links
+        self.links = links  # a link listed twice is crossed twice (a DRAM-to-same-DRAM copy)
         for link in links:
-            if link.capacity < cap:
-                cap = link.capacity
+            if link.capacity / links.count(link) < cap:
+                cap = link.capacity / links.count(link)
         self.cap = cap
         self.remaining = float(nbytes)
         self.rate = self.cap

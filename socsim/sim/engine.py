@@ -107,9 +107,42 @@ class Simulation:
                                     f"DMA engine connects to its memories {unit.memories}")
             for t in op.outputs:
                 producer_mem[t] = unit.memories[0]
+        problems += self._conversion_problems(job)
         if problems:
             raise PlacementError(problems[:5], hint="add a DMA engine or a memory link in the "
                                  "device file, or place the ops differently")
+
+    def _conversion_problems(self, job: Job) -> list[str]:
+        """Units the plan makes convert layouts must say how fast (and what it costs)."""
+        prog = next(p for p in self.programs if p.workload is job.workload)
+        problems = []
+        for spec in prog.specs:
+            u = spec.unit.unit
+            for t, need in zip(spec.inputs, spec.need):
+                fmt = prog.fmt[t]
+                if need is None or fmt is None or fmt == need:
+                    continue
+                writer = prog.producer[t]
+                if u.convert_bytes_per_cycle is not None:
+                    converter = spec.unit.name
+                elif self.soc.units[writer].convert_bytes_per_cycle is not None:
+                    converter = writer
+                else:
+                    problems.append(
+                        f"{job.workload.name}: op {spec.name!r} on {spec.unit.name!r} reads "
+                        f"{prog.tensor_names[t]!r} written by {writer!r} as {fmt[0]}/c{fmt[1]} "
+                        f"but works in {need[0]}/c{need[1]}: set "
+                        f"units.{spec.unit.name}.convert_bytes_per_cycle (or "
+                        f"units.{writer}.convert_bytes_per_cycle) in the device file, or give "
+                        "both units one layout")
+                    continue
+                power = self.soc.units[converter].power
+                if prog.dtypes[t] not in power.energy_pj_per_op:
+                    problems.append(
+                        f"{job.workload.name}: {converter!r} converts "
+                        f"{prog.tensor_names[t]!r} ({prog.dtypes[t]}): add "
+                        f"units.{converter}.power.energy_pj_per_op.{prog.dtypes[t]}")
+        return problems
 
     # -- processes -------------------------------------------------------------------------
 
@@ -200,7 +233,7 @@ class Simulation:
                         "the SoC's inputs_in to a larger memory")
                 yield self._freed
                 size = pool.try_alloc(prog.nbytes[t])
-            inf.locs[t].append((self.input_memory, None, size))
+            inf.locs[t].append((self.input_memory, None, size, None))
             self._produced(inf, t)
         specs = prog.specs
         for i in prog.sources:
@@ -234,10 +267,10 @@ class Simulation:
         env = self.env
         unit = spec.unit
         in_mems = []
-        for t in spec.inputs:
-            mem = self._readable(inf, t, unit)
+        for t, need in zip(spec.inputs, spec.need):
+            mem = self._readable(inf, t, unit, need)
             if mem is None:
-                mem = yield from self._copy(inf, t, unit)
+                mem = yield from self._copy(inf, t, unit, need)
             in_mems.append(mem)
         cache = spec.wcache
         if cache is not None:
@@ -471,10 +504,14 @@ class Simulation:
 
     # -- memory and transfers --------------------------------------------------------------
 
-    def _readable(self, inf: Inference, t: int, unit: UnitState) -> str | None:
-        """A memory holding ``t`` that ``unit`` may read in place, or None (needs a copy)."""
+    def _readable(self, inf: Inference, t: int, unit: UnitState,
+                  need: tuple[str, int] | None) -> str | None:
+        """A memory holding ``t`` in format ``need`` (None: any) that ``unit`` may read in
+        place, or None (needs a copy or a conversion)."""
         zero_copy = self.settings.zero_copy
-        for mem, owner, _ in inf.locs[t]:
+        for mem, owner, _, fmt in inf.locs[t]:
+            if need is not None and fmt is not None and fmt != need:
+                continue
             if mem in unit.unit.memories and (zero_copy or owner is None or owner == unit.name):
                 producer = inf.prog.producer[t]
                 if producer is not None and producer != unit.name and owner == producer:
@@ -485,9 +522,10 @@ class Simulation:
                 return mem
         return None
 
-    def _copy(self, inf: Inference, t: int, unit: UnitState):
-        """Copy ``t`` by DMA into a memory ``unit`` reads; return that memory's name."""
-        key = (t, unit.name if not self.settings.zero_copy else "")
+    def _copy(self, inf: Inference, t: int, unit: UnitState, need: tuple[str, int] | None):
+        """Bring ``t`` into a memory ``unit`` reads, in format ``need`` (None: any): a DMA copy
+        of a copy in that format, else a layout conversion on the unit. Return the memory."""
+        key = (t, unit.name if not self.settings.zero_copy else "", need)
         pending = inf.pending.get(key)
         if pending is not None:
             if pending.callbacks is not None:
@@ -495,19 +533,92 @@ class Simulation:
             return pending.value
         done = self.env.event()
         inf.pending[key] = done
-        nbytes = inf.prog.nbytes[t]
-        route = self._route_for(inf, t, unit, nbytes)
+        if need is not None and all(f is not None and f != need for *_, f in inf.locs[t]):
+            converter = self._converter(inf, t, unit)
+            dst = yield from self._convert(inf, t, converter, need)
+            if converter is unit:
+                done.succeed(dst)
+                return dst
+            # the producer converted into its own memory: read it in place, or copy it
+            dst = self._readable(inf, t, unit, need)
+            if dst is not None:
+                done.succeed(dst)
+                return dst
+        route = self._route_for(inf, t, unit, need)
         while route is None:  # every reachable memory of the unit is full: wait for a free
             yield self._freed
-            route = self._route_for(inf, t, unit, nbytes)
-        src, engine_name, dst, size = route
+            route = self._route_for(inf, t, unit, need)
+        src, engine_name, dst, size, fmt, nbytes = route
         start, end, engine, channel = yield from self._dma(engine_name, nbytes, src, dst)
         self.trace.transfers.append((
             inf.prog.name, inf.index, inf.prog.tensor_names[t], "dma", src, dst, nbytes, start,
             end, engine_name, channel, *self._transfer_pj(engine_name, src, dst, nbytes)))
-        inf.locs[t].append((dst, unit.name, size))
+        inf.locs[t].append((dst, unit.name, size, fmt))
         done.succeed(dst)
         return dst
+
+    def _converter(self, inf: Inference, t: int, unit: UnitState) -> UnitState:
+        """Who converts ``t`` for ``unit``: the reader if it can, else the writer (as a host
+        CPU formats tensors for an accelerator's runtime)."""
+        if unit.unit.convert_bytes_per_cycle is not None:
+            return unit
+        return self.units[inf.prog.producer[t]]
+
+    def _convert(self, inf: Inference, t: int, unit: UnitState, need: tuple[str, int]):
+        """Rewrite 4-D tensor ``t`` in format ``need`` on ``unit``: read a copy it can address
+        (in place, or brought by DMA), write a new one in its first memory with room.
+        Recorded as a ``LayoutConvert`` op (docs/model.md, "Layouts")."""
+        env = self.env
+        prog = inf.prog
+        src = self._readable(inf, t, unit, None)
+        if src is None:
+            src = yield from self._copy(inf, t, unit, None)
+        in_b, out_b = prog.nbytes[t], prog.stored_bytes(t, need)
+        placed = self._alloc_in(unit, out_b)
+        while placed is None:
+            yield self._freed
+            placed = self._alloc_in(unit, out_b)
+        dst, size = placed
+        engine = unit.acquire()
+        if engine.__class__ is not int:
+            engine = yield engine
+        start = env.now
+        unit.begin(start)
+        self._busy += 1
+        static0 = unit.static_pj(start)
+        u = unit.unit
+        cycles = max(in_b, out_b) / u.convert_bytes_per_cycle + u.launch_overhead_cycles
+        bw_src, rd, _, src_dram = self.mem_params[src]
+        bw_dst, _, wr, dst_dram = self.mem_params[dst]
+        duration = ceil(max(cycles * 1e3 / unit.freq_mhz, in_b / bw_src + out_b / bw_dst))
+        yield env.timeout(duration)
+        end = start + duration
+        unit.end(end)
+        self._busy -= 1
+        dtype = prog.dtypes[t]
+        dyn_pj = prog.elements[t] * u.power.energy_pj_per_op[dtype] * unit.vscale2
+        unit.dyn_pj += dyn_pj
+        sram_pj = (0.0 if src_dram else in_b * rd) + (0.0 if dst_dram else out_b * wr)
+        dram_pj = (in_b * rd if src_dram else 0.0) + (out_b * wr if dst_dram else 0.0)
+        unit.release(engine)
+        self.trace.ops.append((
+            prog.name, inf.index, f"{prog.tensor_names[t]}>{need[0]}/c{need[1]}",
+            "LayoutConvert", dtype, unit.name, engine, start, end, cycles, 0, 0.0, in_b, 0,
+            out_b, dyn_pj, sram_pj, dram_pj, (unit.static_pj(end) - static0) / unit.engines,
+            unit.freq_mhz, unit.voltage_v))
+        inf.locs[t].append((dst, unit.name, size, need))
+        return dst
+
+    def _alloc_in(self, unit: UnitState, nbytes: int) -> tuple[str, int] | None:
+        """(memory, footprint) of ``nbytes`` allocated in the first of ``unit``'s memories
+        with room, or None."""
+        for pool in unit.pools:
+            size = pool.try_alloc(nbytes)
+            if size or not nbytes:
+                if pool is not unit.pools[0]:
+                    self._count_spill(unit.pools[0], nbytes)
+                return pool.name, size
+        return None
 
     def _dma(self, engine_name: str, nbytes: int, src: str, dst: str):
         """Hold a channel of ``engine_name`` for one transfer of ``nbytes`` from ``src`` to
@@ -551,12 +662,18 @@ class Simulation:
         dram = (nbytes * rd if src_dram else 0.0) + (nbytes * wr if dst_dram else 0.0)
         return nbytes * self.soc.dma[engine_name].energy_pj_per_byte, sram, dram
 
-    def _route_for(self, inf: Inference, t: int, unit: UnitState, nbytes: int):
-        """(source memory, DMA engine, destination memory, footprint) for copying ``t`` to
-        ``unit``, allocating the destination; None when every reachable memory is full."""
+    def _route_for(self, inf: Inference, t: int, unit: UnitState,
+                   need: tuple[str, int] | None):
+        """(source memory, DMA engine, destination memory, footprint, format, bytes) for
+        copying a copy of ``t`` in format ``need`` (None: any) to ``unit``, allocating the
+        destination; None when every reachable memory is full."""
         reachable = False
+        prog = inf.prog
         for dst_pool in unit.pools:
-            for src, _, _ in inf.locs[t]:
+            for src, _, _, fmt in inf.locs[t]:
+                if need is not None and fmt is not None and fmt != need:
+                    continue
+                nbytes = prog.nbytes[t] if fmt is None else prog.stored_bytes(t, fmt)
                 engine = self.soc.dma_between(src, dst_pool.name)
                 if engine is None or dst_pool.footprint(nbytes) > dst_pool.capacity:
                     continue
@@ -565,11 +682,11 @@ class Simulation:
                 if size or not nbytes:
                     if dst_pool is not unit.pools[0]:
                         self._count_spill(unit.pools[0], nbytes)
-                    return src, engine, dst_pool.name, size
+                    return src, engine, dst_pool.name, size, fmt, nbytes
         if not reachable:
             raise SimulationError(
-                f"{inf.prog.name}: cannot bring {inf.prog.tensor_names[t]!r} ({nbytes} bytes) to "
-                f"unit {unit.name!r}: no DMA engine reaches a memory of it large enough",
+                f"{prog.name}: cannot bring {prog.tensor_names[t]!r} ({prog.nbytes[t]} bytes) "
+                f"to unit {unit.name!r}: no DMA engine reaches a memory of it large enough",
                 hint="enlarge a memory or add a DMA engine in the device file")
         return None
 
@@ -599,7 +716,7 @@ class Simulation:
         for t, pool, size in placed:
             if pool is not unit.pools[0]:
                 self._count_spill(unit.pools[0], inf.prog.nbytes[t])
-            inf.locs[t].append((pool.name, unit.name, size))
+            inf.locs[t].append((pool.name, unit.name, size, inf.prog.fmt[t]))
         return [pool.name for _, pool, _ in placed]
 
     def _count_spill(self, preferred: MemoryPool, nbytes: int) -> None:
@@ -609,7 +726,7 @@ class Simulation:
     def _unref(self, inf: Inference, t: int) -> None:
         inf.refs[t] -= 1
         if inf.refs[t] == 0:
-            for mem, _, size in inf.locs[t]:
+            for mem, _, size, _ in inf.locs[t]:
                 self.pools[mem].free(size)
             inf.locs[t] = []
             self._wake_memory_waiters()

@@ -36,12 +36,14 @@ class OpSpec:
     ``weights_in``; with a ``weights_cache`` (``wcache``, segment ``wkey``, paged in by DMA
     engine ``wengine``), ``wc_cost`` is the same read from the cache. ``kernel`` names the
     FPGA kernel the op needs resident (None on other units and on fixed-datapath FPGAs).
+    ``fmt`` is the unit's (layout, channel alignment); ``need`` per input, the format it must
+    be read in (None: any, for tensors that are not 4-D).
     """
 
     __slots__ = ("name", "op_type", "dtype", "unit", "inputs", "outputs", "in_bytes",
                  "out_bytes", "traffic", "weight_bytes", "w_cost", "wcache", "wkey", "wpin",
                  "wengine", "wc_cost", "cycles", "macs", "util", "dyn_nom_pj", "in_total",
-                 "out_total", "traffic_cost", "kernel")
+                 "out_total", "traffic_cost", "kernel", "fmt", "need")
 
 
 class Program:
@@ -62,6 +64,14 @@ class Program:
         self.tensor_names = names
         tid = {n: i for i, n in enumerate(names)}
         self.nbytes = [g.tensors[n].nbytes for n in names]
+        # layouts: channels of each 4-D tensor (0: not 4-D), the (layout, channel alignment)
+        # it is stored in (its producer's; None for graph inputs: they arrive as the reader
+        # wants), and its stored size (channels padded to the producer's alignment)
+        self.logical_bytes = list(self.nbytes)
+        self.channels = [_channels(g.tensors[n].shape) for n in names]
+        self.elements = [g.tensors[n].size for n in names]
+        self.dtypes = [g.tensors[n].dtype for n in names]
+        self.fmt: list[tuple[str, int] | None] = [None] * len(names)
         self.inputs = [tid[n] for n in g.inputs]
         self.outputs = [tid[n] for n in g.outputs]
         self.refs = [0] * len(names)
@@ -74,7 +84,15 @@ class Program:
             s.name, s.op_type, s.dtype, s.unit = op.name, op.op_type, op.dtype, state
             s.inputs = tuple(tid[t] for t in op.inputs)
             s.outputs = tuple(tid[t] for t in op.outputs)
-            s.in_bytes = tuple(self.nbytes[t] for t in s.inputs)
+            fmt = (unit.layout, unit.channel_align)
+            s.fmt = fmt
+            s.need = tuple(fmt if self.channels[t] else None for t in s.inputs)
+            for t in s.outputs:
+                if self.channels[t]:
+                    self.fmt[t] = fmt
+                    self.nbytes[t] = self.stored_bytes(t, fmt)
+            s.in_bytes = tuple(self.stored_bytes(t, f) if f else self.nbytes[t]
+                               for t, f in zip(s.inputs, s.need))
             s.out_bytes = tuple(self.nbytes[t] for t in s.outputs)
             s.in_total, s.out_total = sum(s.in_bytes), sum(s.out_bytes)
             s.traffic = 0 if op.op_type in VIEW_OPS else 1  # a view moves no bytes itself
@@ -113,6 +131,18 @@ class Program:
             self.deps.append(len(distinct))
         self.sources = [i for i, d in enumerate(self.deps) if not d]
 
+    def stored_bytes(self, t: int, fmt: tuple[str, int]) -> int:
+        """Bytes of 4-D tensor ``t`` stored in ``fmt``: channels padded to its alignment."""
+        c, align = self.channels[t], fmt[1]
+        return -(-self.logical_bytes[t] * (-(-c // align) * align) // c)
+
+
+def _channels(shape) -> int:
+    """C of a 4-D (N, C, H, W) activation with known dimensions, else 0."""
+    if len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape):
+        return shape[1]
+    return 0
+
 
 def _read_cost(soc: SoC, name: str, nbytes: int) -> tuple[float, float, float, str | None]:
     """(ns alone, SRAM pJ, DRAM pJ, the memory's name if it is a shared DRAM) of reading
@@ -134,6 +164,8 @@ class Inference:
         self.index = index
         self.outputs = {t: env.event() for t in prog.outputs}  # succeed when produced
         self.waiting = list(prog.deps)  # per op: inputs not ready yet
-        self.locs: list[list[tuple[str, str | None, int]]] = [[] for _ in prog.tensor_names]
+        #: per tensor: its copies as (memory, owner unit or None, footprint, format or None)
+        self.locs: list[list[tuple[str, str | None, int, tuple[str, int] | None]]] = [
+            [] for _ in prog.tensor_names]
         self.refs = list(prog.refs)
         self.pending: dict[tuple[int, str], simpy.Event] = {}
