@@ -1,7 +1,8 @@
 """Elementwise ops with numpy broadcasting: arithmetic, comparisons, Where, activations, Erf/Gelu,
 Identity.
 
-Results keep the input's float type; transcendental functions are evaluated in float64 and
+Results keep the input's float type. float32 Erf is MLAS's polynomial, bit-exact to onnxruntime
+(:mod:`socsim.kernels._mlas`); other transcendental functions are evaluated in float64 and
 rounded once, so they are correctly rounded in all but rare cases.
 """
 
@@ -11,15 +12,19 @@ import math
 
 import numpy as np
 
+from socsim.kernels import _mlas
 from socsim.kernels.registry import KernelContext, register
 
 _erf64 = np.frompyfunc(math.erf, 1, 1)
 
 
 def erf(x: np.ndarray) -> np.ndarray:
-    """Error function, via float64 ``math.erf`` rounded to ``x``'s type."""
+    """Error function: float32 as onnxruntime computes it (MLAS), other types via float64
+    ``math.erf`` rounded to ``x``'s type."""
     if x.size == 0:
         return x.copy()
+    if x.dtype == np.float32:
+        return _mlas.erf(x)
     return _erf64(x.astype(np.float64)).astype(np.float64).astype(x.dtype)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from socsim.kernels import _mlas
 from socsim.kernels._common import act_bound, requantize_acc, zp_int
 from socsim.kernels._gemm import exact_dtype, int_matmul
 from socsim.kernels.dtypes import as_int, elem_type_of
@@ -12,7 +13,10 @@ from socsim.kernels.registry import MS_DOMAIN, KernelContext, register
 
 @register("MatMul")
 def matmul(ctx: KernelContext, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Float MatMul with numpy broadcasting."""
+    """Float MatMul with numpy broadcasting; float32 in MLAS sgemm's order (bit-exact to
+    onnxruntime, :func:`socsim.kernels._mlas.matmul`)."""
+    if a.dtype == np.float32 and b.dtype == np.float32:
+        return (_mlas.matmul(a, b, b_const=ctx.is_initializer(1)),)
     return (np.matmul(a, b),)
 
 

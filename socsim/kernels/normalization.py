@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from socsim.kernels import _mlas
 from socsim.kernels.registry import KernelContext, register
 
 
@@ -22,59 +23,21 @@ def softmax(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
     return ((e / e.sum(axis=axis, keepdims=True)).astype(x.dtype),)
 
 
-def _fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    # float32 fma through float64: the product is exact, the sum rounds once (almost always).
-    return (a.astype(np.float64) * b + c).astype(np.float32)
-
-
-def _layer_norm_f32(xr: np.ndarray, scale: np.ndarray, bias: np.ndarray | None, eps: float
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """MLAS's AVX2 LayerNorm: 8-lane sums (sum of squares by fma), a fixed horizontal
-    reduction, a sequential tail, then ``fma((x - mean) * inv, scale, bias)``."""
-    rows, n = xr.shape
-    f = np.float32
-    lanes = n // 8 * 8
-    vsum = np.zeros((rows, 8), dtype=f)
-    vsq = np.zeros((rows, 8), dtype=f)
-    for i in range(0, lanes, 8):
-        vx = xr[:, i:i + 8]
-        vsum += vx
-        vsq = _fma32(vx, vx, vsq)
-
-    def hsum(v: np.ndarray) -> np.ndarray:
-        r = v[:, :4] + v[:, 4:]
-        return (r[:, 0] + r[:, 2]) + (r[:, 1] + r[:, 3])
-
-    total, total_sq = hsum(vsum), hsum(vsq)
-    for i in range(lanes, n):
-        total = total + xr[:, i]
-        total_sq = _fma32(xr[:, i], xr[:, i], total_sq)
-    mean = total / f(n)
-    var = _fma32(-mean, mean, total_sq / f(n))
-    denom = np.sqrt(var + f(eps))
-    inv = f(1) / denom
-    y = (xr - mean[:, None]) * inv[:, None]
-    if bias is None:
-        y = y * scale.reshape(1, -1)
-    else:
-        y = _fma32(y, scale.reshape(1, -1), bias.reshape(1, -1))
-    return y, mean, inv
-
-
 @register("LayerNormalization")
 def layer_normalization(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
                         bias: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """LayerNormalization over the axes from ``axis``, in onnxruntime's (MLAS AVX2) float order.
+    """LayerNormalization over the axes from ``axis``, bit-exact to onnxruntime's float kernel
+    (:func:`socsim.kernels._mlas.layer_norm`).
 
     Also returns the mean and ``1 / std`` (stash type float32). Other float types are computed
-    in float32.
+    in float32, which onnxruntime does not do for double.
     """
     axis = int(ctx.attr("axis", -1)) % x.ndim
     eps = float(ctx.attr("epsilon", 1e-5))
     xr = x.astype(np.float32, copy=False).reshape(int(np.prod(x.shape[:axis])), -1)
-    y, mean, inv = _layer_norm_f32(xr, scale.astype(np.float32).reshape(-1),
-                                   None if bias is None else bias.astype(np.float32).reshape(-1),
-                                   eps)
+    y, mean, inv = _mlas.layer_norm(
+        xr, scale.astype(np.float32).reshape(-1),
+        None if bias is None else bias.astype(np.float32).reshape(-1), eps)
     stat_shape = x.shape[:axis] + (1,) * (x.ndim - axis)
     return (y.reshape(x.shape).astype(x.dtype), mean.reshape(stat_shape),
             inv.reshape(stat_shape))

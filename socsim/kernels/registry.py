@@ -96,6 +96,8 @@ class KernelContext:
         opset: the model's opset for the node's domain.
         arithmetic: the integer arithmetic of the unit running the node.
         const: per input, True when it is a constant of the model (its value never changes).
+        initializer: per input, True when it is an initializer or Constant of the ONNX graph
+            itself (what onnxruntime prepacks), not a value socsim computed from constants.
         cache: per-step storage for data derived from constant inputs.
         events: counters of the current run (``accumulator_saturations``,
             ``output_saturations``); the interpreter resets them per run.
@@ -107,6 +109,7 @@ class KernelContext:
     opset: int = 21
     arithmetic: Arithmetic = field(default_factory=Arithmetic)
     const: tuple[bool, ...] = ()
+    initializer: tuple[bool, ...] = ()
     cache: dict[Any, Any] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
 
@@ -122,6 +125,10 @@ class KernelContext:
     def is_const(self, i: int) -> bool:
         """True when input ``i`` is a model constant."""
         return i < len(self.const) and self.const[i]
+
+    def is_initializer(self, i: int) -> bool:
+        """True when input ``i`` is an initializer (or Constant) of the ONNX graph."""
+        return i < len(self.initializer) and self.initializer[i]
 
     def cached(self, key: Any, make: Callable[[], Any], *inputs: int) -> Any:
         """``make()`` memoised under ``key`` when all of ``inputs`` are constants."""
