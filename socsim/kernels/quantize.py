@@ -10,7 +10,14 @@ import numpy as np
 from onnx import TensorProto
 
 from socsim.errors import UnsupportedOpError
-from socsim.kernels.dtypes import INT_RANGES, as_int, elem_type_of, int_range, to_onnx_dtype
+from socsim.kernels.dtypes import (
+    INT_RANGES,
+    as_int,
+    elem_type_of,
+    int_range,
+    np_dtype,
+    to_onnx_dtype,
+)
 from socsim.kernels.registry import MS_DOMAIN, KernelContext, register
 
 
@@ -55,11 +62,28 @@ def quantize(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int, ele
 
     ``x / scale`` is evaluated in ``x``'s float type, as onnxruntime and the ONNX reference do.
     """
+    return quantize_to(x, scale, zero_point, elem_type, np.int32)
+
+
+def quantize_to(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int, elem_type: int,
+                out_dtype: np.dtype | type) -> tuple[np.ndarray, int]:
+    """:func:`quantize` with the result in ``out_dtype`` (one temporary, updated in place).
+
+    Adding the zero point before clamping is exact wherever it matters: below 2^24 (float32)
+    the sum is exact, and beyond it the value is far outside every quantized range.
+    """
     r = int_range(elem_type)
-    v = np.rint(x / scale.astype(x.dtype, copy=False))
-    v = v + np.asarray(zero_point).astype(v.dtype)
-    saturated = int(np.count_nonzero((v < r.lo) | (v > r.hi)))
-    return np.clip(v, r.lo, r.hi).astype(np.int32), saturated
+    v = np.divide(x, scale.astype(x.dtype, copy=False))
+    np.rint(v, out=v)
+    zp = np.asarray(zero_point)
+    if zp.ndim or zp:
+        np.add(v, zp.astype(v.dtype), out=v)
+    mask = np.less(v, r.lo)
+    saturated = int(np.count_nonzero(mask))
+    np.greater(v, r.hi, out=mask)
+    saturated += int(np.count_nonzero(mask))
+    np.clip(v, r.lo, r.hi, out=v)
+    return v.astype(out_dtype), saturated
 
 
 @register("QuantizeLinear")
@@ -73,9 +97,14 @@ def quantize_linear(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
     zp = 0 if zero_point is None else broadcast_param(as_int(zero_point), x.shape, axis, block)
     if x.dtype != np.float64 and x.dtype != np.float32:
         x = x.astype(np.float32)
-    q, sat = quantize(x, s, zp, elem)
+    out = np_dtype(elem)
+    if out.kind in "iu":
+        q, sat = quantize_to(x, s, zp, elem, out)
+    else:  # ml_dtypes int4/uint4: through int32
+        q, sat = quantize(x, s, zp, elem)
+        q = to_onnx_dtype(q, elem)
     ctx.count("output_saturations", sat)
-    return (to_onnx_dtype(q, elem),)
+    return (q,)
 
 
 @register("DequantizeLinear")
@@ -86,13 +115,23 @@ def dequantize_linear(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
     _integer_type(ctx, elem_type_of(x))
     axis, block = int(ctx.attr("axis", 1)), int(ctx.attr("block_size", 0))
     s = broadcast_param(scale, x.shape, axis, block)
+    out_dtype = s.dtype
+    if int(ctx.attr("output_dtype", 0)):
+        out_dtype = np_dtype(int(ctx.attr("output_dtype")))
+    if (out_dtype == s.dtype and s.dtype in (np.float32, np.float64) and x.dtype.kind in "iu"
+            and x.dtype.itemsize <= 2):
+        # 8/16-bit integers and their difference are exact in float32: convert, then
+        # subtract and scale in place.
+        y = x.astype(s.dtype)
+        if zero_point is not None:
+            zp = broadcast_param(as_int(zero_point, np.int64), x.shape, axis, block)
+            if zp.ndim or zp:
+                np.subtract(y, zp.astype(s.dtype), out=y)
+        np.multiply(y, s, out=y)
+        return (y,)
     xi = as_int(x, np.int64)
     if zero_point is not None:
         xi = xi - broadcast_param(as_int(zero_point, np.int64), x.shape, axis, block)
-    out_dtype = s.dtype
-    if int(ctx.attr("output_dtype", 0)):
-        from socsim.kernels.dtypes import np_dtype
-        out_dtype = np_dtype(int(ctx.attr("output_dtype")))
     if s.dtype == np.float16 or out_dtype == np.float16:
         y = (xi.astype(np.float32) * s.astype(np.float32)).astype(out_dtype)
     else:
