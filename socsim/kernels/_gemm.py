@@ -7,10 +7,11 @@ format represents. :func:`exact_dtype` picks the narrowest float type for a prov
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 _F32_EXACT = float(2**24)
 _F64_EXACT = float(2**53)
@@ -59,8 +60,11 @@ def pad_spatial(x: np.ndarray, pads: Sequence[int], value: float = 0.0) -> np.nd
     n = len(pads) // 2
     if not any(pads):
         return x
-    width = [(0, 0)] * (x.ndim - n) + [(pads[i], pads[i + n]) for i in range(n)]
-    return np.pad(x, width, constant_values=value)
+    lead = x.shape[:x.ndim - n]
+    out = np.full(lead + tuple(d + pads[i] + pads[i + n] for i, d in enumerate(x.shape[-n:])),
+                  value, dtype=x.dtype)
+    out[(Ellipsis,) + tuple(slice(pads[i], pads[i] + d) for i, d in enumerate(x.shape[-n:]))] = x
+    return out
 
 
 def out_shape(padded: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
@@ -77,12 +81,16 @@ def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
             dilations: Sequence[int]) -> np.ndarray:
     """View ``(N, C, *out, *kernel)`` of the windows of padded ``xp`` (no copy)."""
     n = len(kernel)
-    ext = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
-    axes = tuple(range(xp.ndim - n, xp.ndim))
-    v = sliding_window_view(xp, ext, axis=axes)
-    idx = ((slice(None),) * (xp.ndim - n) + tuple(slice(None, None, s) for s in strides)
-           + tuple(slice(None, None, d) for d in dilations))
-    return v[idx]
+    lead = xp.ndim - n
+    spatial = xp.shape[lead:]
+    out = [(size - (k - 1) * d - 1) // s + 1
+           for size, k, s, d in zip(spatial, kernel, strides, dilations)]
+    if min(out, default=1) < 1:
+        raise ValueError("window shape cannot be larger than input array shape")
+    st = xp.strides[lead:]
+    return as_strided(xp, xp.shape[:lead] + tuple(out) + tuple(kernel),
+                      xp.strides[:lead] + tuple(a * s for a, s in zip(st, strides))
+                      + tuple(a * d for a, d in zip(st, dilations)), writeable=False)
 
 
 def im2col(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
@@ -95,7 +103,7 @@ def im2col(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
     v = windows(xp, kernel, strides, dilations)
     o = list(v.shape[2:2 + n])
     perm = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))
-    cols = v.transpose(perm).reshape(xp.shape[0], xp.shape[1] * int(np.prod(kernel)), -1)
+    cols = v.transpose(perm).reshape(xp.shape[0], xp.shape[1] * math.prod(kernel), -1)
     return cols, o
 
 
@@ -125,6 +133,6 @@ def conv_nd(xp: np.ndarray, w: np.ndarray, group: int, strides: Sequence[int],
     cols, o = im2col(xp, kernel, strides, dilations)
     cg, mg = c // group, m // group
     wm = w.reshape(group, mg, -1)
-    cols = cols.reshape(n, group, cg * int(np.prod(kernel)), -1)
+    cols = cols.reshape(n, group, cg * math.prod(kernel), -1)
     out = np.matmul(wm[None], cols)  # (N, G, Mg, P)
     return out.reshape([n, m] + o)
