@@ -32,7 +32,7 @@ import numpy as np
 from socsim.kernels._common import out_scale
 from socsim.kernels._gemm import conv_pads
 from socsim.kernels.arithmetic import Arithmetic
-from socsim.kernels.dtypes import as_int, elem_type_of, int_range, np_dtype
+from socsim.kernels.dtypes import as_int, count_saturated, elem_type_of, int_range, np_dtype
 
 _F32_EXACT = 2**24
 _ROW_BLOCK = 2048
@@ -184,7 +184,7 @@ def run_plan(plan: QConvPlan, x: np.ndarray) -> tuple[np.ndarray, int]:
 def requantize_rne(acc: np.ndarray, scale: np.ndarray, zero_point: int, lo: int, hi: int,
                    out_dtype: np.dtype) -> tuple[np.ndarray, int]:
     """``clamp(rint(acc * scale) + zp)`` of float32 integral ``acc`` (overwritten) in the
-    output type, and how many values were clamped.
+    output type, and how many values saturated (:func:`~socsim.kernels.dtypes.count_saturated`).
 
     Adding the zero point before clamping is exact wherever it matters: below 2^24 the sum is
     exact, and beyond it the value is far outside the output range either way.
@@ -194,9 +194,9 @@ def requantize_rne(acc: np.ndarray, scale: np.ndarray, zero_point: int, lo: int,
     if zero_point:
         np.add(acc, np.float32(zero_point), out=acc)
     mask = np.less(acc, lo)
-    saturated = int(np.count_nonzero(mask))
+    saturated = count_saturated(mask, zero_point, lo)
     np.greater(acc, hi, out=mask)
-    saturated += int(np.count_nonzero(mask))
+    saturated += count_saturated(mask, zero_point, hi)
     np.clip(acc, lo, hi, out=acc)
     return acc.astype(out_dtype), saturated
 

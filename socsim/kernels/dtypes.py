@@ -79,3 +79,18 @@ def is_quantized(array: np.ndarray) -> bool:
 def to_onnx_dtype(values: np.ndarray, elem_type: int) -> np.ndarray:
     """Casts in-range integer ``values`` to the numpy/ml_dtypes dtype of ``elem_type``."""
     return values.astype(np_dtype(elem_type))
+
+
+def count_saturated(clamped: np.ndarray, zero_point: np.ndarray | int | float, bound: int) -> int:
+    """How many elements of the ``clamped`` mask (values clamped to ``bound``) are saturations.
+
+    A value clamped to the bound the output zero point sits on is not: such a range starts (or
+    ends) at real 0, and what falls beyond it is the negative half a ReLU cuts off, fused into
+    the integer op (Conv -> Relu -> QuantizeLinear) or implied by a calibrated range of
+    ``[0, max]``. Counting it would report half of every ReLU layer as saturated. Only values
+    beyond the real range the tensor can represent are saturations.
+    """
+    zp = np.asarray(zero_point)
+    if zp.ndim == 0:
+        return 0 if zp == bound else int(np.count_nonzero(clamped))
+    return int(np.count_nonzero(clamped & (zp != bound)))

@@ -37,7 +37,10 @@ class OpStats:
     Attributes:
         op_type: the op that ran (after QDQ lowering, e.g. ``QLinearConv`` for a QDQ Conv).
         accumulator_saturations: outputs whose exact sum did not fit the accumulator width.
-        output_saturations: outputs clamped to the range of their integer type.
+        output_saturations: outputs clamped to the range of their integer type because the
+            value lay beyond the real range the tensor represents. Clamps at the bound the
+            output zero point sits on (a range that starts at real 0, e.g. int8 zero point
+            -128 after a fused ReLU) are the ReLU's floor and are not counted.
         requant_overflows: int32 overflows inside a fixed-point requantization (TFLite modes).
     """
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from socsim.kernels._common import requantize_acc
-from socsim.kernels.dtypes import as_int, elem_type_of, int_range, to_onnx_dtype
+from socsim.kernels.dtypes import (
+    as_int,
+    count_saturated,
+    elem_type_of,
+    int_range,
+    to_onnx_dtype,
+)
 from socsim.kernels._gemm import conv_pads
 from socsim.kernels.pool import average_windows, pool_geometry
 from socsim.kernels.registry import MS_DOMAIN, KernelContext, register
@@ -30,9 +36,10 @@ def _fma32(a: np.ndarray, b: np.ndarray | np.float32, c: np.ndarray | np.float32
         np.float32)
 
 
-def _saturate(ctx: KernelContext, v: np.ndarray, elem: int) -> np.ndarray:
+def _saturate(ctx: KernelContext, v: np.ndarray, elem: int, zero_point: int) -> np.ndarray:
     r = int_range(elem)
-    ctx.count("output_saturations", int(np.count_nonzero((v < r.lo) | (v > r.hi))))
+    ctx.count("output_saturations", count_saturated(v < r.lo, zero_point, r.lo)
+              + count_saturated(v > r.hi, zero_point, r.hi))
     return to_onnx_dtype(np.clip(v, r.lo, r.hi), elem)
 
 
@@ -59,7 +66,7 @@ def qlinear_add(ctx: KernelContext, a: np.ndarray, a_scale: np.ndarray,
     else:
         v = _fma32(af, ra, _fma32(bf, rb, fixed))
     elem = elem_type_of(a)
-    return (_saturate(ctx, np.rint(v).astype(np.int64), elem),)
+    return (_saturate(ctx, np.rint(v).astype(np.int64), elem, zc),)
 
 
 @register("QLinearMul", MS_DOMAIN)
@@ -71,7 +78,7 @@ def qlinear_mul(ctx: KernelContext, a: np.ndarray, a_scale: np.ndarray,
     scale = _f32(a_scale) * _f32(b_scale) / _f32(c_scale)
     prod = ((as_int(a, np.int64) - _zp(a_zero_point)) * (as_int(b, np.int64) - _zp(b_zero_point)))
     v = np.rint(prod.astype(np.float32) * scale) + np.float32(_zp(c_zero_point))
-    return (_saturate(ctx, v.astype(np.int64), elem_type_of(a)),)
+    return (_saturate(ctx, v.astype(np.int64), elem_type_of(a), _zp(c_zero_point)),)
 
 
 def _dequant(x: np.ndarray, scale: np.float32, zp: int) -> np.ndarray:
@@ -80,7 +87,7 @@ def _dequant(x: np.ndarray, scale: np.float32, zp: int) -> np.ndarray:
 
 def _quant(ctx: KernelContext, y: np.ndarray, scale: np.float32, zp: int, elem: int
            ) -> np.ndarray:
-    return _saturate(ctx, (np.rint(y / scale) + np.float32(zp)).astype(np.int64), elem)
+    return _saturate(ctx, (np.rint(y / scale) + np.float32(zp)).astype(np.int64), elem, zp)
 
 
 def _table(ctx: KernelContext, x: np.ndarray, fn, x_scale, x_zp, y_scale, y_zp
@@ -179,7 +186,7 @@ def qlinear_average_pool(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
         y = average_windows(xf, kernel, strides, dil, pads, out,
                             bool(ctx.attr("count_include_pad", 0)), explicit).astype(np.float32)
         v = np.rint(y / _f32(y_scale) + np.float32(_zp(y_zero_point)))
-        q = _saturate(ctx, v.astype(np.int64), elem_type_of(x))
+        q = _saturate(ctx, v.astype(np.int64), elem_type_of(x), _zp(y_zero_point))
     if last:
         q = np.moveaxis(q, 1, -1)
     return (q,)

@@ -13,6 +13,7 @@ from socsim.errors import UnsupportedOpError
 from socsim.kernels.dtypes import (
     INT_RANGES,
     as_int,
+    count_saturated,
     elem_type_of,
     int_range,
     np_dtype,
@@ -79,9 +80,9 @@ def quantize_to(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int, 
     if zp.ndim or zp:
         np.add(v, zp.astype(v.dtype), out=v)
     mask = np.less(v, r.lo)
-    saturated = int(np.count_nonzero(mask))
+    saturated = count_saturated(mask, zp, r.lo)
     np.greater(v, r.hi, out=mask)
-    saturated += int(np.count_nonzero(mask))
+    saturated += count_saturated(mask, zp, r.hi)
     np.clip(v, r.lo, r.hi, out=v)
     return v.astype(out_dtype), saturated
 

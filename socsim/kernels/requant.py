@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from socsim.kernels.arithmetic import Arithmetic, RequantMode
+from socsim.kernels.dtypes import count_saturated
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
@@ -150,7 +151,9 @@ def requantize(acc: np.ndarray, *, scale: np.ndarray, real_scale: np.ndarray,
         mode: requantization mode.
 
     Returns:
-        ``(q, saturated, overflowed)``: int32 outputs, how many were clamped to [lo, hi], and
+        ``(q, saturated, overflowed)``: int32 outputs, how many were clamped to [lo, hi]
+        (not counting clamps at the bound the zero point sits on: a ReLU's floor, see
+        :func:`socsim.kernels.dtypes.count_saturated`), and
         how many wrapped around int32 inside the fixed-point arithmetic (TFLite modes).
     """
     zp = np.asarray(zero_point, dtype=np.int32)
@@ -159,7 +162,7 @@ def requantize(acc: np.ndarray, *, scale: np.ndarray, real_scale: np.ndarray,
         # round half to even, add zp.
         v = np.rint(acc.astype(np.float32) * np.asarray(scale, dtype=np.float32))
         vlo, vhi = (lo - zp).astype(np.float32), (hi - zp).astype(np.float32)
-        saturated = int(np.count_nonzero((v < vlo) | (v > vhi)))
+        saturated = count_saturated(v < vlo, zp, lo) + count_saturated(v > vhi, zp, hi)
         q = np.clip(v, vlo, vhi).astype(np.int32) + zp
         return q, saturated, 0
     m, shift = quantize_multiplier(real_scale, single_rounding=mode == "tflite_single")
@@ -172,5 +175,5 @@ def requantize(acc: np.ndarray, *, scale: np.ndarray, real_scale: np.ndarray,
     shifted = q + zp
     q = _wrap_int32(shifted)
     overflows += int(np.count_nonzero(q != shifted))
-    saturated = int(np.count_nonzero((q < lo) | (q > hi)))
+    saturated = count_saturated(q < lo, zp, lo) + count_saturated(q > hi, zp, hi)
     return np.clip(q, lo, hi).astype(np.int32, copy=False), saturated, overflows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -380,3 +381,33 @@ def test_modes_disagree_rarely_and_only_where_rounding_allows() -> None:
     assert total["tflite_double/tflite_single"] > 0
     assert total["onnx_rne/tflite_double"] > 0
     assert 0 < total["tflite_double/tflite_single"] / elements < 0.005
+
+
+def test_relu_floor_is_not_a_saturation() -> None:
+    """With the zero point on the type's minimum (a ReLU-fused range [0, max]), values below
+    real 0 clamp to the zero point: that is the ReLU, not saturation; the top still counts."""
+    for mode in ("onnx_rne", "tflite_double", "tflite_single"):
+        # acc -1000 * 0.25 = -250 -> -128 (floor, zp -128); 1000 * 0.25 - 128 = 122; 2000 ->
+        # 372 -> 127 (saturated).
+        assert _rq([-1000, 1000, 2000], 0.25, zp=-128, mode=mode) == ([-128, 122, 127], 1, 0)
+        assert _rq([-1000, 2000], 0.25, zp=0, lo=0, hi=255, mode=mode) == ([0, 255], 1, 0)
+
+
+def test_saturation_counts_agree_between_integer_and_reference() -> None:
+    """A fused Conv -> Relu (integer) and the graph as written (reference) saturate the same
+    values: the fused ReLU's floor is not counted, so both report only the range overflows."""
+    from socsim import zoo
+    from socsim.execute import run_model
+
+    path = Path(__file__).resolve().parents[2] / "workloads" / "resnet8_int8.onnx"
+    spec = zoo.spec("resnet8")
+    x = np.random.default_rng(0).uniform(spec.input_low, spec.input_high,
+                                         size=spec.input_shape).astype(np.float32)
+    model = onnx.load(str(path))
+    totals = {}
+    for qdq in ("integer", "reference"):
+        stats = run_model(model, {"input": x}, qdq=qdq).stats.values()
+        totals[qdq] = sum(s.output_saturations for s in stats)
+    relu_outputs = 16384 * 3 + 8192 * 2 + 4096 * 2  # ~half of these are negative
+    assert totals["integer"] < relu_outputs // 100
+    assert abs(totals["integer"] - totals["reference"]) <= 2
