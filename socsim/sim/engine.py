@@ -525,14 +525,23 @@ class Simulation:
     def _copy(self, inf: Inference, t: int, unit: UnitState, need: tuple[str, int] | None):
         """Bring ``t`` into a memory ``unit`` reads, in format ``need`` (None: any): a DMA copy
         of a copy in that format, else a layout conversion on the unit. Return the memory."""
-        key = (t, unit.name if not self.settings.zero_copy else "", need)
+        key = (t, unit.name, need)
         pending = inf.pending.get(key)
-        if pending is not None:
+        if pending is not None:  # another op of this unit asked first
             if pending.callbacks is not None:
                 yield pending
             return pending.value
         done = self.env.event()
         inf.pending[key] = done
+        if self.settings.zero_copy:  # a copy under way for another unit may land in reach
+            for (t2, _, need2), ev in list(inf.pending.items()):
+                if t2 == t and ev.callbacks is not None and ev is not done and (
+                        need is None or need2 == need):
+                    yield ev
+                    mem = self._readable(inf, t, unit, need)
+                    if mem is not None:
+                        done.succeed(mem)
+                        return mem
         if need is not None and all(f is not None and f != need for *_, f in inf.locs[t]):
             converter = self._converter(inf, t, unit)
             dst = yield from self._convert(inf, t, converter, need)
@@ -602,7 +611,7 @@ class Simulation:
         dram_pj = (in_b * rd if src_dram else 0.0) + (out_b * wr if dst_dram else 0.0)
         unit.release(engine)
         self.trace.ops.append((
-            prog.name, inf.index, f"{prog.tensor_names[t]}>{need[0]}/c{need[1]}",
+            prog.name, inf.index, f"{prog.tensor_names[t]}>{need[0]}/c{need[1]}@{unit.name}",
             "LayoutConvert", dtype, unit.name, engine, start, end, cycles, 0, 0.0, in_b, 0,
             out_b, dyn_pj, sram_pj, dram_pj, (unit.static_pj(end) - static0) / unit.engines,
             unit.freq_mhz, unit.voltage_v))

@@ -63,7 +63,7 @@ def test_a_layout_change_costs_a_conversion_on_the_consumer(tmp_path):
     r = _run(tmp_path, "units.acc.layout=NHWC", "units.acc.channel_align=16",
              "units.acc.convert_bytes_per_cycle=4")
     ops = r.tables.ops.set_index("op")
-    conv = ops.loc["y>NHWC/c16"]
+    conv = ops.loc["y>NHWC/c16@acc"]
     assert (conv.op_type, conv.unit, conv.bytes_in, conv.bytes_out) == ("LayoutConvert", "acc",
                                                                         512, 1024)
     assert (conv.start_ns, conv.end_ns) == (CPU_NS, CPU_NS + CONVERT_NS)
@@ -90,6 +90,6 @@ def test_the_writer_converts_when_the_reader_cannot(tmp_path):
     to acc_sram at 2 GB/s: 1536 ns."""
     r = _run(tmp_path, "units.acc.layout=NHWC", "units.acc.channel_align=16",
              "units.cpu.convert_bytes_per_cycle=1")
-    conv = r.tables.ops.set_index("op").loc["y>NHWC/c16"]
+    conv = r.tables.ops.set_index("op").loc["y>NHWC/c16@cpu"]
     assert (conv.unit, conv.start_ns, conv.end_ns) == ("cpu", CPU_NS, CPU_NS + 10240)
     assert r.trace.makespan_ns == CPU_NS + 10240 + 1536
