@@ -193,10 +193,13 @@ def requantize_rne(acc: np.ndarray, scale: np.ndarray, zero_point: int, lo: int,
     np.rint(acc, out=acc)
     if zero_point:
         np.add(acc, np.float32(zero_point), out=acc)
-    mask = np.less(acc, lo)
-    saturated = count_saturated(mask, zero_point, lo)
-    np.greater(acc, hi, out=mask)
-    saturated += count_saturated(mask, zero_point, hi)
+    # Clamps at the bound the zero point sits on are a ReLU's floor, not saturations
+    # (count_saturated): that side needs no comparison at all.
+    saturated = 0
+    if zero_point != lo:
+        saturated += count_saturated(np.less(acc, lo), zero_point, lo)
+    if zero_point != hi:
+        saturated += count_saturated(np.greater(acc, hi), zero_point, hi)
     np.clip(acc, lo, hi, out=acc)
     return acc.astype(out_dtype), saturated
 

@@ -79,10 +79,10 @@ def quantize_to(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int, 
     zp = np.asarray(zero_point)
     if zp.ndim or zp:
         np.add(v, zp.astype(v.dtype), out=v)
-    mask = np.less(v, r.lo)
-    saturated = count_saturated(mask, zp, r.lo)
-    np.greater(v, r.hi, out=mask)
-    saturated += count_saturated(mask, zp, r.hi)
+    saturated = 0
+    for bound, beyond in ((r.lo, np.less), (r.hi, np.greater)):
+        if zp.ndim or zp != bound:  # a scalar zero point on the bound: nothing to count
+            saturated += count_saturated(beyond(v, bound), zp, bound)
     np.clip(v, r.lo, r.hi, out=v)
     return v.astype(out_dtype), saturated
 
