@@ -157,6 +157,7 @@ def summary(t: Tables, trace: Trace, *, scenario: str, soc: str, policy: dict,
         "paging": _paging(t, trace),
         "fpga": _fpga(t),
         "spills": trace.spills,
+        "spill_bytes": trace.spill_bytes,
         "memory_peak_kib": {m: trace.memory_peak_bytes[m] / 1024
                             for m in trace.memory_peak_bytes},
         "notes": list(trace.notes),

@@ -483,14 +483,14 @@ class Simulation:
                 state.set_temperature(now, temp)
                 counters.append((now, state.name, "temp_c", temp))
                 energy = state.dyn_pj + state.static_pj(now)
+            busy = state.busy_ns(now)
             if gov is not None and not state.switching:
-                busy = state.busy_ns(now)
                 util = (busy - last_busy) / (state.unit.engines * (now - last_t))
                 target = next_mhz(gov, state.unit.dvfs, state.freq_mhz, util, state.temp_c,
                                   thermal)
                 if target != state.freq_mhz:
                     env.process(self._switch(state, target))
-                last_busy = busy
+            last_busy = busy
             last_t, last_energy = now, energy
 
     def _switch(self, state: UnitState, freq_mhz: float):
@@ -729,8 +729,10 @@ class Simulation:
         return [pool.name for _, pool, _ in placed]
 
     def _count_spill(self, preferred: MemoryPool, nbytes: int) -> None:
+        """A tensor placed past its unit's preferred memory (not a page fault: nothing is
+        paged; the unit reads it where it landed)."""
         self.trace.spills += 1
-        self.trace.page_faults += -(-nbytes // preferred.page)
+        self.trace.spill_bytes += nbytes
 
     def _unref(self, inf: Inference, t: int) -> None:
         inf.refs[t] -= 1

@@ -91,7 +91,9 @@ class Program:
                 if self.channels[t]:
                     self.fmt[t] = fmt
                     self.nbytes[t] = self.stored_bytes(t, fmt)
-            s.in_bytes = tuple(self.stored_bytes(t, f) if f else self.nbytes[t]
+            # what the op reads: a produced 4-D tensor in its own format (converted if need
+            # be); a graph input as it arrived
+            s.in_bytes = tuple(self.stored_bytes(t, f) if f and self.fmt[t] else self.nbytes[t]
                                for t, f in zip(s.inputs, s.need))
             s.out_bytes = tuple(self.nbytes[t] for t in s.outputs)
             s.in_total, s.out_total = sum(s.in_bytes), sum(s.out_bytes)

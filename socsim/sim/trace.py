@@ -35,7 +35,8 @@ class Trace:
         memory_capacity_bytes: each memory's capacity.
         counters: (time_ns, unit, counter, value) samples: ``freq_mhz`` at the start and at
             every DVFS change, ``temp_c`` every sampling period of a unit with a thermal model.
-        spills: tensors that did not fit their unit's preferred memory and went to the next.
+        spills: tensors that did not fit their unit's preferred memory and went to the next;
+            spill_bytes: their bytes.
         page_faults: weight pages paged into a ``weights_cache`` SRAM on a miss (each page-in
             is also a ``page_in`` transfer).
         evictions: one per weight segment evicted from an SRAM (:data:`EVICTION_COLUMNS`).
@@ -57,6 +58,7 @@ class Trace:
     memory_capacity_bytes: dict[str, int] = field(default_factory=dict)
     counters: list[tuple] = field(default_factory=list)
     spills: int = 0
+    spill_bytes: int = 0
     page_faults: int = 0
     evictions: list[tuple] = field(default_factory=list)
     reconfigs: list[tuple] = field(default_factory=list)

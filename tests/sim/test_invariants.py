@@ -118,7 +118,8 @@ def test_small_sram_spills_but_never_overflows(tmp_path):
     path.write_text(soc)
     r = _run(tmp_path, f"  - {{name: a, model: {RESNET}, inferences: 3, max_in_flight: 2}}",
              policy="{name: single, params: {unit: cpu}}", soc=path)
-    assert r.summary["spills"] > 0 and r.summary["page_faults"] >= r.summary["spills"]
+    assert r.summary["spills"] > 0 and r.summary["spill_bytes"] > 0
+    assert r.summary["page_faults"] == 0  # a spill is not paged: it is read where it landed
     assert r.trace.memory_peak_bytes["sram"] <= 20 * 1024
     assert r.trace.memory_peak_bytes["dram"] > 0
 
