@@ -88,9 +88,14 @@ def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
     if min(out, default=1) < 1:
         raise ValueError("window shape cannot be larger than input array shape")
     st = xp.strides[lead:]
-    return as_strided(xp, xp.shape[:lead] + tuple(out) + tuple(kernel),
-                      xp.strides[:lead] + tuple(a * s for a, s in zip(st, strides))
-                      + tuple(a * d for a, d in zip(st, dilations)), writeable=False)
+    shape = xp.shape[:lead] + tuple(out) + tuple(kernel)
+    view_strides = (xp.strides[:lead] + tuple(a * s for a, s in zip(st, strides))
+                    + tuple(a * d for a, d in zip(st, dilations)))
+    if not xp.flags.c_contiguous:
+        return as_strided(xp, shape, view_strides, writeable=False)
+    v = np.ndarray(shape, xp.dtype, xp, 0, view_strides)  # as_strided without its overhead
+    v.flags.writeable = False
+    return v
 
 
 def im2col(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],

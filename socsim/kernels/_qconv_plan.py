@@ -32,7 +32,7 @@ import numpy as np
 from socsim.kernels._common import out_scale
 from socsim.kernels._gemm import conv_pads
 from socsim.kernels.arithmetic import Arithmetic
-from socsim.kernels.dtypes import as_int, count_saturated, elem_type_of, int_range, np_dtype
+from socsim.kernels.dtypes import as_int, elem_type_of, int_range, np_dtype
 
 _F32_EXACT = 2**24
 _ROW_BLOCK = 2048
@@ -197,9 +197,9 @@ def requantize_rne(acc: np.ndarray, scale: np.ndarray, zero_point: int, lo: int,
     # (count_saturated): that side needs no comparison at all.
     saturated = 0
     if zero_point != lo:
-        saturated += count_saturated(np.less(acc, lo), zero_point, lo)
+        saturated += int(np.count_nonzero(np.less(acc, lo)))
     if zero_point != hi:
-        saturated += count_saturated(np.greater(acc, hi), zero_point, hi)
+        saturated += int(np.count_nonzero(np.greater(acc, hi)))
     np.clip(acc, lo, hi, out=acc)
     return acc.astype(out_dtype), saturated
 
@@ -247,13 +247,13 @@ def _im2col(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:
     xp[:, top:top + h, left:left + w] = image
     ho, wo = _out_hw(plan, *xp.shape[1:])
     (kh, kw), (sh, sw), (dh, dw) = plan.kernel, plan.strides, plan.dilations
-    cols = np.empty((kh * kw * c + 1, ho, wo), dtype=np.float32)
-    for t in range(kh * kw):
-        i, j = divmod(t, kw)
-        cols[t * c:(t + 1) * c] = xp[:, i * dh:i * dh + (ho - 1) * sh + 1:sh,
-                                     j * dw:j * dw + (wo - 1) * sw + 1:sw]
+    sc, sy, sx = xp.strides
+    taps = np.ndarray((kh, kw, c, ho, wo), xp.dtype, xp, 0,
+                      (sy * dh, sx * dw, sc, sy * sh, sx * sw))  # a view: rows (kh, kw, C)
+    cols = np.empty((kh * kw * c + 1, ho * wo), dtype=np.float32)
+    cols[:-1].reshape(taps.shape)[...] = taps
     cols[-1] = 1.0
-    return (cols.reshape(cols.shape[0], -1).T @ plan.weights).reshape(ho, wo, -1)
+    return (cols.T @ plan.weights).reshape(ho, wo, -1)
 
 
 def _depthwise(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:

@@ -12,6 +12,13 @@ from socsim.kernels.registry import KernelContext, register
 
 
 def _geometry(ctx: KernelContext, x: np.ndarray, w: np.ndarray):
+    key = ("geometry", x.shape, w.shape)
+    if key not in ctx.cache:
+        ctx.cache[key] = _decode_geometry(ctx, x, w)
+    return ctx.cache[key]
+
+
+def _decode_geometry(ctx: KernelContext, x: np.ndarray, w: np.ndarray):
     kernel = list(ctx.attr("kernel_shape") or w.shape[2:])
     n = len(kernel)
     strides = list(ctx.attr("strides") or [1] * n)
@@ -75,15 +82,19 @@ def qlinear_conv(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
     Constant operands are planned once (:mod:`socsim.kernels._qconv_plan`); the plan runs
     whenever it applies, the general path below otherwise. Both give the same bits.
     """
-    operands = range(1, 8 if b is None else 9)
-    if x.ndim == 4 and all(ctx.is_const(i) for i in operands):
-        plan = ctx.cached(("plan", x.dtype), lambda: plan_qlinear_conv(
-            ctx.attrs, ctx.arithmetic, x.dtype, x_scale, x_zero_point, w, w_scale,
-            w_zero_point, y_scale, y_zero_point, b), *operands)
-        if plan is not None:
-            y, saturated = run_plan(plan, x)
-            ctx.count("output_saturations", saturated)
-            return (y,)
+    key = ("plan", x.dtype, x.ndim)
+    plan = ctx.cache.get(key, False)
+    if plan is False:  # first call: plan once, or remember that there is no plan
+        constant = all(ctx.is_const(i) for i in range(1, 8 if b is None else 9))
+        plan = plan_qlinear_conv(ctx.attrs, ctx.arithmetic, x.dtype, x_scale, x_zero_point, w,
+                                 w_scale, w_zero_point, y_scale, y_zero_point, b
+                                 ) if constant and x.ndim == 4 else None
+        if constant:
+            ctx.cache[key] = plan
+    if plan is not None:
+        y, saturated = run_plan(plan, x)
+        ctx.count("output_saturations", saturated)
+        return (y,)
     acc = _int_conv(ctx, x, x_zero_point, w, w_zero_point)
     if b is not None:
         acc = acc + channel_shape(as_int(b, np.int64).astype(np.float64), acc.ndim)

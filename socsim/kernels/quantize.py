@@ -81,10 +81,23 @@ def quantize_to(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int, 
         np.add(v, zp.astype(v.dtype), out=v)
     saturated = 0
     for bound, beyond in ((r.lo, np.less), (r.hi, np.greater)):
-        if zp.ndim or zp != bound:  # a scalar zero point on the bound: nothing to count
+        if zp.ndim:
             saturated += count_saturated(beyond(v, bound), zp, bound)
+        elif zp != bound:  # a scalar zero point on the bound: nothing to count
+            saturated += int(np.count_nonzero(beyond(v, bound)))
     np.clip(v, r.lo, r.hi, out=v)
     return v.astype(out_dtype), saturated
+
+
+def _quantize_params(ctx: KernelContext, shape: tuple[int, ...], scale: np.ndarray,
+                     zero_point: np.ndarray | None
+                     ) -> tuple[int, np.ndarray, np.ndarray | int, np.dtype]:
+    """Output element type, broadcast scale and zero point, and output dtype of a Q node."""
+    elem = _out_type(ctx, zero_point)
+    axis, block = int(ctx.attr("axis", 1)), int(ctx.attr("block_size", 0))
+    s = broadcast_param(scale, shape, axis, block)
+    zp = 0 if zero_point is None else broadcast_param(as_int(zero_point), shape, axis, block)
+    return elem, s, zp, np_dtype(elem)
 
 
 @register("QuantizeLinear")
@@ -92,13 +105,10 @@ def quantize_to(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int, 
 def quantize_linear(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
                     zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """ONNX QuantizeLinear (opset 10-23, integer outputs)."""
-    elem = _out_type(ctx, zero_point)
-    axis, block = int(ctx.attr("axis", 1)), int(ctx.attr("block_size", 0))
-    s = broadcast_param(scale, x.shape, axis, block)
-    zp = 0 if zero_point is None else broadcast_param(as_int(zero_point), x.shape, axis, block)
+    elem, s, zp, out = ctx.cached(("params", x.shape), lambda: _quantize_params(
+        ctx, x.shape, scale, zero_point), 1, 2)
     if x.dtype != np.float64 and x.dtype != np.float32:
         x = x.astype(np.float32)
-    out = np_dtype(elem)
     if out.kind in "iu":
         q, sat = quantize_to(x, s, zp, elem, out)
     else:  # ml_dtypes int4/uint4: through int32

@@ -92,7 +92,7 @@ def test_planned_conv_matches_the_int64_reference(seed: int) -> None:
     args = [x, np.asarray(xs), xz, w, ws, wz, np.asarray(ys), yz] + ([b] if b is not None else [])
     ctx = KernelContext("conv", "QLinearConv", attrs, const=(False,) + (True,) * (len(args) - 1))
     (y,) = qlinear_conv(ctx, *args)
-    assert ctx.cache[("plan", x.dtype)] is not None, "the fast path should apply"
+    assert ctx.cache[("plan", x.dtype, x.ndim)] is not None, "the fast path should apply"
     scale32 = (np.float32(xs) * ws) / np.float32(ys)
     expected, sat = _reference(x, xz, w, wz, b, scale32, yz, x.dtype, attrs["strides"],
                                attrs["dilations"], attrs["pads"], attrs["group"])
