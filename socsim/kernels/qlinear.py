@@ -7,6 +7,8 @@ to them. Integer sums (global average pool) are exact.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from socsim.kernels._common import requantize_acc
@@ -32,8 +34,17 @@ def _zp(v: np.ndarray | None) -> int:
 
 def _fma32(a: np.ndarray, b: np.ndarray | np.float32, c: np.ndarray | np.float32) -> np.ndarray:
     """float32 ``fma(a, b, c)``: exact in float64 for the 8/16-bit operands used here."""
-    return (np.asarray(a, np.float64) * np.float64(b) + np.asarray(c, np.float64)).astype(
-        np.float32)
+    p = np.multiply(a, np.float64(b), dtype=np.float64)
+    if np.broadcast_shapes(p.shape, np.shape(c)) == p.shape:
+        np.add(p, c, out=p, dtype=np.float64)
+    else:
+        p = np.add(p, c, dtype=np.float64)
+    return p.astype(np.float32)
+
+
+def _as_f32(a: np.ndarray) -> np.ndarray:
+    """Integers as float32 (numpy integers directly; ml_dtypes through int32)."""
+    return a.astype(np.float32) if a.dtype.kind in "iu" else as_int(a).astype(np.float32)
 
 
 def _saturate(ctx: KernelContext, v: np.ndarray, elem: int, zero_point: int) -> np.ndarray:
@@ -54,7 +65,7 @@ def qlinear_add(ctx: KernelContext, a: np.ndarray, a_scale: np.ndarray,
     ra, rb = _f32(a_scale) / sc, _f32(b_scale) / sc
     za, zb, zc = _zp(a_zero_point), _zp(b_zero_point), _zp(c_zero_point)
     fixed = np.float32(zc) - np.float32(ra * np.float32(za) + rb * np.float32(zb))
-    af, bf = as_int(a).astype(np.float32), as_int(b).astype(np.float32)
+    af, bf = _as_f32(a), _as_f32(b)
     if a.size == 1 and b.size != 1:
         fixed = np.float32(fixed + af.reshape(-1)[0] * ra)
         v = _fma32(bf, rb, fixed)
@@ -66,7 +77,8 @@ def qlinear_add(ctx: KernelContext, a: np.ndarray, a_scale: np.ndarray,
     else:
         v = _fma32(af, ra, _fma32(bf, rb, fixed))
     elem = elem_type_of(a)
-    return (_saturate(ctx, np.rint(v).astype(np.int64), elem, zc),)
+    # Integral float32 compares and clamps as its int64 copy would.
+    return (_saturate(ctx, np.rint(v), elem, zc),)
 
 
 @register("QLinearMul", MS_DOMAIN)
@@ -140,8 +152,9 @@ def qlinear_concat(ctx: KernelContext, y_scale: np.ndarray, y_zero_point: np.nda
 def _global_average(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
                     x_zero_point: np.ndarray | None, y_scale: np.ndarray,
                     y_zero_point: np.ndarray | None, axes: tuple[int, ...]) -> np.ndarray:
-    size = int(np.prod([x.shape[a] for a in axes]))
-    acc = as_int(x, np.int64).sum(axis=axes, keepdims=True) - _zp(x_zero_point) * size
+    size = math.prod(x.shape[a] for a in axes)
+    xi = x if x.dtype.kind in "iu" else as_int(x, np.int64)
+    acc = xi.sum(axis=axes, keepdims=True, dtype=np.int64) - _zp(x_zero_point) * size
     scale = np.float32(_f32(x_scale) / (_f32(y_scale) * np.float32(size)))
     real = np.float64(_f32(x_scale)) / (np.float64(_f32(y_scale)) * size)
     zp = y_zero_point if y_zero_point is not None else np.zeros((), dtype=x.dtype)
