@@ -39,7 +39,8 @@ def _arithmetic_map(job: Job, soc: SoC) -> dict[str, Arithmetic]:
     mapping = {}
     for op, unit in zip(job.graph.ops, job.plan.units):
         a = soc.units[unit].arithmetic
-        mapping[op.name] = Arithmetic(accumulator_bits=a.accumulator_bits, requant=a.requant)
+        for node in op.nodes:  # the compute node, and any activation fused into it
+            mapping[node] = Arithmetic(accumulator_bits=a.accumulator_bits, requant=a.requant)
     return mapping
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import onnx
@@ -85,6 +86,7 @@ def load_graph(source: str | Path | onnx.ModelProto) -> Graph:
     graph_inputs = tuple(i.name for i in g.input if not tensors[i.name].const)
     graph_outputs = tuple(o.name for o in g.output)
     ops = _fuse_and_cost(nodes, tensors, set(graph_outputs), where)
+    ops = _fuse_activations(ops, set(graph_outputs))
     return Graph(name, tuple(ops), tensors, graph_inputs, graph_outputs, path)
 
 
@@ -145,6 +147,44 @@ def _fuse_and_cost(nodes: list[onnx.NodeProto], tensors: dict[str, Tensor],
             inputs=acts, outputs=tuple(outs), weights=weights, macs=macs, elem_ops=elem,
             nodes=tuple(members), attrs=attrs))
     return ops
+
+
+#: Activations integer hardware applies as the clamp of the producer's requantization.
+_ACTIVATIONS = ("Relu", "Clip", "LeakyRelu")
+#: Integer ops whose requantization can absorb a following activation.
+_ABSORBERS = ("conv", "depthwise", "gemm")
+
+
+def _fuse_activations(ops: list[Op], graph_outputs: set[str]) -> list[Op]:
+    """Fold an integer ``Relu`` / ``Clip`` / ``LeakyRelu`` (a ``DQ -> act -> Q`` group) into
+    the integer conv, depthwise or matrix op it follows, when it is that op's only reader:
+    NPUs, DSP libraries and onnxruntime's QDQ fusion all apply it as the clamp (or the
+    lookup) of the producer's requantization, at no extra work. The fused op keeps the
+    producer's name and cost, takes the activation's output, and lists both node sets.
+    """
+    readers: dict[str, int] = {}
+    for op in ops:
+        for t in op.inputs:
+            readers[t] = readers.get(t, 0) + 1
+    producer = {op.outputs[0]: i for i, op in enumerate(ops) if len(op.outputs) == 1}
+    fused: list[Op | None] = list(ops)
+    for j, act in enumerate(ops):
+        if act.op_type not in _ACTIVATIONS or len(act.inputs) != 1 or not _small_int(act.dtype):
+            continue
+        i = producer.get(act.inputs[0])
+        if i is None or fused[i] is None:
+            continue
+        prod = fused[i]
+        if (prod.family not in _ABSORBERS or not _small_int(prod.dtype)
+                or readers.get(act.inputs[0]) != 1 or act.inputs[0] in graph_outputs):
+            continue
+        fused[i] = replace(prod, outputs=act.outputs, weights=prod.weights + act.weights,
+                           nodes=prod.nodes + act.nodes,
+                           attrs={**prod.attrs, "fused_activation": act.op_type})
+        fused[j] = None
+        for t in act.outputs:
+            producer[t] = i
+    return [op for op in fused if op is not None]
 
 
 def _is_operand(op_type: str, tensor: str, node: onnx.NodeProto, alias: dict[str, str]) -> bool:

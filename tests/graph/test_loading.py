@@ -71,3 +71,49 @@ def test_unsupported_op_lists_supported():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
     with pytest.raises(UnsupportedOpError, match="node 'nms'.*NonMaxSuppression.*supported: .*Conv"):
         load_graph(model)
+
+
+def _qdq_conv_relu_model(relu_readers: int = 1) -> onnx.ModelProto:
+    """DQ(x) -> Conv(DQ(w)) -> Q -> DQ -> Relu -> Q (-> DQ -> Add with the conv's output when
+    ``relu_readers`` is 2, so the conv output has a second reader)."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    inits = [numpy_helper.from_array(np.array(0.05, np.float32), "s"),
+             numpy_helper.from_array(np.array(0, np.int8), "zp"),
+             numpy_helper.from_array(np.ones((4, 3, 3, 3), np.int8), "w")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["xq"], name="q_in"),
+             helper.make_node("DequantizeLinear", ["xq", "s", "zp"], ["xd"], name="dq_in"),
+             helper.make_node("DequantizeLinear", ["w", "s", "zp"], ["wd"], name="dq_w"),
+             helper.make_node("Conv", ["xd", "wd"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("QuantizeLinear", ["c", "s", "zp"], ["cq"], name="q_c"),
+             helper.make_node("DequantizeLinear", ["cq", "s", "zp"], ["cd"], name="dq_c"),
+             helper.make_node("Relu", ["cd"], ["r"], name="relu"),
+             helper.make_node("QuantizeLinear", ["r", "s", "zp"], ["y"], name="q_y")]
+    if relu_readers == 2:
+        nodes += [helper.make_node("DequantizeLinear", ["cq", "s", "zp"], ["cd2"], name="dq_c2"),
+                  helper.make_node("DequantizeLinear", ["y", "s", "zp"], ["yd"], name="dq_y"),
+                  helper.make_node("Add", ["cd2", "yd"], ["a"], name="add"),
+                  helper.make_node("QuantizeLinear", ["a", "s", "zp"], ["out"], name="q_out")]
+    out = "out" if relu_readers == 2 else "y"
+    graph = helper.make_graph(
+        nodes, "conv_relu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info(out, TensorProto.INT8, [1, 4, 8, 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model.ir_version = 9
+    return model
+
+
+def test_integer_activation_fuses_into_its_conv():
+    g = load_graph(_qdq_conv_relu_model())
+    assert [op.op_type for op in g.ops] == ["QuantizeLinear", "Conv"]
+    conv = g.ops[1]
+    assert conv.outputs == ("y",) and conv.attrs["fused_activation"] == "Relu"
+    assert {"conv", "relu", "q_y"} <= set(conv.nodes)
+    assert conv.macs == 4 * 3 * 3 * 3 * 8 * 8  # the activation adds no work
+
+
+def test_activation_stays_apart_when_the_conv_output_has_other_readers():
+    g = load_graph(_qdq_conv_relu_model(relu_readers=2))
+    assert [op.op_type for op in g.ops] == ["QuantizeLinear", "Conv", "Relu", "Add"]
+
