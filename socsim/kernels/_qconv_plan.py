@@ -35,7 +35,7 @@ from socsim.kernels.arithmetic import Arithmetic
 from socsim.kernels.dtypes import as_int, elem_type_of, int_range, np_dtype
 
 _F32_EXACT = 2**24
-_ROW_BLOCK = 2048
+_ROW_BLOCK = 16384
 """Elements per row of the requantization view: long enough for numpy's inner loop."""
 
 PlanKind = Literal["pointwise", "depthwise", "im2col"]

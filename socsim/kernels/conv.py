@@ -36,7 +36,7 @@ def conv(ctx: KernelContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None 
     dt = np.float64 if x.dtype == np.float64 else np.float32
     y = conv_nd(pad_spatial(x, pads), w, group, strides, dil, dt)
     if b is not None:
-        y = y + channel_shape(b.astype(dt), y.ndim)
+        np.add(y, channel_shape(b.astype(dt), y.ndim), out=y)  # y is conv_nd's own array
     return (y.astype(x.dtype, copy=False),)
 
 

@@ -133,7 +133,8 @@ def dequantize_linear(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
             and x.dtype.itemsize <= 2):
         # 8/16-bit integers and their difference are exact in float32: convert, then
         # subtract and scale in place.
-        y = x.astype(s.dtype)
+        # In C order whatever x's layout: float consumers (im2col) then reshape for free.
+        y = x.astype(s.dtype, order="C")
         if zero_point is not None:
             zp = broadcast_param(as_int(zero_point, np.int64), x.shape, axis, block)
             if zp.ndim or zp:
