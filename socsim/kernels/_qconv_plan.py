@@ -37,6 +37,8 @@ from socsim.kernels.dtypes import as_int, elem_type_of, int_range, np_dtype
 _F32_EXACT = 2**24
 _ROW_BLOCK = 16384
 """Elements per row of the requantization view: long enough for numpy's inner loop."""
+_CHANNELS_LAST_MIN = 8
+"""From this many input channels, im2col gathers from a channels-last copy of the input."""
 
 PlanKind = Literal["pointwise", "depthwise", "im2col"]
 
@@ -243,17 +245,31 @@ def _pointwise(plan: QConvPlan, image: np.ndarray) -> np.ndarray:
 def _im2col(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:
     c, h, w = image.shape
     top, left, bottom, right = pads
-    xp = np.full((c, h + top + bottom, w + left + right), plan.pad_value, dtype=image.dtype)
-    xp[:, top:top + h, left:left + w] = image
-    ho, wo = _out_hw(plan, *xp.shape[1:])
+    ho, wo = _out_hw(plan, h + top + bottom, w + left + right)
     (kh, kw), (sh, sw), (dh, dw) = plan.kernel, plan.strides, plan.dilations
-    sc, sy, sx = xp.strides
-    taps = np.ndarray((kh, kw, c, ho, wo), xp.dtype, xp, 0,
-                      (sy * dh, sx * dw, sc, sy * sh, sx * sw))  # a view: rows (kh, kw, C)
-    cols = np.empty((kh * kw * c + 1, ho * wo), dtype=np.float32)
-    cols[:-1].reshape(taps.shape)[...] = taps
-    cols[-1] = 1.0
-    return (cols.T @ plan.weights).reshape(ho, wo, -1)
+    k = kh * kw * c
+    if c >= _CHANNELS_LAST_MIN:
+        # Pixel rows (kh, kw, C) from a channels-last padded copy: the product then reads
+        # C-contiguous rows, which the BLAS prefers for narrow outputs.
+        xp = np.full((h + top + bottom, w + left + right, c), plan.pad_value, dtype=image.dtype)
+        xp[top:top + h, left:left + w] = image.transpose(1, 2, 0)
+        sy, sx, sc = xp.strides
+        taps = np.ndarray((ho, wo, kh, kw, c), xp.dtype, xp, 0,
+                          (sy * sh, sx * sw, sy * dh, sx * dw, sc))
+        cols = np.empty((ho * wo, k + 1), dtype=np.float32)
+        cols[:, :k].reshape(taps.shape)[...] = taps
+        cols[:, k] = 1.0
+    else:  # few channels: columns per (kh, kw, C) row, each a long contiguous copy
+        xp = np.full((c, h + top + bottom, w + left + right), plan.pad_value, dtype=image.dtype)
+        xp[:, top:top + h, left:left + w] = image
+        sc, sy, sx = xp.strides
+        taps = np.ndarray((kh, kw, c, ho, wo), xp.dtype, xp, 0,
+                          (sy * dh, sx * dw, sc, sy * sh, sx * sw))
+        cols_t = np.empty((k + 1, ho * wo), dtype=np.float32)
+        cols_t[:k].reshape(taps.shape)[...] = taps
+        cols_t[k] = 1.0
+        cols = cols_t.T
+    return (cols @ plan.weights).reshape(ho, wo, -1)
 
 
 def _depthwise(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:

@@ -54,7 +54,7 @@ def _case(seed: int):
     rng = np.random.default_rng(seed)
     x_dtype = (np.uint8, np.int8)[seed % 2]
     kind = ("pointwise", "depthwise", "im2col")[seed % 3]
-    c = int(rng.integers(1, 9))
+    c = int(rng.integers(1, 13))
     n = int(rng.integers(1, 3))
     h, wd = int(rng.integers(3, 12)), int(rng.integers(3, 12))
     if kind == "pointwise":
