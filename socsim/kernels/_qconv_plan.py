@@ -90,6 +90,16 @@ class QConvPlan:
                                         self.pads_attr, self.auto_pad)
         return self._memo[key]
 
+    def pixels_per_row(self, pixels: int) -> int:
+        """The largest divisor of ``pixels`` whose pixels fill at most ``_ROW_BLOCK`` values."""
+        key = ("row", pixels)
+        if key not in self._memo:
+            k = max(1, min(pixels, _ROW_BLOCK // self.scale.size))
+            while pixels % k:
+                k -= 1
+            self._memo[key] = k
+        return self._memo[key]
+
     def repeated(self, name: str, reps: int) -> np.ndarray:
         """``weights``, ``bias`` or ``scale`` repeated ``reps`` times along a new axis just
         before the channel axis, contiguous, so that it lines up with a (reps, C) block."""
@@ -213,9 +223,7 @@ def _requantize(plan: QConvPlan, acc: np.ndarray) -> tuple[np.ndarray, int]:
     scale = plan.scale
     if scale.ndim:
         pixels = ho * wo
-        k = max(1, min(pixels, _ROW_BLOCK // m))
-        while pixels % k:
-            k -= 1
+        k = plan.pixels_per_row(pixels)
         acc = acc.reshape(pixels // k, k * m)
         scale = plan.repeated("scale", k).reshape(-1)
     q, saturated = requantize_rne(acc, scale, plan.zero_point, plan.lo, plan.hi,
