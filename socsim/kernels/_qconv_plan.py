@@ -311,12 +311,20 @@ def _phases(image: np.ndarray, pads: list[int], strides: tuple[int, int], value:
     top, left, bottom, right = pads
     sh, sw = strides
     hp, wp = h + top + bottom, w + left + right
-    out = np.full((sh, sw, -(-hp // sh), -(-wp // sw), c), value, dtype=np.float32)
+    out = np.empty((sh, sw, -(-hp // sh), -(-wp // sw), c), dtype=np.float32)
     hwc = image.transpose(1, 2, 0)
     for a in range(sh):
         k0, k1 = -(-(top - a) // sh), -(-(h + top - a) // sh)
         for b in range(sw):
             m0, m1 = -(-(left - b) // sw), -(-(w + left - b) // sw)
-            if k1 > k0 and m1 > m0:
-                out[a, b, k0:k1, m0:m1] = hwc[a + sh * k0 - top::sh, b + sw * m0 - left::sw]
+            phase = out[a, b]
+            if k1 <= k0 or m1 <= m0:
+                phase[...] = value
+                continue
+            phase[k0:k1, m0:m1] = hwc[a + sh * k0 - top::sh, b + sw * m0 - left::sw]
+            # Only the border is padding: fill it, not the whole phase.
+            phase[:k0] = value
+            phase[k1:] = value
+            phase[k0:k1, :m0] = value
+            phase[k0:k1, m1:] = value
     return out
