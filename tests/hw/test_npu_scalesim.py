@@ -14,19 +14,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from socsim.config import SoC
-from socsim.config.units import Npu
 from socsim.graph import load_graph
 from socsim.hw import op_cycles
 from socsim.hw.npu import buffer_cycles
 from socsim.zoo import build
+from tools.scalesim.compare import DATAFLOW, npu
 
 ROOT = Path(__file__).resolve().parents[2]
 REF = Path(__file__).parent / "reference" / "scalesim"
 SETUP = json.loads((REF / "setup.json").read_text())
 CONFIGS = {c["name"]: c for c in SETUP["configs"]}
 LAYERS = {l["layer"]: l for l in SETUP["layers"]}
-DATAFLOW = {"os": "output_stationary", "ws": "weight_stationary", "is": "input_stationary"}
 
 #: Goal: every layer and dataflow within 10% of SCALE-Sim's Total Cycles.
 COMPUTE_BOUND = 0.10
@@ -53,15 +51,6 @@ def _reference() -> list[tuple[str, dict]]:
 
 
 REFERENCE = _reference()
-
-
-def _unit(config: dict, dataflow: str, buffered: bool) -> Npu:
-    soc = SoC.model_validate(yaml.safe_load((ROOT / config["device"]).read_text()))
-    unit = next(u for u in soc.units.values() if u.kind == "npu")
-    update = {"dataflow": DATAFLOW[dataflow], "launch_overhead_cycles": 0}
-    if buffered:
-        update |= {k: config[k] for k in ("ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib")}
-    return Npu.model_validate(unit.model_dump() | update)
 
 
 def _op(layer: dict):
@@ -91,7 +80,7 @@ def test_reference_covers_the_brief():
 def test_compute_cycles_match_scalesim(item):
     name, ref = item
     op, g = _op(LAYERS[ref["layer"]])
-    cyc = op_cycles(_unit(CONFIGS[name], ref["dataflow"], False), op, g)
+    cyc = op_cycles(npu(CONFIGS[name], ref["dataflow"], False), op, g)
     # SCALE-Sim reports the 0-based index of the last cycle: one less per sub-layer it runs.
     assert cyc.compute == ref["total_cycles"] + ref["sublayers"]
     assert abs(cyc.compute - ref["total_cycles"]) <= COMPUTE_BOUND * ref["total_cycles"]
@@ -109,15 +98,15 @@ PREFETCH_CONFIGS = ("u55_16x16",)
 def test_prefetch_cycles_within_bound(item):
     name, ref = item
     op, g = _op(LAYERS[ref["layer"]])
-    cyc = op_cycles(_unit(CONFIGS[name], ref["dataflow"], True), op, g)
+    cyc = op_cycles(npu(CONFIGS[name], ref["dataflow"], True), op, g)
     want = ref["total_cycles_incl_prefetch"]
     bound = PREFETCH_EXCEPTIONS.get((ref["layer"], ref["dataflow"]), PREFETCH_BOUND)
     assert abs(cyc.compute - want) <= bound * want
 
 
 def test_buffer_cycles_by_hand():
-    unit = _unit(CONFIGS["u55_16x16"], "os", True)  # 32 / 16 / 16 KiB, fill 10 words/cycle
+    unit = npu(CONFIGS["u55_16x16"], "os", True)  # 32 / 16 / 16 KiB, fill 10 words/cycle
     # ifmap 1000 words fits the 16384-word active half: 100 cycles; filter 8192-word half
     # caps 9000 words: 820 cycles; + 1 hit cycle; ofmap 4096 of 8192-word half over 16 cols
     assert buffer_cycles(unit, 1000, 9000, 4096) == 820 + 1 + 256
-    assert buffer_cycles(_unit(CONFIGS["u55_16x16"], "os", False), 1000, 9000, 4096) == 0
+    assert buffer_cycles(npu(CONFIGS["u55_16x16"], "os", False), 1000, 9000, 4096) == 0
