@@ -25,9 +25,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools" / "scalesim"))
 
-from compare import REF, compare, graph, npu, setup  # noqa: E402
+from compare import REF, compare, graph, npu, setup
 
-from socsim.hw import op_cycles  # noqa: E402
+from socsim.hw import op_cycles
 
 
 def socsim_layer_s(config: dict, layer: dict, dataflow: str, repeat: int) -> float:

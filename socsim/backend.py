@@ -69,8 +69,8 @@ class SocsimBackend(Backend):
                  outputs_info: Sequence[tuple[Any, Any]] | None = None, **kwargs: Any
                  ) -> tuple[np.ndarray, ...]:
         """Runs a single node (inputs by position)."""
-        from socsim.kernels.registry import KernelContext, lookup
         from socsim.kernels.interpreter import _decode
+        from socsim.kernels.registry import KernelContext, lookup
 
         kernel = lookup(node.domain, node.op_type, node.name)
         ctx = KernelContext(name=node.name, op_type=node.op_type,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -33,10 +33,10 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 @app.command()
 def run(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-        out_dir: Annotated[Optional[Path], typer.Option("--out", help="Report folder "
+        out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder "
                                                         "(default: run.out or reports/<name>).")] = None,
-        seed: Annotated[Optional[int], typer.Option(help="Override run.seed.")] = None,
-        set_: Annotated[Optional[list[str]], typer.Option(
+        seed: Annotated[int | None, typer.Option(help="Override run.seed.")] = None,
+        set_: Annotated[list[str] | None, typer.Option(
             "--set", help="Override a scenario field: dotted.path=value (repeatable).")] = None):
     """Simulate a scenario, print a summary table and write the report folder."""
     from socsim.run import run_scenario

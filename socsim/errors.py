@@ -6,7 +6,7 @@ non-zero exit, never a traceback. Library callers catch the kind they care about
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from socsim.functional import FunctionalResult, execute_run
 from socsim.graph.ir import Graph
 from socsim.graph.loading import load_graph
 from socsim.policies import make_policy
-from socsim.policies.base import Plan, PlacementPolicy
+from socsim.policies.base import PlacementPolicy, Plan
 from socsim.report.tables import Tables, summary, tables
 from socsim.report.write import write_report
 from socsim.sim.engine import Job, Simulation

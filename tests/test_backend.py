@@ -254,9 +254,10 @@ def test_socsim_execute_is_the_function_and_the_module() -> None:
     """``socsim.execute(model, inputs, *, qdq, arithmetic)`` and ``socsim.execute.run_model``."""
     import inspect
 
+    from onnx import TensorProto, helper
+
     import socsim
     import socsim.execute as sx
-    from onnx import TensorProto, helper
 
     assert "execute" in socsim.__all__
     params = inspect.signature(socsim.execute).parameters

@@ -13,7 +13,7 @@ from socsim.config.soc import SoC
 from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
 from socsim.hw.estimate import input_memory, op_run_ns, transfer_estimate_ns
-from socsim.policies.base import Plan, PlacementPolicy, PolicyParams, require_units
+from socsim.policies.base import PlacementPolicy, Plan, PolicyParams, require_units
 from socsim.policies.registry import register_policy
 
 

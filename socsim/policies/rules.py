@@ -9,7 +9,7 @@ from pydantic import model_validator
 from socsim.config.soc import SoC
 from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
-from socsim.policies.base import Plan, PlacementPolicy, PolicyParams, fallback_unit, require_units
+from socsim.policies.base import PlacementPolicy, Plan, PolicyParams, fallback_unit, require_units
 from socsim.policies.registry import register_policy
 
 

@@ -6,11 +6,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-from socsim.report.tables import PJ_PER_MJ, Tables  # noqa: E402
+from socsim.report.tables import PJ_PER_MJ, Tables
 
 _DMA_COLOUR = "#222222"
 _CATEGORY_COLOURS = {"compute": "#4C72B0", "sram": "#F0B27A", "dram": "#C0504D",

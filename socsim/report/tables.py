@@ -19,8 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from socsim.sim.trace import (INFERENCE_COLUMNS, OP_COLUMNS, RECONFIG_COLUMNS, TRANSFER_COLUMNS,
-                              Trace)
+from socsim.sim.trace import (
+    INFERENCE_COLUMNS,
+    OP_COLUMNS,
+    RECONFIG_COLUMNS,
+    TRANSFER_COLUMNS,
+    Trace,
+)
 
 PJ_PER_MJ = 1e9
 PJ_PER_UJ = 1e6

@@ -1,8 +1,8 @@
 """The SimPy engine and the trace it records."""
 
 from socsim.sim.engine import Simulation
-from socsim.sim.program import Job
 from socsim.sim.memory import MemoryPool
+from socsim.sim.program import Job
 from socsim.sim.trace import INFERENCE_COLUMNS, OP_COLUMNS, TRANSFER_COLUMNS, Trace
 
 __all__ = ["INFERENCE_COLUMNS", "OP_COLUMNS", "TRANSFER_COLUMNS", "Job", "MemoryPool",

@@ -8,7 +8,6 @@ sources, or from the documented energy derivation, fails a test.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import pytest
 

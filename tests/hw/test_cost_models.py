@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from socsim.config import SoC
 from socsim.graph import load_graph
@@ -10,8 +11,6 @@ from socsim.hw import op_cycles
 from socsim.hw.npu import array_cycles
 from socsim.zoo import build
 from tests.conftest import FIXTURES, two_op_model
-
-import yaml
 
 
 def _soc(**npu_overrides) -> SoC:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from socsim.graph import load_graph
 from socsim.hw import op_cycles

@@ -31,8 +31,8 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from socsim.execute import compile_model, execute
 from socsim import zoo
+from socsim.execute import compile_model, execute
 
 CALIBRATION_SEED = 1234
 CALIBRATION_SAMPLES = 4

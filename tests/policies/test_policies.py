@@ -7,7 +7,7 @@ import pytest
 from socsim.config import PolicySpec, load_soc
 from socsim.errors import ConfigError, PlacementError
 from socsim.graph import load_graph
-from socsim.policies import Plan, PlacementPolicy, get_policy, make_policy, register_policy
+from socsim.policies import PlacementPolicy, Plan, get_policy, make_policy, register_policy
 from socsim.zoo import build
 from tests.conftest import FIXTURES, two_op_model
 

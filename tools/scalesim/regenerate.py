@@ -143,8 +143,9 @@ def main() -> None:
                 kind="stable")
         df.to_csv(out, index=False)
         print(f"wrote {out}")
-    import scalesim  # noqa: F401  (version note for the record)
     from importlib.metadata import version
+
+    import scalesim  # noqa: F401  (version note for the record)
     (REF / "VERSION").write_text(f"scalesim {version('scalesim')}\n"
                                  f"numpy {version('numpy')}\ncpus {os.cpu_count()}\n")
 
