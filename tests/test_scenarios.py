@@ -29,3 +29,22 @@ def test_fpga_kernels_thrash_until_the_classifier_leaves_the_fabric(tmp_path):
                                 "[{op_types: [Conv, Add, AveragePool], unit: fpga}]"]).summary
     assert cured["fpga"]["fpga"]["reconfigurations"] == 2
     assert cured["latency_ms"]["p50"] < thrash["latency_ms"]["p50"] / 10
+
+
+def test_greedy_eft_weighs_reconfigurations_by_the_run_it_plans_for(tmp_path):
+    """Charged in full to one inference, a 30 ms kernel load never pays: greedy_eft keeps
+    ResNet-8 off the fabric. Spread over 1000 inferences, it puts the convolutions there and
+    loads each kernel once."""
+    path = REPO / "scenarios" / "zynq_fpga_kernels.yaml"
+
+    def run(params: str):
+        return run_scenario(path, [f"run.out={tmp_path / params[:5]}", "policy.name=greedy_eft",
+                                   f"policy.params={params}"])
+
+    one = run("{}")
+    assert (one.tables.ops["unit"] == "fpga").sum() == 0
+    many = run("{reconfig_amortised_over: 1000}")
+    on_fpga = many.tables.ops[many.tables.ops["unit"] == "fpga"]
+    assert "Conv" in set(on_fpga["op_type"])
+    loaded = many.summary["fpga"]["fpga"]["loaded"]
+    assert all(n == 1 for n in loaded.values())

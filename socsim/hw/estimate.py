@@ -62,3 +62,22 @@ def transfer_estimate_ns(soc: SoC, src_mem: str, unit: Unit, tensor: Tensor) -> 
         if engine is not None:
             return float(transfer_ns(soc.dma[engine], tensor.nbytes))
     return float("inf")
+
+
+def convert_estimate_ns(soc: SoC, writer: str | None, reader: str, tensor: Tensor) -> float:
+    """Time to convert ``tensor`` from ``writer``'s layout to ``reader``'s (docs/model.md,
+    "Layouts"): 0 when no conversion is needed (not 4-D, a workload input, or the same layout
+    and channel alignment); else the converter's (reader, else writer) bytes / rate at its
+    default operating point; inf when neither can convert."""
+    if writer is None or len(tensor.shape) != 4:
+        return 0.0
+    w, r = soc.units[writer], soc.units[reader]
+    if (w.layout, w.channel_align) == (r.layout, r.channel_align):
+        return 0.0
+    unit = r if r.convert_bytes_per_cycle is not None else w
+    if unit.convert_bytes_per_cycle is None:
+        return float("inf")
+    c = tensor.shape[1]
+    padded = tensor.nbytes * (-(-c // r.channel_align) * r.channel_align) / c
+    cycles = max(tensor.nbytes, padded) / unit.convert_bytes_per_cycle
+    return (cycles + unit.launch_overhead_cycles) * 1e3 / unit.dvfs.default.freq_mhz

@@ -1,18 +1,25 @@
 """``greedy_eft``: list scheduling, each op to the unit where it finishes earliest.
 
 Ops are taken in topological order; for each candidate unit that supports the op, the finish
-time is ``max(engine free, inputs ready + transfer) + run time``, with transfers estimated as
-one DMA from the producer's home memory when the candidate cannot address it, and run times
-from the same cost and roofline formulas the simulator uses at each unit's default operating
-point. Ties go to the unit declared first.
+time is ``max(engine free, inputs ready + transfer + conversion) + reconfiguration + run
+time``, with transfers estimated as one DMA from the producer's home memory when the candidate
+cannot address it, conversions when the producer writes another layout (docs/model.md,
+"Layouts"), a partial reconfiguration when an FPGA candidate's kernel for the op is not
+resident (residency tracked as ops are placed, with the fabric's LRU model), and run times from
+the same cost and roofline formulas the simulator uses at each unit's default operating point.
+Ties go to the unit declared first.
 """
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from socsim.config.soc import SoC
 from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
-from socsim.hw.estimate import input_memory, op_run_ns, transfer_estimate_ns
+from socsim.hw.estimate import (convert_estimate_ns, input_memory, op_run_ns,
+                                transfer_estimate_ns)
+from socsim.hw.fabric import Fabric
 from socsim.policies.base import PlacementPolicy, Plan, PolicyParams, require_units
 from socsim.policies.registry import register_policy
 
@@ -20,6 +27,10 @@ from socsim.policies.registry import register_policy
 class GreedyEftParams(PolicyParams):
     units: list[str] | None = None
     """Restrict the candidates to these units (default: all)."""
+    reconfig_amortised_over: int = Field(1, ge=1)
+    """Inferences a kernel load is spread over: 1 charges each FPGA reconfiguration in full to
+    the one inference planned; a long run whose kernels stay resident pays a load once, so
+    planning for N inferences charges 1/N of it."""
 
     def check(self, soc: SoC):
         return require_units(soc, self.units or [], ("units",))
@@ -36,6 +47,8 @@ class GreedyEft(PlacementPolicy):
         candidates = self.params.units or list(soc.units)
         engines = {u: [0.0] * soc.units[u].engines for u in candidates}
         ready: dict[str, tuple[float, str | None]] = {t: (0.0, None) for t in graph.inputs}
+        fabrics = {u: Fabric(soc.units[u]) for u in candidates
+                   if soc.units[u].kind == "fpga" and soc.units[u].kernels is not None}
         units = []
         for op in graph.ops:
             best = None
@@ -47,15 +60,25 @@ class GreedyEft(PlacementPolicy):
                 for t in op.inputs:
                     t_ready, producer = ready.get(t, (0.0, None))
                     src = soc.units[producer].memories[0] if producer else input_memory(soc)
-                    at = max(at, t_ready + transfer_estimate_ns(soc, src, unit, graph.tensors[t]))
+                    tensor = graph.tensors[t]
+                    at = max(at, t_ready + transfer_estimate_ns(soc, src, unit, tensor)
+                             + convert_estimate_ns(soc, producer, uname, tensor))
                 free = min(engines[uname])
                 finish = max(at, free) + op_run_ns(unit, op, graph, soc)
+                fabric = fabrics.get(uname)
+                if fabric is not None:
+                    kernel = unit.kernel_for(op.op_type, op.dtype)
+                    if not fabric.is_resident(kernel):
+                        finish += (fabric.reconfig_cost(kernel)[0]
+                                   / self.params.reconfig_amortised_over)
                 if best is None or finish < best[0]:
                     best = (finish, uname)
             if best is None:
                 raise PlacementError(f"no candidate unit supports op {op.name!r} "
                                      f"({op.op_type}, {op.dtype}); candidates: {candidates}")
             finish, uname = best
+            if uname in fabrics:
+                fabrics[uname].load(soc.units[uname].kernel_for(op.op_type, op.dtype))
             slots = engines[uname]
             slots[slots.index(min(slots))] = finish
             for t in op.outputs:

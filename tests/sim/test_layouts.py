@@ -93,3 +93,20 @@ def test_the_writer_converts_when_the_reader_cannot(tmp_path):
     conv = r.tables.ops.set_index("op").loc["y>NHWC/c16@cpu"]
     assert (conv.unit, conv.start_ns, conv.end_ns) == ("cpu", CPU_NS, CPU_NS + 10240)
     assert r.trace.makespan_ns == CPU_NS + 10240 + 1536
+
+
+def test_placement_estimate_of_a_conversion():
+    from socsim.config import load_soc
+    from socsim.graph.ir import Tensor
+    from socsim.hw.estimate import convert_estimate_ns
+
+    soc = load_soc(FIXTURES / "float_soc.yaml", ["units.acc.layout=NHWC",
+                                                 "units.acc.channel_align=16"])
+    y = Tensor("y", (1, 8, 4, 4), "float32")
+    assert convert_estimate_ns(soc, "cpu", "acc", y) == float("inf")  # nobody can convert
+    soc = load_soc(FIXTURES / "float_soc.yaml", ["units.acc.layout=NHWC",
+                                                 "units.acc.channel_align=16",
+                                                 "units.acc.convert_bytes_per_cycle=4"])
+    assert convert_estimate_ns(soc, "cpu", "acc", y) == CONVERT_NS  # as simulated
+    assert convert_estimate_ns(soc, None, "acc", y) == 0.0  # a workload input
+    assert convert_estimate_ns(soc, "cpu", "cpu", y) == 0.0
