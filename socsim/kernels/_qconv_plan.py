@@ -10,16 +10,17 @@ reaches 2^24 (so float32 adds every integer exactly, in any order) nor the accum
   raw integers feed the product with no subtraction pass;
 * for a 1x1 or im2col convolution, the folded bias rides in the product as one more weight
   row against a column of ones, so the BLAS returns the int32 accumulator itself;
-* a depthwise convolution adds its taps channels-last, one vectorised multiply-add per tap over
-  a contiguous (W * C) block (a strided convolution reads the input split into stride phases,
-  so its taps are contiguous too).
+* a depthwise convolution is one compiled loop (:func:`socsim.kernels._jit.depthwise_rne`):
+  int32 sums over the taps of each output pixel, channels innermost, a tap in the padding
+  adding ``x_zp * w``, and the requantization fused in.
 
-Sums come out channels-last, ``(H, W, C)``; the accumulator is requantized in place,
-``rint(float32(acc) * scale)`` plus the zero point, clamped and counted, exactly as
-:func:`socsim.kernels.requant.requantize` does for ``onnx_rne``. The output is the
-``(N, C, H, W)`` transposed view of that channels-last array, which the next planned
-convolution reads without a transposing copy. Outside these conditions there is no plan and
-the node takes the general path.
+Sums come out channels-last, ``(H, W, C)``, and are requantized in one compiled pass
+(:func:`socsim.kernels._jit.requantize_rows`): ``rint(float32(acc) * scale)`` plus the zero
+point, clamped and counted, exactly as :func:`socsim.kernels.requant.requantize` does for
+``onnx_rne``. The output is the ``(N, C, H, W)`` transposed view of that channels-last array,
+which the next planned convolution reads without a transposing copy. Outside these conditions
+(and for activation types other than numpy's integers) there is no plan and the node takes the
+general path.
 """
 
 from __future__ import annotations
@@ -29,14 +30,13 @@ from typing import Literal
 
 import numpy as np
 
+from socsim.kernels import _jit
 from socsim.kernels._common import out_scale
 from socsim.kernels._gemm import conv_pads
 from socsim.kernels.arithmetic import Arithmetic
 from socsim.kernels.dtypes import as_int, elem_type_of, int_range, np_dtype
 
 _F32_EXACT = 2**24
-_ROW_BLOCK = 16384
-"""Elements per row of the requantization view: long enough for numpy's inner loop."""
 _CHANNELS_LAST_MIN = 8
 """From this many input channels, im2col gathers from a channels-last copy of the input."""
 
@@ -51,15 +51,17 @@ class QConvPlan:
         kind: ``pointwise`` (1x1, stride 1, no padding), ``depthwise`` (one filter per
             channel) or ``im2col`` (any other 2-D convolution with one group).
         weights: pointwise/im2col: ``(K + 1, M)`` float32, rows ordered (kh, kw, C), the last
-            row the folded bias; depthwise: ``(taps, C)`` float32.
-        bias: depthwise only: the folded bias, ``(C,)`` float32.
+            row the folded bias; depthwise: ``(taps, C)`` int32.
+        bias: depthwise only: the folded bias, ``(C,)`` int32.
+        padded: depthwise only: what a tap in the padding adds, ``x_zp * weights``, int32.
         kernel: spatial kernel shape.
         strides: spatial strides.
         dilations: spatial dilations.
         pads_attr: the node's ``pads`` attribute (None when absent).
         auto_pad: the node's ``auto_pad`` attribute.
         pad_value: the activation zero point, the value padding takes.
-        scale: float32 ``x_s * w_s / y_s``: a scalar, or ``(M,)`` per output channel.
+        scale: float32 ``x_s * w_s / y_s`` per output channel, ``(M,)`` (repeated when per
+            tensor).
         zero_point: output zero point.
         lo: smallest output value.
         hi: largest output value.
@@ -69,6 +71,7 @@ class QConvPlan:
     kind: PlanKind
     weights: np.ndarray
     bias: np.ndarray | None
+    padded: np.ndarray | None
     kernel: tuple[int, int]
     strides: tuple[int, int]
     dilations: tuple[int, int]
@@ -90,25 +93,6 @@ class QConvPlan:
                                         self.pads_attr, self.auto_pad)
         return self._memo[key]
 
-    def pixels_per_row(self, pixels: int) -> int:
-        """The largest divisor of ``pixels`` whose pixels fill at most ``_ROW_BLOCK`` values."""
-        key = ("row", pixels)
-        if key not in self._memo:
-            k = max(1, min(pixels, _ROW_BLOCK // self.scale.size))
-            while pixels % k:
-                k -= 1
-            self._memo[key] = k
-        return self._memo[key]
-
-    def repeated(self, name: str, reps: int) -> np.ndarray:
-        """``weights``, ``bias`` or ``scale`` repeated ``reps`` times along a new axis just
-        before the channel axis, contiguous, so that it lines up with a (reps, C) block."""
-        key = (name, reps)
-        if key not in self._memo:
-            v = getattr(self, name)
-            self._memo[key] = np.ascontiguousarray(np.repeat(v[..., None, :], reps, axis=-2))
-        return self._memo[key]
-
 
 def plan_qlinear_conv(attrs: dict, arithmetic: Arithmetic, x_dtype: np.dtype,
                       x_scale: np.ndarray, x_zero_point: np.ndarray, w: np.ndarray,
@@ -116,7 +100,7 @@ def plan_qlinear_conv(attrs: dict, arithmetic: Arithmetic, x_dtype: np.dtype,
                       y_zero_point: np.ndarray, b: np.ndarray | None) -> QConvPlan | None:
     """The plan of a QLinearConv node for activations of ``x_dtype``, or None if the fast
     path does not apply (see the module docstring)."""
-    if arithmetic.requant != "onnx_rne" or w.ndim != 4:
+    if arithmetic.requant != "onnx_rne" or w.ndim != 4 or x_dtype.kind not in "iu":
         return None
     if x_zero_point.size != 1 or y_zero_point.size != 1:
         return None
@@ -124,6 +108,8 @@ def plan_qlinear_conv(attrs: dict, arithmetic: Arithmetic, x_dtype: np.dtype,
         x_range = int_range(elem_type_of(np.empty(0, x_dtype)))
         y_range = int_range(elem_type_of(y_zero_point))
     except (KeyError, ValueError, TypeError):
+        return None
+    if np_dtype(y_range.elem_type).kind not in "iu":  # int4/uint4 (ml_dtypes): general path
         return None
     m, cg = w.shape[:2]
     kernel = tuple(int(k) for k in (attrs.get("kernel_shape") or w.shape[2:]))
@@ -153,17 +139,17 @@ def plan_qlinear_conv(attrs: dict, arithmetic: Arithmetic, x_dtype: np.dtype,
         return None
 
     if kind == "depthwise":
-        weights = np.ascontiguousarray(flat.T.astype(np.float32))  # (taps, C)
-        bias_f = bias.astype(np.float32)
+        weights = np.ascontiguousarray(flat.T.astype(np.int32))  # (taps, C)
+        bias_i, padded = bias.astype(np.int32), weights * np.int32(x_zp)
     else:
         ordered = wi.transpose(2, 3, 1, 0).reshape(-1, m)  # (kh * kw * C, M)
         weights = np.concatenate([ordered, bias.reshape(1, m)]).astype(np.float32)
-        bias_f = None
+        bias_i = padded = None
     scale32, _ = out_scale(x_scale, w_scale, y_scale)
-    scale = scale32.reshape(()) if scale32.size == 1 else scale32.reshape(m)
-    return QConvPlan(kind, weights, bias_f, kernel, strides, dil, pads_attr, auto_pad, x_zp,
-                     scale, int(as_int(y_zero_point, np.int64).reshape(-1)[0]), y_range.lo,
-                     y_range.hi, np_dtype(y_range.elem_type))
+    scale = np.ascontiguousarray(np.broadcast_to(scale32.reshape(-1), (m,)))
+    return QConvPlan(kind, weights, bias_i, padded, kernel, strides, dil, pads_attr, auto_pad,
+                     x_zp, scale, int(as_int(y_zero_point, np.int64).reshape(-1)[0]),
+                     y_range.lo, y_range.hi, np_dtype(y_range.elem_type))
 
 
 def run_plan(plan: QConvPlan, x: np.ndarray) -> tuple[np.ndarray, int]:
@@ -175,60 +161,22 @@ def run_plan(plan: QConvPlan, x: np.ndarray) -> tuple[np.ndarray, int]:
     Raises:
         ValueError: if the kernel does not fit in the padded input.
     """
+    n, _, h, w = x.shape
     pads = plan.pads(x.shape[2:])
-    if min(_out_hw(plan, x.shape[2] + pads[0] + pads[2], x.shape[3] + pads[1] + pads[3])) < 1:
+    ho, wo = _out_hw(plan, h + pads[0] + pads[2], w + pads[1] + pads[3])
+    if min(ho, wo) < 1:
         raise ValueError(f"kernel {plan.kernel} (dilations {plan.dilations}) is larger than "
                          f"the padded input {tuple(x.shape[2:])} + pads {pads}")
-    outs, saturated = [], 0
-    for image in x:
-        if plan.kind == "pointwise":
-            acc = _pointwise(plan, image)
-        elif plan.kind == "depthwise":
-            acc = _depthwise(plan, image, pads)
-        else:
-            acc = _im2col(plan, image, pads)
-        q, sat = _requantize(plan, acc)
-        outs.append(q.transpose(2, 0, 1))
-        saturated += sat
-    return (outs[0][None] if len(outs) == 1 else np.stack(outs)), saturated
-
-
-def requantize_rne(acc: np.ndarray, scale: np.ndarray, zero_point: int, lo: int, hi: int,
-                   out_dtype: np.dtype) -> tuple[np.ndarray, int]:
-    """``clamp(rint(acc * scale) + zp)`` of float32 integral ``acc`` (overwritten) in the
-    output type, and how many values saturated (:func:`~socsim.kernels.dtypes.count_saturated`).
-
-    Adding the zero point before clamping is exact wherever it matters: below 2^24 the sum is
-    exact, and beyond it the value is far outside the output range either way.
-    """
-    np.multiply(acc, scale, out=acc)
-    np.rint(acc, out=acc)
-    if zero_point:
-        np.add(acc, np.float32(zero_point), out=acc)
-    # Clamps at the bound the zero point sits on are a ReLU's floor, not saturations
-    # (count_saturated): that side needs no comparison at all.
+    out = np.empty((n, ho, wo, plan.scale.size), plan.out_dtype)
     saturated = 0
-    if zero_point != lo:
-        saturated += int(np.count_nonzero(np.less(acc, lo)))
-    if zero_point != hi:
-        saturated += int(np.count_nonzero(np.greater(acc, hi)))
-    np.clip(acc, lo, hi, out=acc)
-    return acc.astype(out_dtype), saturated
-
-
-def _requantize(plan: QConvPlan, acc: np.ndarray) -> tuple[np.ndarray, int]:
-    """Requantizes channels-last ``acc`` (Ho, Wo, M), viewed as rows of whole pixels long
-    enough for numpy's inner loop, with the scale repeated to match."""
-    ho, wo, m = acc.shape
-    scale = plan.scale
-    if scale.ndim:
-        pixels = ho * wo
-        k = plan.pixels_per_row(pixels)
-        acc = acc.reshape(pixels // k, k * m)
-        scale = plan.repeated("scale", k).reshape(-1)
-    q, saturated = requantize_rne(acc, scale, plan.zero_point, plan.lo, plan.hi,
-                                  plan.out_dtype)
-    return q.reshape(ho, wo, m), saturated
+    for image, y in zip(x, out):
+        if plan.kind == "depthwise":
+            saturated += _depthwise(plan, image, pads, y)
+            continue
+        acc = _pointwise(plan, image) if plan.kind == "pointwise" else _im2col(plan, image, pads)
+        saturated += _jit.requantize_rows(acc, plan.scale, plan.zero_point, plan.lo, plan.hi,
+                                          y.reshape(ho * wo, -1))
+    return out.transpose(0, 3, 1, 2), saturated
 
 
 def _out_hw(plan: QConvPlan, hp: int, wp: int) -> tuple[int, int]:
@@ -247,7 +195,7 @@ def _pointwise(plan: QConvPlan, image: np.ndarray) -> np.ndarray:
         cols[:c].reshape(c, h, w)[...] = image
         cols[c] = 1.0
         cols = cols.T
-    return (cols @ plan.weights).reshape(h, w, -1)
+    return cols @ plan.weights
 
 
 def _im2col(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:
@@ -277,54 +225,14 @@ def _im2col(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:
         cols_t[:k].reshape(taps.shape)[...] = taps
         cols_t[k] = 1.0
         cols = cols_t.T
-    return (cols @ plan.weights).reshape(ho, wo, -1)
+    return cols @ plan.weights
 
 
-def _depthwise(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:
-    (kh, kw), (sh, sw), (dh, dw) = plan.kernel, plan.strides, plan.dilations
-    c, h, w = image.shape
-    top, left, bottom, right = pads
-    ho, wo = _out_hw(plan, h + top + bottom, w + left + right)
-    phases = _phases(image, pads, plan.strides, plan.pad_value)
-    weights = plan.repeated("weights", wo)
-    acc = np.empty((ho, wo, c), dtype=np.float32)
-    tmp = np.empty_like(acc)
-    for t in range(kh * kw):
-        i, j = divmod(t, kw)
-        q, a = divmod(i * dh, sh)
-        p, b = divmod(j * dw, sw)
-        view = phases[a, b, q:q + ho, p:p + wo]
-        if t == 0:
-            np.multiply(view, weights[t], out=acc)
-        else:
-            np.multiply(view, weights[t], out=tmp)
-            np.add(acc, tmp, out=acc)
-    np.add(acc, plan.repeated("bias", wo), out=acc)
-    return acc
-
-
-def _phases(image: np.ndarray, pads: list[int], strides: tuple[int, int], value: int
-            ) -> np.ndarray:
-    """Padded ``image`` (C, H, W) as float32 (sh, sw, Hq, Wq, C): phase (a, b) holds padded
-    rows a, a + sh, ... and columns b, b + sw, ..., so a strided tap reads a contiguous block."""
-    c, h, w = image.shape
-    top, left, bottom, right = pads
-    sh, sw = strides
-    hp, wp = h + top + bottom, w + left + right
-    out = np.empty((sh, sw, -(-hp // sh), -(-wp // sw), c), dtype=np.float32)
+def _depthwise(plan: QConvPlan, image: np.ndarray, pads: list[int], out: np.ndarray) -> int:
+    """Depthwise convolution of ``image`` (C, H, W) requantized into ``out`` (Ho, Wo, C)."""
     hwc = image.transpose(1, 2, 0)
-    for a in range(sh):
-        k0, k1 = -(-(top - a) // sh), -(-(h + top - a) // sh)
-        for b in range(sw):
-            m0, m1 = -(-(left - b) // sw), -(-(w + left - b) // sw)
-            phase = out[a, b]
-            if k1 <= k0 or m1 <= m0:
-                phase[...] = value
-                continue
-            phase[k0:k1, m0:m1] = hwc[a + sh * k0 - top::sh, b + sw * m0 - left::sw]
-            # Only the border is padding: fill it, not the whole phase.
-            phase[:k0] = value
-            phase[k1:] = value
-            phase[k0:k1, :m0] = value
-            phase[k0:k1, m1:] = value
-    return out
+    if not hwc.flags.c_contiguous:
+        hwc = np.ascontiguousarray(hwc)
+    return _jit.depthwise_rne(hwc, plan.weights, plan.padded, plan.bias, plan.kernel,
+                              plan.strides, plan.dilations, pads[0], pads[1], plan.scale,
+                              plan.zero_point, plan.lo, plan.hi, out)

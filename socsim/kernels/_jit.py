@@ -1,0 +1,140 @@
+"""The hot integer loops, compiled with numba: one pass each, no temporaries.
+
+Each loop performs, element by element, the same IEEE float32 operations in the same order as
+the numpy code it stands for, so it gives the same bits:
+
+* requantization (``onnx_rne``): ``rint(float32(acc) * scale) + float32(zp)``, then the count
+  of saturations and the clamp (:func:`requantize_rows`, :func:`depthwise_rne`);
+* QuantizeLinear per tensor: ``rint(x / scale) + float32(zp)``, count, clamp
+  (:func:`quantize_rows`);
+* DequantizeLinear per tensor: ``(float32(x) - float32(zp)) * scale`` (:func:`dequantize_into`).
+
+None of them has a multiply followed by an add that LLVM could contract into a fused
+multiply-add (a rounding, a division or a subtraction always sits between), and fastmath is off:
+numba then emits plain IEEE operations. Integer sums are exact by construction: the callers prove
+that every partial sum fits well inside int32 before they get here.
+
+Functions are compiled on first call and cached on disk (``cache=True``), so the compile cost is
+paid once per machine and Python version; :func:`warm_up` pays it up front.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_OPTIONS = {"cache": True, "nogil": True, "boundscheck": False, "fastmath": False,
+            "error_model": "numpy"}
+
+
+@njit(**_OPTIONS)
+def _saturate(v, zp_lo, zp_hi, lo, hi):  # pragma: no cover - compiled
+    """Clamp of ``v`` (float32) to [lo, hi]; the second value is 1 when that saturated.
+
+    A clamp at the bound the zero point sits on is a ReLU's floor, not a saturation
+    (:func:`socsim.kernels.dtypes.count_saturated`): ``zp_lo``/``zp_hi`` say whether it does.
+    """
+    if v < lo:
+        return lo, 0 if zp_lo else 1
+    if v > hi:
+        return hi, 0 if zp_hi else 1
+    return v, 0
+
+
+@njit(**_OPTIONS)
+def requantize_rows(acc, scale, zero_point, lo, hi, out):  # pragma: no cover - compiled
+    """``out = clamp(rint(acc * scale) + zp)`` over a 2-D ``(P, M)`` float32 or int32 ``acc``,
+    ``scale`` a ``(M,)`` float32 vector; returns how many values saturated."""
+    zpf = np.float32(zero_point)
+    lof, hif = np.float32(lo), np.float32(hi)
+    zp_lo, zp_hi = zero_point == lo, zero_point == hi
+    saturated = 0
+    p, m = acc.shape
+    for i in range(p):
+        for j in range(m):
+            v = np.rint(np.float32(acc[i, j]) * scale[j]) + zpf
+            v, s = _saturate(v, zp_lo, zp_hi, lof, hif)
+            saturated += s
+            out[i, j] = v
+    return saturated
+
+
+@njit(**_OPTIONS)
+def quantize_rows(x, scale, zero_point, lo, hi, out):  # pragma: no cover - compiled
+    """``out = clamp(rint(x / scale) + zp)`` over a 1-D float32 ``x`` with a float32 scalar
+    ``scale``; returns how many values saturated."""
+    zpf = np.float32(zero_point)
+    lof, hif = np.float32(lo), np.float32(hi)
+    zp_lo, zp_hi = zero_point == lo, zero_point == hi
+    saturated = 0
+    for i in range(x.size):
+        v = np.rint(x[i] / scale) + zpf
+        v, s = _saturate(v, zp_lo, zp_hi, lof, hif)
+        saturated += s
+        out[i] = v
+    return saturated
+
+
+@njit(**_OPTIONS)
+def dequantize_into(x, zero_point, scale, out):  # pragma: no cover - compiled
+    """``out = (float32(x) - float32(zp)) * scale`` over 1-D integer ``x``, float32 ``scale``."""
+    zpf = np.float32(zero_point)
+    for i in range(x.size):
+        out[i] = (np.float32(x[i]) - zpf) * scale
+
+
+@njit(**_OPTIONS)
+def depthwise_rne(x, weights, padded, bias, kernel, strides, dilations, top, left, scale,
+                  zero_point, lo, hi, out):  # pragma: no cover - compiled
+    """Depthwise convolution of channels-last ``x`` (H, W, C) into ``out`` (Ho, Wo, C),
+    requantized as :func:`requantize_rows`; returns how many values saturated.
+
+    ``weights`` (taps, C) int32 multiply the raw activations; ``bias`` (C,) int32 already holds
+    ``-x_zp * sum(w)``, so a tap that falls into the padding adds ``padded`` (taps, C) =
+    ``x_zp * w`` instead, exactly what a padding of ``x_zp`` would add.
+    """
+    h, w, c = x.shape
+    ho, wo = out.shape[0], out.shape[1]
+    kh, kw = kernel
+    sh, sw = strides
+    dh, dw = dilations
+    zpf = np.float32(zero_point)
+    lof, hif = np.float32(lo), np.float32(hi)
+    zp_lo, zp_hi = zero_point == lo, zero_point == hi
+    acc = np.empty(c, np.int32)
+    saturated = 0
+    for oy in range(ho):
+        for ox in range(wo):
+            for ch in range(c):
+                acc[ch] = bias[ch]
+            for i in range(kh):
+                iy = oy * sh - top + i * dh
+                for j in range(kw):
+                    t = i * kw + j
+                    ix = ox * sw - left + j * dw
+                    if 0 <= iy < h and 0 <= ix < w:
+                        for ch in range(c):
+                            acc[ch] += weights[t, ch] * np.int32(x[iy, ix, ch])
+                    else:
+                        for ch in range(c):
+                            acc[ch] += padded[t, ch]
+            for ch in range(c):
+                v = np.rint(np.float32(acc[ch]) * scale[ch]) + zpf
+                v, s = _saturate(v, zp_lo, zp_hi, lof, hif)
+                saturated += s
+                out[oy, ox, ch] = v
+    return saturated
+
+
+def warm_up() -> None:
+    """Compiles (or loads from the disk cache) the loops for the common 8-bit signatures."""
+    for xt in (np.uint8, np.int8):
+        out = np.empty((1, 1), xt)
+        for acc in (np.zeros((1, 1), np.float32), np.zeros((1, 1), np.int32)):
+            requantize_rows(acc, np.ones(1, np.float32), 0, -128, 127, out)
+        quantize_rows(np.zeros(1, np.float32), np.float32(1), 0, -128, 127, out.reshape(-1))
+        dequantize_into(np.zeros(1, xt), 0, np.float32(1), np.empty(1, np.float32))
+        depthwise_rne(np.zeros((1, 1, 1), xt), np.zeros((1, 1), np.int32),
+                      np.zeros((1, 1), np.int32), np.zeros(1, np.int32), (1, 1), (1, 1),
+                      (1, 1), 0, 0, np.ones(1, np.float32), 0, -128, 127,
+                      np.empty((1, 1, 1), xt))
