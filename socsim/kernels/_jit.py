@@ -77,10 +77,15 @@ def quantize_rows(x, scale, zero_point, lo, hi, out):  # pragma: no cover - comp
 
 @njit(**_OPTIONS)
 def dequantize_into(x, zero_point, scale, out):  # pragma: no cover - compiled
-    """``out = (float32(x) - float32(zp)) * scale`` over 1-D integer ``x``, float32 ``scale``."""
+    """``out = (float32(x) - float32(zp)) * scale`` over 4-D integer ``x`` in any memory
+    layout into ``out`` of the same shape, float32 ``scale``."""
     zpf = np.float32(zero_point)
-    for i in range(x.size):
-        out[i] = (np.float32(x[i]) - zpf) * scale
+    n0, n1, n2, n3 = x.shape
+    for a in range(n0):
+        for b in range(n1):
+            for c in range(n2):
+                for d in range(n3):
+                    out[a, b, c, d] = (np.float32(x[a, b, c, d]) - zpf) * scale
 
 
 @njit(**_OPTIONS)
@@ -133,7 +138,8 @@ def warm_up() -> None:
         for acc in (np.zeros((1, 1), np.float32), np.zeros((1, 1), np.int32)):
             requantize_rows(acc, np.ones(1, np.float32), 0, -128, 127, out)
         quantize_rows(np.zeros(1, np.float32), np.float32(1), 0, -128, 127, out.reshape(-1))
-        dequantize_into(np.zeros(1, xt), 0, np.float32(1), np.empty(1, np.float32))
+        dequantize_into(np.zeros((1, 1, 1, 1), xt), 0, np.float32(1),
+                        np.empty((1, 1, 1, 1), np.float32))
         depthwise_rne(np.zeros((1, 1, 1), xt), np.zeros((1, 1), np.int32),
                       np.zeros((1, 1), np.int32), np.zeros(1, np.int32), (1, 1), (1, 1),
                       (1, 1), 0, 0, np.ones(1, np.float32), 0, -128, 127,

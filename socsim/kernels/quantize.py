@@ -10,6 +10,7 @@ import numpy as np
 from onnx import TensorProto
 
 from socsim.errors import UnsupportedOpError
+from socsim.kernels import _jit
 from socsim.kernels.dtypes import (
     INT_RANGES,
     as_int,
@@ -74,6 +75,14 @@ def quantize_to(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int, 
     the sum is exact, and beyond it the value is far outside every quantized range.
     """
     r = int_range(elem_type)
+    out_dtype = np.dtype(out_dtype)
+    if (x.dtype == np.float32 and x.flags.c_contiguous and scale.ndim == 0
+            and np.ndim(zero_point) == 0 and out_dtype.kind in "iu"):
+        # Per tensor, float32: one compiled pass, the same float32 operations as below.
+        q = np.empty(x.shape, out_dtype)
+        saturated = _jit.quantize_rows(x.reshape(-1), np.float32(scale), int(zero_point), r.lo,
+                                       r.hi, q.reshape(-1))
+        return q, saturated
     v = np.divide(x, scale.astype(x.dtype, copy=False))
     np.rint(v, out=v)
     zp = np.asarray(zero_point)
@@ -134,6 +143,14 @@ def dequantize_linear(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
         # 8/16-bit integers and their difference are exact in float32: convert, then
         # subtract and scale in place.
         # In C order whatever x's layout: float consumers (im2col) then reshape for free.
+        if s.dtype == np.float32 and s.ndim == 0 and x.ndim <= 4 and (
+                zero_point is None or zero_point.size == 1):
+            # Per tensor: one compiled pass, the same float32 operations as below.
+            y = np.empty(x.shape, np.float32)
+            zp = 0 if zero_point is None else int(as_int(zero_point, np.int64).reshape(-1)[0])
+            pad = (1,) * (4 - x.ndim)
+            _jit.dequantize_into(x.reshape(pad + x.shape), zp, s, y.reshape(pad + x.shape))
+            return (y,)
         y = x.astype(s.dtype, order="C")
         if zero_point is not None:
             zp = broadcast_param(as_int(zero_point, np.int64), x.shape, axis, block)
