@@ -28,35 +28,29 @@ _OPTIONS = {"cache": True, "nogil": True, "boundscheck": False, "fastmath": Fals
 
 
 @njit(**_OPTIONS)
-def _saturate(v, zp_lo, zp_hi, lo, hi):  # pragma: no cover - compiled
-    """Clamp of ``v`` (float32) to [lo, hi]; the second value is 1 when that saturated.
-
-    A clamp at the bound the zero point sits on is a ReLU's floor, not a saturation
-    (:func:`socsim.kernels.dtypes.count_saturated`): ``zp_lo``/``zp_hi`` say whether it does.
-    """
-    if v < lo:
-        return lo, 0 if zp_lo else 1
-    if v > hi:
-        return hi, 0 if zp_hi else 1
-    return v, 0
-
-
-@njit(**_OPTIONS)
 def requantize_rows(acc, scale, zero_point, lo, hi, out):  # pragma: no cover - compiled
     """``out = clamp(rint(acc * scale) + zp)`` over a 2-D ``(P, M)`` float32 or int32 ``acc``,
     ``scale`` a ``(M,)`` float32 vector; returns how many values saturated."""
     zpf = np.float32(zero_point)
     lof, hif = np.float32(lo), np.float32(hi)
-    zp_lo, zp_hi = zero_point == lo, zero_point == hi
-    saturated = 0
+    below = above = 0
     p, m = acc.shape
     for i in range(p):
         for j in range(m):
             v = np.rint(np.float32(acc[i, j]) * scale[j]) + zpf
-            v, s = _saturate(v, zp_lo, zp_hi, lof, hif)
-            saturated += s
-            out[i, j] = v
-    return saturated
+            low, high = v < lof, v > hif
+            below += low
+            above += high
+            v = lof if low else v
+            out[i, j] = hif if high else v
+    return _saturations(below, above, zero_point, lo, hi)
+
+
+@njit(**_OPTIONS)
+def _saturations(below, above, zero_point, lo, hi):  # pragma: no cover - compiled
+    """Clamps at the bound the zero point sits on are a ReLU's floor, not saturations
+    (:func:`socsim.kernels.dtypes.count_saturated`)."""
+    return (0 if zero_point == lo else below) + (0 if zero_point == hi else above)
 
 
 @njit(**_OPTIONS)
@@ -65,14 +59,15 @@ def quantize_rows(x, scale, zero_point, lo, hi, out):  # pragma: no cover - comp
     ``scale``; returns how many values saturated."""
     zpf = np.float32(zero_point)
     lof, hif = np.float32(lo), np.float32(hi)
-    zp_lo, zp_hi = zero_point == lo, zero_point == hi
-    saturated = 0
+    below = above = 0
     for i in range(x.size):
         v = np.rint(x[i] / scale) + zpf
-        v, s = _saturate(v, zp_lo, zp_hi, lof, hif)
-        saturated += s
-        out[i] = v
-    return saturated
+        low, high = v < lof, v > hif
+        below += low
+        above += high
+        v = lof if low else v
+        out[i] = hif if high else v
+    return _saturations(below, above, zero_point, lo, hi)
 
 
 @njit(**_OPTIONS)
@@ -105,9 +100,8 @@ def depthwise_rne(x, weights, padded, bias, kernel, strides, dilations, top, lef
     dh, dw = dilations
     zpf = np.float32(zero_point)
     lof, hif = np.float32(lo), np.float32(hi)
-    zp_lo, zp_hi = zero_point == lo, zero_point == hi
     acc = np.empty(c, np.int32)
-    saturated = 0
+    below = above = 0
     for oy in range(ho):
         for ox in range(wo):
             for ch in range(c):
@@ -125,10 +119,12 @@ def depthwise_rne(x, weights, padded, bias, kernel, strides, dilations, top, lef
                             acc[ch] += padded[t, ch]
             for ch in range(c):
                 v = np.rint(np.float32(acc[ch]) * scale[ch]) + zpf
-                v, s = _saturate(v, zp_lo, zp_hi, lof, hif)
-                saturated += s
-                out[oy, ox, ch] = v
-    return saturated
+                low, high = v < lof, v > hif
+                below += low
+                above += high
+                v = lof if low else v
+                out[oy, ox, ch] = hif if high else v
+    return _saturations(below, above, zero_point, lo, hi)
 
 
 def warm_up() -> None:
