@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from socsim.kernels import _jit
+
 _F32_EXACT = float(2**24)
 _F64_EXACT = float(2**53)
 
@@ -113,17 +115,33 @@ def im2col(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
 
 
 def conv_nd(xp: np.ndarray, w: np.ndarray, group: int, strides: Sequence[int],
-            dilations: Sequence[int], dtype: type) -> np.ndarray:
+            dilations: Sequence[int], dtype: type, pads: Sequence[int] | None = None
+            ) -> np.ndarray:
     """Convolution of padded ``xp`` (N, C, ...) with ``w`` (M, C/group, ...) computed in ``dtype``.
 
     Depthwise convolutions are vectorised over channels, one multiply-add per kernel tap; the
-    rest go through im2col and one batched matrix product per group.
+    rest go through im2col and one batched matrix product per group. With ``pads``, ``xp`` is
+    the unpadded input and the padding is zeros; a 2-D convolution with one group then builds
+    its columns in one compiled pass (:func:`socsim.kernels._jit.window_columns`), the same
+    array as im2col of the padded copy.
     """
     kernel = list(w.shape[2:])
     n, c = xp.shape[:2]
     m = w.shape[0]
     xp = xp.astype(dtype, copy=False)
     w = w.astype(dtype, copy=False)
+    if pads is not None and group == 1 and len(kernel) == 2 and any(k > 1 for k in kernel):
+        o = out_shape([d + pads[i] + pads[i + 2] for i, d in enumerate(xp.shape[2:])], kernel,
+                      strides, dilations)
+        if min(o) < 1:
+            raise ValueError("window shape cannot be larger than input array shape")
+        cols = np.empty((n, c * kernel[0] * kernel[1], o[0] * o[1]), dtype=dtype)
+        _jit.window_columns(xp, tuple(kernel), tuple(strides), tuple(dilations), pads[0],
+                            pads[1], o[1], cols)
+        return np.matmul(w.reshape(1, m, -1)[None], cols.reshape(n, 1, cols.shape[1], -1)
+                         ).reshape([n, m] + o)
+    if pads is not None:
+        xp = pad_spatial(xp, pads)
     if group == c and w.shape[1] == 1 and group > 1:
         mult = m // c
         v = windows(xp, kernel, strides, dilations)  # (N, C, *out, *kernel)

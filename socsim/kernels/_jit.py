@@ -84,6 +84,33 @@ def dequantize_into(x, zero_point, scale, out):  # pragma: no cover - compiled
 
 
 @njit(**_OPTIONS)
+def window_columns(x, kernel, strides, dilations, top, left, wo, out):  # pragma: no cover
+    """im2col of ``x`` (N, C, H, W) into ``out`` (N, C * kh * kw, Ho * Wo), rows ordered
+    (C, kh, kw), zero where a window reaches into the padding: the values, shape and layout
+    of :func:`socsim.kernels._gemm.im2col` on the zero-padded input, without the padded copy."""
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    sh, sw = strides
+    dh, dw = dilations
+    ho = out.shape[2] // wo
+    for b in range(n):
+        for ch in range(c):
+            for i in range(kh):
+                for j in range(kw):
+                    r = (ch * kh + i) * kw + j
+                    for oy in range(ho):
+                        iy = oy * sh - top + i * dh
+                        base = oy * wo
+                        if iy < 0 or iy >= h:
+                            for ox in range(wo):
+                                out[b, r, base + ox] = 0
+                            continue
+                        for ox in range(wo):
+                            ix = ox * sw - left + j * dw
+                            out[b, r, base + ox] = x[b, ch, iy, ix] if 0 <= ix < w else 0
+
+
+@njit(**_OPTIONS)
 def depthwise_rne(x, weights, padded, bias, kernel, strides, dilations, top, left, scale,
                   zero_point, lo, hi, out):  # pragma: no cover - compiled
     """Depthwise convolution of channels-last ``x`` (H, W, C) into ``out`` (Ho, Wo, C),

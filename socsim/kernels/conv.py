@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from socsim.kernels._common import act_bound, channel_shape, out_scale, requantize_acc, zp_int
-from socsim.kernels._gemm import conv_nd, conv_pads, exact_dtype, pad_spatial
+from socsim.kernels._gemm import conv_nd, conv_pads, exact_dtype
 from socsim.kernels._qconv_plan import plan_qlinear_conv, run_plan
 from socsim.kernels.dtypes import as_int, elem_type_of
 from socsim.kernels.registry import KernelContext, register
@@ -34,7 +34,7 @@ def conv(ctx: KernelContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None 
     """Float Conv in float32 (BLAS order; not bit-exact to any other float implementation)."""
     strides, dil, pads, group = _geometry(ctx, x, w)
     dt = np.float64 if x.dtype == np.float64 else np.float32
-    y = conv_nd(pad_spatial(x, pads), w, group, strides, dil, dt)
+    y = conv_nd(x, w, group, strides, dil, dt, pads)
     if b is not None:
         np.add(y, channel_shape(b.astype(dt), y.ndim), out=y)  # y is conv_nd's own array
     return (y.astype(x.dtype, copy=False),)
@@ -57,7 +57,7 @@ def _int_conv(ctx: KernelContext, x: np.ndarray, x_zp: np.ndarray | None, w: np.
     dt = exact_dtype(act_bound(x, x_zp) * l1) or np.float64
     xi = as_int(x, np.int32)
     xf = xi.astype(dt) - dt(zp_int(x_zp)) if x_zp is not None else xi.astype(dt)
-    y = conv_nd(pad_spatial(xf, pads), wf, group, strides, dil, dt)
+    y = conv_nd(xf, wf, group, strides, dil, dt, pads)
     return y.astype(np.float64, copy=False)
 
 
