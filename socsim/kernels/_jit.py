@@ -167,3 +167,5 @@ def warm_up() -> None:
                       np.zeros((1, 1), np.int32), np.zeros(1, np.int32), (1, 1), (1, 1),
                       (1, 1), 0, 0, np.ones(1, np.float32), 0, -128, 127,
                       np.empty((1, 1, 1), xt))
+    window_columns(np.zeros((1, 1, 1, 1), np.float32), (1, 1), (1, 1), (1, 1), 0, 0, 1,
+                   np.empty((1, 1, 1), np.float32))
