@@ -92,6 +92,13 @@ def test_paging_makes_warm_inferences_slower_and_shows_in_the_trace():
     assert sum(e.get("cat") == "page_in" for e in events) == small.summary["paging"]["page_ins"]
 
 
+def test_double_buffering_hides_page_ins_behind_compute():
+    small = _run("paging")
+    buffered = _run("paging", "soc.units.npu.weights_prefetch=1")
+    assert buffered.summary["paging"]["page_ins"] == small.summary["paging"]["page_ins"]
+    assert buffered.summary["latency_ms"]["max"] < 0.9 * small.summary["latency_ms"]["max"]
+
+
 # -- DMA contention between two streams ----------------------------------------------------------
 
 ONE_STREAM = ("workloads=[{name: cam_a, model: ../workloads/mobilenetv2_int8.onnx, "

@@ -44,6 +44,11 @@ class _UnitBase(Spec):
         None, description="An SRAM of `memories` that weights are paged into from `weights_in` "
         "on demand (a DMA page-in on a miss), kept there LRU across ops and inferences and "
         "evicted when the SRAM needs room; None: weights stream from `weights_in` every op.")
+    weights_prefetch: int = Field(
+        0, ge=0, description="With a `weights_cache`: how many of the unit's next ops (graph "
+        "order, same inference) get their weights paged in while the current op computes, as "
+        "a compiler's double buffering does (1 = double buffering). A prefetch only uses room "
+        "free or evictable now; it never waits. 0: page in on demand only.")
     ops: list[str] = Field(min_length=1, description="ONNX op types the unit executes.")
     dtypes: list[DType] = Field(min_length=1, description="Compute dtypes the unit supports.")
     launch_overhead_cycles: NonNegativeFloat = Field(

@@ -280,6 +280,10 @@ class Simulation:
                 cache = None  # pinned pages leave no room: stream from weights_in
         if cache is not None:
             w_ns, sram_pj, dram_pj, w_dram = spec.wc_cost
+            for j in inf.prog.prefetch[spec.wkey[1]]:  # double buffering: the next ops' weights
+                nxt = inf.prog.specs[j]
+                if not nxt.wcache.hit(nxt.wkey) and nxt.wkey not in nxt.wcache.pending:
+                    env.process(self._prefetch(inf, nxt))
         else:
             w_ns, sram_pj, dram_pj, w_dram = spec.w_cost
         out_mems = self._alloc_outputs(inf, spec, unit)
@@ -432,20 +436,41 @@ class Simulation:
                 if size:
                     break
                 yield self._freed  # pages are held by running ops or activations: wait
-            src, dst = spec.unit.unit.weights_in, cache.pool.name
-            start, end, engine, channel = yield from self._dma(spec.wengine, spec.weight_bytes,
-                                                               src, dst)
-            pages = size // cache.pool.page
-            self.trace.page_faults += pages
-            self.trace.transfers.append((
-                inf.prog.name, inf.index, f"{spec.name}:weights", "page_in", src, dst,
-                spec.weight_bytes, start, end, spec.wengine, channel,
-                *self._transfer_pj(spec.wengine, src, dst, spec.weight_bytes)))
-            cache.insert(key, size, spec.wpin)
+            yield from self._fill(inf, spec, size)
             del cache.pending[key]
             done.succeed()
         cache.use(key)
         return True
+
+    def _prefetch(self, inf: Inference, spec: OpSpec):
+        """Page ``spec``'s weights in ahead of its op, if they fit now (evicting only what an
+        on-demand page-in could); never waits for room, so it cannot deadlock anything."""
+        cache, key = spec.wcache, spec.wkey
+        if key in cache.resident or key in cache.pending or (
+                cache.pinned_bytes + cache.pool.footprint(spec.weight_bytes)
+                > cache.pool.capacity):
+            return
+        size = cache.pool.try_alloc(spec.weight_bytes)
+        if not size:
+            return
+        done = cache.pending[key] = self.env.event()
+        yield from self._fill(inf, spec, size)
+        del cache.pending[key]
+        done.succeed()
+
+    def _fill(self, inf: Inference, spec: OpSpec, size: int):
+        """DMA ``spec``'s weights into the ``size`` bytes allocated for them in its cache and
+        record the page-in."""
+        cache = spec.wcache
+        src, dst = spec.unit.unit.weights_in, cache.pool.name
+        start, end, engine, channel = yield from self._dma(spec.wengine, spec.weight_bytes,
+                                                           src, dst)
+        self.trace.page_faults += size // cache.pool.page
+        self.trace.transfers.append((
+            inf.prog.name, inf.index, f"{spec.name}:weights", "page_in", src, dst,
+            spec.weight_bytes, start, end, spec.wengine, channel,
+            *self._transfer_pj(spec.wengine, src, dst, spec.weight_bytes)))
+        cache.insert(spec.wkey, size, spec.wpin)
 
     def _evicted(self, key: SegmentKey, size: int) -> None:
         prog = self.programs[key[0]]

@@ -132,6 +132,14 @@ class Program:
                 self.consumers[t].append(i)
             self.deps.append(len(distinct))
         self.sources = [i for i, d in enumerate(self.deps) if not d]
+        # weight prefetch: per op, the next ops of its unit (graph order) whose weights are
+        # paged into the same cache, as many as the unit's weights_prefetch
+        self.prefetch: list[tuple[int, ...]] = []
+        for i, s in enumerate(self.specs):
+            depth = s.unit.unit.weights_prefetch if s.wcache is not None else 0
+            later = [j for j in range(i + 1, len(self.specs))
+                     if self.specs[j].unit is s.unit and self.specs[j].wcache is s.wcache]
+            self.prefetch.append(tuple(later[:depth]))
 
     def stored_bytes(self, t: int, fmt: tuple[str, int]) -> int:
         """Bytes of 4-D tensor ``t`` stored in ``fmt``: channels padded to its alignment."""

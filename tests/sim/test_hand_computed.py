@@ -238,3 +238,48 @@ def test_a_preloaded_kernel_costs_nothing_and_kernels_that_fit_stay(tmp_path, tw
     assert r.tables.inferences["latency_ns"].tolist() == [10240 + 4500 + 640, 10240 + 640]
     trace = r.trace
     assert trace.reconfigs[0][5:7] == (10240, 10240 + 4500)
+
+
+def _two_matmuls(path):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w1 = numpy_helper.from_array(np.ones((256, 64), np.float32), "w1")
+    w2 = numpy_helper.from_array(np.ones((64, 64), np.float32), "w2")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w1"], ["y"], name="mm1"),
+         helper.make_node("MatMul", ["y", "w2"], ["z"], name="mm2")], "mm2",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 64])], [w1, w2])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model.ir_version = 9
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("prefetch", [0, 1])
+def test_weight_prefetch_overlaps_the_next_page_in_with_compute(tmp_path, prefetch):
+    """W1 (64 KiB) pages in on demand: 100 + 65536 / 0.5 = 131172 ns; mm1 computes 163840 ns.
+    On demand, W2 (16 KiB) pages in after mm1: 100 + 16384 / 0.5 = 32868 ns, then mm2
+    (4096 MACs) 40960 ns. With weights_prefetch: 1, W2's page-in starts with mm1 and shares
+    the DRAM with mm1's 1 KiB input stream (which keeps its own rate), so it is hidden."""
+    text = f"""
+name: prefetch
+soc: {FIXTURES / "float_soc.yaml"}
+soc_set: ["units.cpu.weights_cache=sram", "memories.sram.size_kib=128",
+          "units.cpu.weights_prefetch={prefetch}"]
+workloads:
+  - {{name: w, model: {_two_matmuls(tmp_path / "mm2.onnx")}, inferences: 1}}
+policy: {{name: single, params: {{unit: cpu}}}}
+"""
+    r = run_scenario(write_scenario(tmp_path, text))
+    w1_in, mm1, mm2 = 131172, 163840, 40960
+    pages = r.tables.transfers.set_index("tensor")
+    if prefetch:
+        assert r.trace.makespan_ns == w1_in + mm1 + mm2
+        assert pages.loc["mm2:weights", "start_ns"] == w1_in
+    else:
+        assert r.trace.makespan_ns == w1_in + mm1 + 32868 + mm2
+        assert pages.loc["mm2:weights", "start_ns"] == w1_in + mm1
+    assert r.summary["paging"]["page_ins"] == 2

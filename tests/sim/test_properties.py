@@ -226,6 +226,7 @@ def units(draw, mem_names: list[str], needed: set[tuple[str, str]]) -> dict:
         cache = [m for m in mems if m != u["weights_in"]]
         if cache and draw(st.booleans()):
             u["weights_cache"] = draw(st.sampled_from(cache))  # the loader rejects a DRAM
+            u["weights_prefetch"] = draw(st.sampled_from([0, 1, 2]))
         if kind == "cpu":
             u |= {"vector_bits_per_cycle": draw(st.sampled_from([32, 64, 128])),
                   "threads_per_op": draw(st.integers(1, cores)),
