@@ -312,28 +312,7 @@ class Simulation:
         dram_pj += t_dram
         compute_ns = spec.cycles * 1e3 / freq
         if dram_bytes:
-            links = self.dram_links
-            fabric = self.fabric
-            # an op streams its DRAM bytes evenly over its compute time, at most at the
-            # DRAM's bandwidth: cap = bytes / max(compute - SRAM time, bytes / bw)
-            flows = [fabric.start(nb, (links[m],),
-                                  nb / max(compute_ns - mem_ns, nb / links[m].capacity))
-                     for m, nb in dram_bytes.items()]
-            # unless already slowed by sharing, sleep for the op alone (sharing only slows
-            # its flows: a lower bound), then settle
-            if all(f.rate >= f.cap for f in flows):
-                yield env.timeout(ceil(max(compute_ns, mem_ns + max(
-                    (f.alone_ns for f in flows), default=0.0))))
-            flow_end = start
-            for f in flows:
-                end_t = fabric.end_time(f)
-                if end_t is None:
-                    yield fabric.wait(f)
-                    end_t = f.end
-                flow_end = max(flow_end, end_t)
-            duration = ceil(max(compute_ns, mem_ns + flow_end - start))
-            if start + duration > env.now:
-                yield env.timeout(start + duration - env.now)
+            duration = yield from self._roofline(start, compute_ns, mem_ns, dram_bytes)
         else:
             duration = ceil(max(compute_ns, mem_ns))
             yield env.timeout(duration)
@@ -359,6 +338,37 @@ class Simulation:
             self._unref(inf, t)
         for t in spec.outputs:
             self._produced(inf, t)
+
+    def _roofline(self, start: int, compute_ns: float, mem_ns: float,
+                  dram_bytes: dict[str, int]):
+        """Hold for ``⌈max(compute, SRAM time + DRAM streams)⌉`` ns from ``start``, the DRAM
+        bytes streaming as flows that share each DRAM's bandwidth; return the duration.
+
+        The work streams its DRAM bytes evenly over its compute time, at most at the DRAM's
+        bandwidth: cap = bytes / max(compute - SRAM time, bytes / bw).
+        """
+        env = self.env
+        links = self.dram_links
+        fabric = self.fabric
+        flows = [fabric.start(nb, (links[m],),
+                              nb / max(compute_ns - mem_ns, nb / links[m].capacity))
+                 for m, nb in dram_bytes.items()]
+        # unless already slowed by sharing, sleep for the work alone (sharing only slows its
+        # flows: a lower bound), then settle
+        if all(f.rate >= f.cap for f in flows):
+            yield env.timeout(ceil(max(compute_ns, mem_ns + max(
+                (f.alone_ns for f in flows), default=0.0))))
+        flow_end = start
+        for f in flows:
+            end_t = fabric.end_time(f)
+            if end_t is None:
+                yield fabric.wait(f)
+                end_t = f.end
+            flow_end = max(flow_end, end_t)
+        duration = ceil(max(compute_ns, mem_ns + flow_end - start))
+        if start + duration > env.now:
+            yield env.timeout(start + duration - env.now)
+        return duration
 
     def _configure(self, inf: Inference, spec: OpSpec):
         """Make the op's FPGA kernel resident and wait until it is usable.
@@ -624,8 +634,17 @@ class Simulation:
         cycles = max(in_b, out_b) / u.convert_bytes_per_cycle + u.launch_overhead_cycles
         bw_src, rd, _, src_dram = self.mem_params[src]
         bw_dst, _, wr, dst_dram = self.mem_params[dst]
-        duration = ceil(max(cycles * 1e3 / unit.freq_mhz, in_b / bw_src + out_b / bw_dst))
-        yield env.timeout(duration)
+        sram_ns = (0.0 if src_dram else in_b / bw_src) + (0.0 if dst_dram else out_b / bw_dst)
+        dram_bytes: dict[str, int] = {}
+        for mem, nb, dram in ((src, in_b, src_dram), (dst, out_b, dst_dram)):
+            if dram and nb:
+                dram_bytes[mem] = dram_bytes.get(mem, 0) + nb
+        compute_ns = cycles * 1e3 / unit.freq_mhz
+        if dram_bytes:  # DRAM bytes share the DRAM's bandwidth like an op's
+            duration = yield from self._roofline(start, compute_ns, sram_ns, dram_bytes)
+        else:
+            duration = ceil(max(compute_ns, sram_ns))
+            yield env.timeout(duration)
         end = start + duration
         unit.end(end)
         self._busy -= 1
