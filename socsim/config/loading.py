@@ -69,8 +69,9 @@ class _Document:
         points at the nearest enclosing node.
         """
         for prefix, origin in self.overrides.items():
-            if loc[: len(prefix)] == prefix:
-                return Problem(message, origin, path=_dotted(loc))
+            shown = _through(loc, prefix)
+            if shown is not None:
+                return Problem(message, origin, path=_dotted(shown))
         node = self.node
         key_node = None
         shown: list[str | int] = []
@@ -123,6 +124,24 @@ class _Document:
             else:
                 raise ConfigError(Problem(f"cannot set {path!r}", origin, path=path))
             self.overrides[loc] = origin
+
+
+def _through(loc: Loc, prefix: Loc) -> Loc | None:
+    """``loc`` without pydantic's union tags if it lies under the override path ``prefix``
+    (the tags are elements of ``loc`` that the path skips), else None."""
+    shown: list[str | int] = []
+    i = 0
+    for part in loc:
+        if i < len(prefix) and str(part) == str(prefix[i]):
+            i += 1
+            shown.append(part)
+        elif i < len(prefix) and not isinstance(part, int) and shown:
+            continue  # a union tag between two elements of the path
+        elif i == len(prefix):
+            shown.append(part)
+        else:
+            return None
+    return tuple(shown) if i == len(prefix) else None
 
 
 def _dotted(loc: Iterable[str | int]) -> str:

@@ -107,10 +107,13 @@ class Simulation:
                                     f"DMA engine connects to its memories {unit.memories}")
             for t in op.outputs:
                 producer_mem[t] = unit.memories[0]
-        problems += self._conversion_problems(job)
         if problems:
             raise PlacementError(problems[:5], hint="add a DMA engine or a memory link in the "
                                  "device file, or place the ops differently")
+        problems = self._conversion_problems(job)
+        if problems:
+            raise PlacementError(problems[:5], hint="a unit that converts layouts needs "
+                                 "convert_bytes_per_cycle; or place the ops differently")
 
     def _conversion_problems(self, job: Job) -> list[str]:
         """Units the plan makes convert layouts must say how fast (and what it costs)."""

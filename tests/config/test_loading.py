@@ -10,7 +10,7 @@ import pytest
 from socsim.cli import main
 from socsim.config import load_scenario, load_soc
 from socsim.errors import ConfigError
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, REPO
 
 TINY = (FIXTURES / "tiny_soc.yaml").read_text()
 
@@ -177,3 +177,12 @@ def test_inline_soc_and_its_errors(tmp_path, two_op_path):
     (msg,) = _problems(load_scenario, path)
     assert "soc.memories.acc_sram.bw_gbps: Input should be greater than 0" in msg
     assert msg.startswith(f"{path}:{_line_of(body, 'bw_gbps: 2.0')}:")
+
+
+def test_an_override_of_a_field_the_file_leaves_out_names_its_full_path():
+    # units are a union discriminated on `kind`: pydantic's error path carries the tag
+    with pytest.raises(ConfigError) as info:
+        load_soc(REPO / "devices" / "zynq_us.yaml", ["units.fpga.weights_prefetch=-1"])
+    problem = info.value.problems[0]
+    assert problem.path == "units.fpga.weights_prefetch"
+    assert problem.file == "--set units.fpga.weights_prefetch=-1"
