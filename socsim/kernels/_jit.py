@@ -7,11 +7,15 @@ the numpy code it stands for, so it gives the same bits:
   of saturations and the clamp (:func:`requantize_rows`, :func:`depthwise_rne`);
 * QuantizeLinear per tensor: ``rint(x / scale) + float32(zp)``, count, clamp
   (:func:`quantize_rows`);
-* DequantizeLinear per tensor: ``(float32(x) - float32(zp)) * scale`` (:func:`dequantize_into`).
+* DequantizeLinear per tensor: ``(float32(x) - float32(zp)) * scale`` (:func:`dequantize_into`);
+* QLinearAdd: ``float32(a * ra + float32(b * rb + fixed))`` in float64, rounded, counted,
+  clamped (:func:`qlinear_add_into`).
 
-None of them has a multiply followed by an add that LLVM could contract into a fused
-multiply-add (a rounding, a division or a subtraction always sits between), and fastmath is off:
-numba then emits plain IEEE operations. Integer sums are exact by construction: the callers prove
+Fastmath is off, so numba emits plain IEEE operations and LLVM may not contract a multiply and
+an add into a fused multiply-add. In the requantization loops a rounding, a division or a
+subtraction always sits between the two anyway; in :func:`qlinear_add_into` the float64
+products of an 8-bit integer and a float32 ratio are exact, so a contraction could not change
+a bit either. Integer sums are exact by construction: the callers prove
 that every partial sum fits well inside int32 before they get here.
 
 Functions are compiled on first call and cached on disk (``cache=True``), so the compile cost is
@@ -81,6 +85,25 @@ def dequantize_into(x, zero_point, scale, out):  # pragma: no cover - compiled
             for c in range(n2):
                 for d in range(n3):
                     out[a, b, c, d] = (np.float32(x[a, b, c, d]) - zpf) * scale
+
+
+@njit(**_OPTIONS)
+def qlinear_add_into(a, ra, b, rb, fixed, zero_point, lo, hi, out):  # pragma: no cover
+    """QLinearAdd of 1-D integer ``a`` and ``b`` of ``out``'s size:
+    ``out = clamp(rint(float32(a * ra + float32(b * rb + fixed))))``, the products and sums
+    in float64 from float32 ``ra``, ``rb``, ``fixed``; returns how many values saturated."""
+    ra64, rb64, fixed64 = np.float64(ra), np.float64(rb), np.float64(fixed)
+    lof, hif = np.float32(lo), np.float32(hi)
+    below = above = 0
+    for i in range(out.size):
+        inner = np.float32(np.float64(b[i]) * rb64 + fixed64)
+        v = np.rint(np.float32(np.float64(a[i]) * ra64 + np.float64(inner)))
+        low, high = v < lof, v > hif
+        below += low
+        above += high
+        v = lof if low else v
+        out[i] = hif if high else v
+    return _saturations(below, above, zero_point, lo, hi)
 
 
 @njit(**_OPTIONS)
@@ -163,6 +186,8 @@ def warm_up() -> None:
         quantize_rows(np.zeros(1, np.float32), np.float32(1), 0, -128, 127, out.reshape(-1))
         dequantize_into(np.zeros((1, 1, 1, 1), xt), 0, np.float32(1),
                         np.empty((1, 1, 1, 1), np.float32))
+        qlinear_add_into(out.reshape(-1), np.float32(1), out.reshape(-1), np.float32(1),
+                         np.float32(0), 0, -128, 127, np.empty(1, xt))
         depthwise_rne(np.zeros((1, 1, 1), xt), np.zeros((1, 1), np.int32),
                       np.zeros((1, 1), np.int32), np.zeros(1, np.int32), (1, 1), (1, 1),
                       (1, 1), 0, 0, np.ones(1, np.float32), 0, -128, 127,

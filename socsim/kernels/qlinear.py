@@ -11,7 +11,9 @@ import math
 
 import numpy as np
 
+from socsim.kernels import _jit
 from socsim.kernels._common import requantize_acc
+from socsim.kernels._gemm import conv_pads
 from socsim.kernels.dtypes import (
     as_int,
     count_saturated,
@@ -19,9 +21,11 @@ from socsim.kernels.dtypes import (
     int_range,
     to_onnx_dtype,
 )
-from socsim.kernels._gemm import conv_pads
 from socsim.kernels.pool import average_windows, pool_geometry
 from socsim.kernels.registry import MS_DOMAIN, KernelContext, register
+
+_BOUNDS = {np.dtype(t): (int(np.iinfo(t).min), int(np.iinfo(t).max)) for t in (np.uint8, np.int8)}
+"""Output bounds of the 8-bit types the compiled loops take."""
 
 
 def _f32(v: np.ndarray | float) -> np.float32:
@@ -54,17 +58,40 @@ def _saturate(ctx: KernelContext, v: np.ndarray, elem: int, zero_point: int) -> 
     return to_onnx_dtype(np.clip(v, r.lo, r.hi), elem)
 
 
+def _add_ratios(a_scale: np.ndarray, a_zero_point: np.ndarray | None, b_scale: np.ndarray,
+                b_zero_point: np.ndarray | None, c_scale: np.ndarray,
+                c_zero_point: np.ndarray | None
+                ) -> tuple[np.float32, np.float32, np.float32, int]:
+    """``(ra, rb, fixed, zc)`` of QLinearAdd, in float32 as MLAS computes them."""
+    sc = _f32(c_scale)
+    ra, rb = _f32(a_scale) / sc, _f32(b_scale) / sc
+    za, zb, zc = _zp(a_zero_point), _zp(b_zero_point), _zp(c_zero_point)
+    fixed = np.float32(zc) - np.float32(ra * np.float32(za) + rb * np.float32(zb))
+    return ra, rb, fixed, zc
+
+
 @register("QLinearAdd", MS_DOMAIN)
 def qlinear_add(ctx: KernelContext, a: np.ndarray, a_scale: np.ndarray,
                 a_zero_point: np.ndarray | None, b: np.ndarray, b_scale: np.ndarray,
                 b_zero_point: np.ndarray | None, c_scale: np.ndarray,
                 c_zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """QLinearAdd as MLAS's AVX2 kernel computes it: ``fma(a, ra, fma(b, rb, fixed))``,
-    ``ra = sa / sc``, ``rb = sb / sc``, ``fixed = zc - (ra * za + rb * zb)`` in float32."""
-    sc = _f32(c_scale)
-    ra, rb = _f32(a_scale) / sc, _f32(b_scale) / sc
-    za, zb, zc = _zp(a_zero_point), _zp(b_zero_point), _zp(c_zero_point)
-    fixed = np.float32(zc) - np.float32(ra * np.float32(za) + rb * np.float32(zb))
+    ``ra = sa / sc``, ``rb = sb / sc``, ``fixed = zc - (ra * za + rb * zb)`` in float32.
+
+    Same-shape 8-bit operands take one compiled pass (:func:`socsim.kernels._jit.
+    qlinear_add_into`) with the same float64 operations as the numpy code below.
+    """
+    ra, rb, fixed, zc = ctx.cached("ratios", lambda: _add_ratios(
+        a_scale, a_zero_point, b_scale, b_zero_point, c_scale, c_zero_point), 1, 2, 4, 5, 6, 7)
+    if a.shape == b.shape and a.dtype == b.dtype and a.dtype in _BOUNDS:
+        lo, hi = _BOUNDS[a.dtype]
+        out = np.empty(a.shape, a.dtype)
+        # Strided operands (a planned convolution's channels-last output) are copied first:
+        # a flat pass over contiguous operands is faster than a strided one, copy included.
+        ctx.count("output_saturations", _jit.qlinear_add_into(
+            np.ascontiguousarray(a).reshape(-1), ra, np.ascontiguousarray(b).reshape(-1), rb,
+            fixed, zc, lo, hi, out.reshape(-1)))
+        return (out,)
     af, bf = _as_f32(a), _as_f32(b)
     if a.size == 1 and b.size != 1:
         fixed = np.float32(fixed + af.reshape(-1)[0] * ra)
@@ -149,16 +176,40 @@ def qlinear_concat(ctx: KernelContext, y_scale: np.ndarray, y_zero_point: np.nda
     return (np.concatenate(parts, axis=int(ctx.attr("axis"))),)
 
 
+def _average_params(x_scale: np.ndarray, x_zero_point: np.ndarray | None, y_scale: np.ndarray,
+                    y_zero_point: np.ndarray | None, size: int
+                    ) -> tuple[np.ndarray, np.float64, int, int]:
+    """``(scale, real, x_zp, y_zp)`` of a global average over ``size`` values: the float32
+    scale ``x_s / (y_s * size)`` as MLAS computes it (a 1-vector) and its float64 value."""
+    scale = np.float32(_f32(x_scale) / (_f32(y_scale) * np.float32(size)))
+    real = np.float64(_f32(x_scale)) / (np.float64(_f32(y_scale)) * size)
+    return np.full(1, scale), real, _zp(x_zero_point), _zp(y_zero_point)
+
+
 def _global_average(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
                     x_zero_point: np.ndarray | None, y_scale: np.ndarray,
                     y_zero_point: np.ndarray | None, axes: tuple[int, ...]) -> np.ndarray:
     size = math.prod(x.shape[a] for a in axes)
+    scale, real, x_zp, y_zp = ctx.cached(("scale", size), lambda: _average_params(
+        x_scale, x_zero_point, y_scale, y_zero_point, size), 1, 2, 3, 4)
+    bounds = _BOUNDS.get(x.dtype)
+    if (bounds is not None and ctx.arithmetic.requant == "onnx_rne"
+            and axes == tuple(range(x.ndim - len(axes), x.ndim))
+            and (y_zero_point is None or y_zero_point.dtype == x.dtype)
+            and max(bounds[1] - x_zp, x_zp - bounds[0]) * size <= ctx.arithmetic.acc_max):
+        # No sum can saturate the accumulator: int32 sums, then the compiled onnx_rne loop,
+        # the operations of requantize_acc for a float32 scalar scale.
+        acc = x.reshape(-1, size).sum(axis=1, dtype=np.int32, keepdims=True)
+        if x_zp:
+            acc -= np.int32(x_zp * size)
+        q = np.empty(x.shape[:x.ndim - len(axes)] + (1,) * len(axes), x.dtype)
+        ctx.count("output_saturations", _jit.requantize_rows(
+            acc, scale, y_zp, bounds[0], bounds[1], q.reshape(-1, 1)))
+        return q
     xi = x if x.dtype.kind in "iu" else as_int(x, np.int64)
-    acc = xi.sum(axis=axes, keepdims=True, dtype=np.int64) - _zp(x_zero_point) * size
-    scale = np.float32(_f32(x_scale) / (_f32(y_scale) * np.float32(size)))
-    real = np.float64(_f32(x_scale)) / (np.float64(_f32(y_scale)) * size)
+    acc = xi.sum(axis=axes, keepdims=True, dtype=np.int64) - x_zp * size
     zp = y_zero_point if y_zero_point is not None else np.zeros((), dtype=x.dtype)
-    return requantize_acc(ctx, acc.astype(np.float64), scale, real, zp, elem_type_of(x))
+    return requantize_acc(ctx, acc.astype(np.float64), scale[0], real, zp, elem_type_of(x))
 
 
 @register("QLinearGlobalAveragePool", MS_DOMAIN)
@@ -187,7 +238,8 @@ def qlinear_average_pool(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
     last = bool(ctx.attr("channels_last", 0))
     if last:
         x = np.moveaxis(x, -1, 1)
-    kernel, strides, dil, pads, out = pool_geometry(ctx, x)
+    kernel, strides, dil, pads, out = ctx.cached(("geometry", x.shape),
+                                                 lambda: pool_geometry(ctx, x))
     if (list(kernel) == list(x.shape[2:]) and not any(pads) and all(d == 1 for d in dil)
             and all(o == 1 for o in out)):
         q = _global_average(ctx, x, x_scale, x_zero_point, y_scale, y_zero_point,
