@@ -109,11 +109,34 @@ def _quantize_params(ctx: KernelContext, shape: tuple[int, ...], scale: np.ndarr
     return elem, s, zp, np_dtype(elem)
 
 
+def _per_tensor_quantize(ctx: KernelContext, scale: np.ndarray, zero_point: np.ndarray | None
+                         ) -> tuple[np.float32, int, int, int, np.dtype] | None:
+    """``(scale, zp, lo, hi, out_dtype)`` of a per-tensor float32 QuantizeLinear to a numpy
+    integer type (what :func:`quantize_to` runs as one compiled pass), else None."""
+    if scale.size != 1 or scale.ndim > 1 or (zero_point is not None and (
+            zero_point.size != 1 or zero_point.ndim > 1)):
+        return None
+    elem, s, zp, out = _quantize_params(ctx, (), scale, zero_point)
+    if s.dtype != np.float32 or out.kind not in "iu":
+        return None
+    r = int_range(elem)
+    return np.float32(s), int(zp), r.lo, r.hi, out
+
+
 @register("QuantizeLinear")
 @register("QuantizeLinear", MS_DOMAIN)
 def quantize_linear(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
                     zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """ONNX QuantizeLinear (opset 10-23, integer outputs)."""
+    if x.dtype == np.float32 and x.flags.c_contiguous:
+        fast = ctx.cached("per_tensor", lambda: _per_tensor_quantize(ctx, scale, zero_point),
+                          1, 2)
+        if fast is not None:  # quantize_to's compiled pass, its checks done once
+            s, zp, lo, hi, out = fast
+            q = np.empty(x.shape, out)
+            ctx.count("output_saturations",
+                      _jit.quantize_rows(x.reshape(-1), s, zp, lo, hi, q.reshape(-1)))
+            return (q,)
     elem, s, zp, out = ctx.cached(("params", x.shape), lambda: _quantize_params(
         ctx, x.shape, scale, zero_point), 1, 2)
     if x.dtype != np.float64 and x.dtype != np.float32:
@@ -127,11 +150,37 @@ def quantize_linear(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
     return (q,)
 
 
+_DEQUANTIZE_FAST = frozenset(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16))
+"""Activation types of DequantizeLinear's compiled per-tensor pass."""
+
+
+def _per_tensor_dequantize(ctx: KernelContext, scale: np.ndarray, zero_point: np.ndarray | None
+                           ) -> tuple[np.ndarray, int] | None:
+    """``(scale, zp)`` of a per-tensor float32 DequantizeLinear (the compiled pass), else
+    None."""
+    out_dtype = int(ctx.attr("output_dtype", 0))
+    if (scale.dtype != np.float32 or scale.size != 1 or scale.ndim > 1
+            or (out_dtype and np_dtype(out_dtype) != np.float32)
+            or (zero_point is not None and zero_point.size != 1)):
+        return None
+    zp = 0 if zero_point is None else int(as_int(zero_point, np.int64).reshape(-1)[0])
+    return scale.reshape(()), zp
+
+
 @register("DequantizeLinear")
 @register("DequantizeLinear", MS_DOMAIN)
 def dequantize_linear(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
                       zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """ONNX DequantizeLinear: ``(x - zero_point) * scale`` in the scale's float type."""
+    if x.dtype in _DEQUANTIZE_FAST and x.ndim <= 4:
+        fast = ctx.cached("per_tensor", lambda: _per_tensor_dequantize(ctx, scale, zero_point),
+                          1, 2)
+        if fast is not None:  # the compiled pass below, its checks done once
+            s, zp = fast
+            y = np.empty(x.shape, np.float32)
+            pad = (1,) * (4 - x.ndim)
+            _jit.dequantize_into(x.reshape(pad + x.shape), zp, s, y.reshape(pad + x.shape))
+            return (y,)
     _integer_type(ctx, elem_type_of(x))
     axis, block = int(ctx.attr("axis", 1)), int(ctx.attr("block_size", 0))
     s = broadcast_param(scale, x.shape, axis, block)
