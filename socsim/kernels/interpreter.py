@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,6 +72,9 @@ class _Step:
     free: tuple[str, ...]
     quiet: OpStats
     """The statistics of a run without events (shared, as OpStats is frozen)."""
+    args: tuple[tuple[bool, Any], ...] = ()
+    """Per input, ``(True, name)`` for a tensor of the run, ``(False, value)`` for a constant
+    (or None for an omitted input), bound once so that a run looks up only what it computes."""
 
 
 def _decode(attr: onnx.AttributeProto) -> Any:
@@ -231,7 +234,9 @@ class CompiledModel:
             s.ctx.const = tuple((not i) or i in self.constants for i in s.inputs)
             free = tuple(i for i in dict.fromkeys(s.inputs)
                          if i and last_use.get(i) == k and i not in keep)
-            out.append(_Step(s.kernel, s.inputs, s.outputs, s.ctx, free, s.quiet))
+            args = tuple((False, self.constants[i] if i else None) if s.ctx.const[j]
+                         else (True, i) for j, i in enumerate(s.inputs))
+            out.append(_Step(s.kernel, s.inputs, s.outputs, s.ctx, free, s.quiet, args))
         return out
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> ExecutionResult:
@@ -243,7 +248,7 @@ class CompiledModel:
         Raises:
             ModelError: if an input is missing or a kernel rejects its operands.
         """
-        env: dict[str, np.ndarray] = dict(self.constants)
+        env: dict[str, np.ndarray] = {}  # what this run computes; steps hold the constants
         for name in self.input_names:
             if name not in inputs:
                 raise ModelError(f"missing input {name!r}; the model's inputs are "
@@ -260,7 +265,7 @@ class CompiledModel:
             ctx = step.ctx
             events = ctx.events = {}
             try:
-                outs = step.kernel(ctx, *[env[i] if i else None for i in step.inputs])
+                outs = step.kernel(ctx, *[env[v] if computed else v for computed, v in step.args])
             except (ValueError, IndexError, TypeError, KeyError) as e:
                 raise ModelError(f"node {ctx.name!r} ({ctx.op_type}) failed: {e}") from e
             for name, val in zip(step.outputs, outs):
@@ -270,8 +275,9 @@ class CompiledModel:
                 env.pop(name, None)
             stats[ctx.name] = OpStats(ctx.op_type, **events) if events else step.quiet
         # Planned kernels may hand back transposed views; outputs leave in C order.
-        outputs = {o: env[o] if env[o].flags.c_contiguous else np.ascontiguousarray(env[o])
-                   for o in self.output_names}
+        outputs = {o: v if v.flags.c_contiguous else np.ascontiguousarray(v)
+                   for o in self.output_names
+                   for v in (env[o] if o in env else self.constants[o],)}
         return ExecutionResult(outputs, stats)
 
 
