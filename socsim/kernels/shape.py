@@ -4,6 +4,8 @@ included."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from onnx import helper
 
@@ -24,8 +26,8 @@ def flatten(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
     """Flatten to 2-D at ``axis``."""
     axis = int(ctx.attr("axis", 1))
     axis = axis + x.ndim if axis < 0 else axis
-    lead = int(np.prod(x.shape[:axis])) if axis else 1
-    return (x.reshape(lead, -1) if x.size else x.reshape(lead, int(np.prod(x.shape[axis:]))),)
+    lead = math.prod(x.shape[:axis])
+    return (x.reshape(lead, -1) if x.size else x.reshape(lead, math.prod(x.shape[axis:])),)
 
 
 @register("Transpose")
