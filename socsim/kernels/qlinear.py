@@ -186,25 +186,35 @@ def _average_params(x_scale: np.ndarray, x_zero_point: np.ndarray | None, y_scal
     return np.full(1, scale), real, _zp(x_zero_point), _zp(y_zero_point)
 
 
+def _compiled_average(ctx: KernelContext, x: np.ndarray, y_zero_point: np.ndarray | None,
+                      axes: tuple[int, ...], x_zp: int) -> bool:
+    """True when the compiled path gives requantize_acc's bits: 8-bit, ``onnx_rne``, the
+    averaged axes last, and no sum able to saturate the accumulator."""
+    bounds = _BOUNDS.get(x.dtype)
+    return (bounds is not None and ctx.arithmetic.requant == "onnx_rne"
+            and axes == tuple(range(x.ndim - len(axes), x.ndim))
+            and (y_zero_point is None or y_zero_point.dtype == x.dtype)
+            and max(bounds[1] - x_zp, x_zp - bounds[0]) * math.prod(x.shape[a] for a in axes)
+            <= ctx.arithmetic.acc_max)
+
+
 def _global_average(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
                     x_zero_point: np.ndarray | None, y_scale: np.ndarray,
                     y_zero_point: np.ndarray | None, axes: tuple[int, ...]) -> np.ndarray:
     size = math.prod(x.shape[a] for a in axes)
     scale, real, x_zp, y_zp = ctx.cached(("scale", size), lambda: _average_params(
         x_scale, x_zero_point, y_scale, y_zero_point, size), 1, 2, 3, 4)
-    bounds = _BOUNDS.get(x.dtype)
-    if (bounds is not None and ctx.arithmetic.requant == "onnx_rne"
-            and axes == tuple(range(x.ndim - len(axes), x.ndim))
-            and (y_zero_point is None or y_zero_point.dtype == x.dtype)
-            and max(bounds[1] - x_zp, x_zp - bounds[0]) * size <= ctx.arithmetic.acc_max):
-        # No sum can saturate the accumulator: int32 sums, then the compiled onnx_rne loop,
-        # the operations of requantize_acc for a float32 scalar scale.
+    if ctx.cached(("compiled", x.shape, x.dtype, axes),
+                  lambda: _compiled_average(ctx, x, y_zero_point, axes, x_zp), 2, 4):
+        # int32 sums, then the compiled onnx_rne loop: the operations of requantize_acc for
+        # a float32 scalar scale.
         acc = x.reshape(-1, size).sum(axis=1, dtype=np.int32, keepdims=True)
         if x_zp:
             acc -= np.int32(x_zp * size)
+        lo, hi = _BOUNDS[x.dtype]
         q = np.empty(x.shape[:x.ndim - len(axes)] + (1,) * len(axes), x.dtype)
-        ctx.count("output_saturations", _jit.requantize_rows(
-            acc, scale, y_zp, bounds[0], bounds[1], q.reshape(-1, 1)))
+        ctx.count("output_saturations", _jit.requantize_rows(acc, scale, y_zp, lo, hi,
+                                                             q.reshape(-1, 1)))
         return q
     xi = x if x.dtype.kind in "iu" else as_int(x, np.int64)
     acc = xi.sum(axis=axes, keepdims=True, dtype=np.int64) - x_zp * size
@@ -224,6 +234,14 @@ def qlinear_global_average_pool(ctx: KernelContext, x: np.ndarray, x_scale: np.n
     return (_global_average(ctx, x, x_scale, x_zero_point, y_scale, y_zero_point, axes),)
 
 
+def _pool_geometry(ctx: KernelContext, x: np.ndarray) -> tuple:
+    """:func:`pool_geometry` and whether the one window is the whole unpadded image."""
+    kernel, strides, dil, pads, out = pool_geometry(ctx, x)
+    whole = (list(kernel) == list(x.shape[2:]) and not any(pads) and all(d == 1 for d in dil)
+             and all(o == 1 for o in out))
+    return kernel, strides, dil, pads, out, whole
+
+
 @register("QLinearAveragePool", MS_DOMAIN)
 def qlinear_average_pool(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
                          x_zero_point: np.ndarray | None, y_scale: np.ndarray,
@@ -238,10 +256,9 @@ def qlinear_average_pool(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
     last = bool(ctx.attr("channels_last", 0))
     if last:
         x = np.moveaxis(x, -1, 1)
-    kernel, strides, dil, pads, out = ctx.cached(("geometry", x.shape),
-                                                 lambda: pool_geometry(ctx, x))
-    if (list(kernel) == list(x.shape[2:]) and not any(pads) and all(d == 1 for d in dil)
-            and all(o == 1 for o in out)):
+    kernel, strides, dil, pads, out, whole = ctx.cached(("geometry", x.shape),
+                                                        lambda: _pool_geometry(ctx, x))
+    if whole:
         q = _global_average(ctx, x, x_scale, x_zero_point, y_scale, y_zero_point,
                             tuple(range(2, x.ndim)))
     else:
