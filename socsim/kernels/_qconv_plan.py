@@ -32,7 +32,7 @@ import numpy as np
 
 from socsim.kernels import _jit
 from socsim.kernels._common import out_scale
-from socsim.kernels._gemm import conv_pads
+from socsim.kernels._gemm import conv_pads, matmul_row_blocks
 from socsim.kernels.arithmetic import Arithmetic
 from socsim.kernels.dtypes import as_int, elem_type_of, int_range, np_dtype
 
@@ -195,7 +195,7 @@ def _pointwise(plan: QConvPlan, image: np.ndarray) -> np.ndarray:
         cols[:c].reshape(c, h, w)[...] = image
         cols[c] = 1.0
         cols = cols.T
-    return cols @ plan.weights
+    return matmul_row_blocks(cols, plan.weights)
 
 
 def _im2col(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:
@@ -225,7 +225,7 @@ def _im2col(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:
         cols_t[:k].reshape(taps.shape)[...] = taps
         cols_t[k] = 1.0
         cols = cols_t.T
-    return cols @ plan.weights
+    return matmul_row_blocks(cols, plan.weights)
 
 
 def _depthwise(plan: QConvPlan, image: np.ndarray, pads: list[int], out: np.ndarray) -> int:

@@ -1,8 +1,9 @@
-"""Blocked float products (:func:`socsim.kernels._gemm.matmul_blocks`) against one product.
+"""Blocked exact products (:func:`socsim.kernels._gemm.matmul_row_blocks`) against int64 sums.
 
-The float Conv computes in the BLAS's order; cutting the columns into blocks must not change a
-bit of it. Random float32 sums of a hundred or more products differ in their last bits under
-almost any change of order, so equal arrays here mean the same order, not luck.
+The planned QLinearConv feeds the BLAS integers whose partial sums stay below 2^24, so float32
+adds them exactly in any order and any blocking; the result must equal the int64 product bit
+for bit, whichever way the rows are cut (one product, equal or unequal blocks, a transposed
+view as the pointwise path passes).
 """
 
 from __future__ import annotations
@@ -10,35 +11,34 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from socsim.kernels._gemm import _PANEL_BYTES, conv_nd, matmul_blocks
+from socsim.kernels._gemm import _NARROW, _PANEL_BYTES, matmul_row_blocks
 
 
-@pytest.mark.parametrize(("m", "k", "p", "batch"), [
-    (16, 144, 1024, 1),   # ResNet-8's first 3x3 convolution: blocked
-    (16, 144, 1024, 2),
-    (8, 300, 999, 1),     # blocks of unequal width
-    (32, 144, 256, 1),    # below the threshold: one product
-    (4, 2000, 64, 3),
+@pytest.mark.parametrize(("p", "k", "m", "transposed"), [
+    (1024, 145, 16, False),  # ResNet-8's planned 3x3 QLinearConv: blocked
+    (12544, 33, 16, True),   # a pointwise layer whose columns are a transposed view
+    (3001, 97, 24, False),   # blocks of unequal height
+    (256, 289, 32, False),   # wide: one product
+    (64, 577, 64, False),    # small: one product
 ])
-def test_blocks_give_the_bits_of_one_product(m: int, k: int, p: int, batch: int) -> None:
-    rng = np.random.default_rng(m * k + p)
-    w = rng.standard_normal((m, k)).astype(np.float32)
-    cols = rng.standard_normal((batch, k, p)).astype(np.float32)
-    got = matmul_blocks(w, cols)
-    assert got.shape == (batch, m, p) and got.dtype == np.float32
-    for b in range(batch):
-        np.testing.assert_array_equal(got[b], w @ cols[b])
-    # and the same as the stacked product the float Conv used before
-    np.testing.assert_array_equal(got[:, None], np.matmul(w[None, None], cols[:, None]))
+def test_row_blocks_equal_the_int64_product(p: int, k: int, m: int, transposed: bool) -> None:
+    rng = np.random.default_rng(p + k + m)
+    a = rng.integers(0, 256, (k, p) if transposed else (p, k))
+    a = a.T if transposed else a
+    a[:, -1] = 1  # the folded bias's column of ones
+    w = rng.integers(-128, 128, (k, m)).clip(-(2**23 // (255 * k)), 2**23 // (255 * k))
+    w[-1] = rng.integers(-(2**20), 2**20, m)
+    bound = 255 * np.abs(w[:-1]).sum(axis=0) + np.abs(w[-1])
+    assert bound.max() < 2**24  # every partial sum exact in float32
+    af = a.astype(np.float32)
+    got = matmul_row_blocks(af.T.copy().T if transposed else af, w.astype(np.float32))
+    assert got.shape == (p, m) and got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got.astype(np.int64), a @ w)
 
 
-def test_blocked_convolution_matches_the_single_product() -> None:
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((1, 16, 32, 32)).astype(np.float32)
-    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
-    assert 16 * 9 * 32 * 32 * 4 > _PANEL_BYTES  # this one goes through blocks
-    got = conv_nd(x, w, 1, [1, 1], [1, 1], np.float32, [1, 1, 1, 1])
-    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    cols = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))
-    cols = np.ascontiguousarray(cols.transpose(0, 1, 4, 5, 2, 3)).reshape(1, 144, 1024)
-    np.testing.assert_array_equal(got.reshape(1, 16, -1), w.reshape(16, -1) @ cols)
+def test_only_large_narrow_products_are_blocked() -> None:
+    a = np.ones((1024, 145), np.float32)
+    assert a.nbytes > _PANEL_BYTES
+    narrow, wide = np.ones((145, _NARROW - 1), np.float32), np.ones((145, _NARROW), np.float32)
+    np.testing.assert_array_equal(matmul_row_blocks(a, narrow), np.full((1024, 31), 145.0))
+    np.testing.assert_array_equal(matmul_row_blocks(a, wide), np.full((1024, 32), 145.0))
