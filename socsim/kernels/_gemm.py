@@ -20,9 +20,9 @@ _F64_EXACT = float(2**53)
 
 
 _PANEL_BYTES = 384 * 1024
-"""Above this many bytes of rows, a narrow exact product goes through the BLAS in blocks."""
+"""Above this many bytes of rows (columns), a narrow product goes through the BLAS in blocks."""
 _BLOCK_BYTES = 160 * 1024
-"""Target size of one block of rows."""
+"""Target size of one block."""
 _NARROW = 32
 """Products with fewer output channels than this are narrow. OpenBLAS (0.3, SkylakeX kernels)
 runs them up to twice as fast in blocks; wider products gain nothing or lose (measured on the
@@ -45,6 +45,47 @@ def matmul_row_blocks(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     out = np.empty((p, w.shape[1]), np.result_type(a, w))
     for s in range(0, p, step):
         np.matmul(a[s:s + step], w, out=out[s:s + step])
+    return out
+
+
+_BLOCKS_AGREE: dict[tuple, bool] = {}
+"""Per float product shape: whether column blocks gave the one product's bits."""
+
+
+def matmul_blocks(w: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``w @ cols`` for 2-D ``w`` (M, K) and ``cols`` (N, K, P) as one product per image, or in
+    blocks of columns where that gives the same bits and the product is narrow and large.
+
+    Float sums: the block sizes may change which BLAS kernel runs and so the order of each
+    sum. The first time a shape comes, blocks and the one product are computed on seeded
+    random operands of that shape and compared bit for bit (random float sums of many terms
+    differ in their last bits under almost any change of order); the blocks are used for that
+    shape only if every element agreed.
+    """
+    m, (n, k, p) = w.shape[0], cols.shape
+    size = k * p * cols.itemsize
+    if size <= _PANEL_BYTES or m >= _NARROW:
+        return np.matmul(w.reshape(1, m, k)[None], cols.reshape(n, 1, k, p)).reshape(n, m, p)
+    key = (m, k, p, w.dtype, cols.dtype)
+    if key not in _BLOCKS_AGREE:
+        rng = np.random.default_rng(0)
+        w_try = rng.standard_normal(w.shape).astype(w.dtype)
+        cols_try = rng.standard_normal((1, k, p)).astype(cols.dtype)
+        _BLOCKS_AGREE[key] = np.array_equal(
+            _column_blocks(w_try, cols_try, -(-p // -(-size // _BLOCK_BYTES))),
+            np.matmul(w_try.reshape(1, m, k)[None], cols_try.reshape(1, 1, k, p)
+                      ).reshape(1, m, p))
+    if not _BLOCKS_AGREE[key]:
+        return np.matmul(w.reshape(1, m, k)[None], cols.reshape(n, 1, k, p)).reshape(n, m, p)
+    return _column_blocks(w, cols, -(-p // -(-size // _BLOCK_BYTES)))
+
+
+def _column_blocks(w: np.ndarray, cols: np.ndarray, step: int) -> np.ndarray:
+    n, _, p = cols.shape
+    out = np.empty((n, w.shape[0], p), np.result_type(w, cols))
+    for b in range(n):
+        for s in range(0, p, step):
+            np.matmul(w, cols[b, :, s:s + step], out=out[b, :, s:s + step])
     return out
 
 
@@ -167,8 +208,7 @@ def conv_nd(xp: np.ndarray, w: np.ndarray, group: int, strides: Sequence[int],
         cols = np.empty((n, c * kernel[0] * kernel[1], o[0] * o[1]), dtype=dtype)
         _jit.window_columns(xp, tuple(kernel), tuple(strides), tuple(dilations), pads[0],
                             pads[1], o[1], cols)
-        return np.matmul(w.reshape(1, m, -1)[None], cols.reshape(n, 1, cols.shape[1], -1)
-                         ).reshape([n, m] + o)
+        return matmul_blocks(w.reshape(m, -1), cols).reshape([n, m] + o)
     if pads is not None:
         xp = pad_spatial(xp, pads)
     if group == c and w.shape[1] == 1 and group > 1:
