@@ -85,6 +85,9 @@ def _load_all() -> None:
     )
 
 
+_MISSING = object()
+
+
 @dataclass
 class KernelContext:
     """What a kernel may know besides its inputs.
@@ -132,8 +135,10 @@ class KernelContext:
 
     def cached(self, key: Any, make: Callable[[], Any], *inputs: int) -> Any:
         """``make()`` memoised under ``key`` when all of ``inputs`` are constants."""
+        value = self.cache.get(key, _MISSING)
+        if value is not _MISSING:  # stored only when its inputs were constants, which they stay
+            return value
         if not all(self.is_const(i) for i in inputs):
             return make()
-        if key not in self.cache:
-            self.cache[key] = make()
-        return self.cache[key]
+        value = self.cache[key] = make()
+        return value
