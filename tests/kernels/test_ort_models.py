@@ -181,8 +181,9 @@ def test_reference_matches_onnx_reference_evaluator(quantized, name: str, per_ch
     assert diff == 0, f"{diff} of {total} output elements differ from ReferenceEvaluator"
 
 
-@pytest.mark.parametrize(("fmt", "per_channel", "act"), [
-    ("QDQ", True, "QInt8"), ("QOperator", False, "QUInt8")])
+@pytest.mark.parametrize("act", ["QUInt8", "QInt8"])
+@pytest.mark.parametrize("per_channel", [False, True], ids=["pt", "pc"])
+@pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
 def test_full_size_mobilenetv2_is_bit_exact_to_ort(quantized, fmt: str, per_channel: bool,
                                                    act: str) -> None:
     path = quantized("mobilenetv2", fmt, per_channel, act)
