@@ -130,6 +130,10 @@ class Cpu(_UnitBase):
     efficiency: Efficiency = Field(
         description="Fraction of peak SIMD throughput reached per op family (must have "
         "'default').")
+    cache_kib: PositiveFloat | None = Field(
+        None, description="Last-level cache of the cluster, KiB. A conv or matrix op whose "
+        "operands do not fit re-reads its activations once per half-cache block of weights "
+        "(docs/model.md, \"CPU caches\"); None: every operand byte moves once.")
 
     @field_validator("efficiency")
     @classmethod

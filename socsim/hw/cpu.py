@@ -3,9 +3,14 @@
 MAC rate per core = vector_bits_per_cycle / bits(dtype) (one MAC per lane per cycle);
 an op split over ``threads_per_op`` cores divides its work among them;
 ``efficiency[family]`` is the fraction of that peak a real kernel library reaches.
+
+Caches matter only as a bandwidth bound (:func:`input_rereads`): a blocked conv / GEMM keeps
+half the cache of weights resident and streams the activations past each block.
 """
 
 from __future__ import annotations
+
+from math import ceil
 
 from socsim.config._base import bits_of
 from socsim.config.units import Cpu
@@ -19,3 +24,20 @@ def cpu_cycles(unit: Cpu, op: Op, graph: Graph) -> Cycles:
     eff = unit.efficiency.get(op.family, unit.efficiency["default"])
     rate = lanes * unit.threads_per_op * eff
     return Cycles((op.macs + op.elem_ops) / rate, eff if op.macs else 0.0)
+
+
+def input_rereads(unit, op: Op, graph: Graph) -> int:
+    """How many times ``op`` on ``unit`` reads its activation inputs from memory.
+
+    1, unless ``unit`` is a CPU with ``cache_kib`` and ``op`` is a conv or matrix op whose
+    weights, inputs and outputs together exceed the cache: then the kernel blocks the weights
+    by half the cache and streams the activations once per block,
+    ``⌈weight bytes / (cache / 2)⌉`` times.
+    """
+    if unit.kind != "cpu" or unit.cache_kib is None or op.family not in ("conv", "gemm"):
+        return 1
+    cache = unit.cache_kib * 1024
+    weights = graph.bytes_of(op.weights)
+    if weights + graph.bytes_of(op.inputs) + graph.bytes_of(op.outputs) <= cache:
+        return 1
+    return max(1, ceil(weights / (cache / 2)))

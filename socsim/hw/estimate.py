@@ -16,6 +16,7 @@ from socsim.config.units import Unit
 from socsim.graph.cost import VIEW_OPS
 from socsim.graph.ir import Graph, Op, Tensor
 from socsim.hw.base import op_cycles
+from socsim.hw.cpu import input_rereads
 from socsim.hw.timing import compute_ns, transfer_ns
 
 
@@ -38,8 +39,9 @@ def memory_ns(soc: SoC, unit: Unit, op: Op, graph: Graph,
     t = graph.bytes_of(op.weights) / mems[unit.weights_in].bw_gbps
     if op.op_type in VIEW_OPS:
         return t
+    rereads = input_rereads(unit, op, graph)
     for i, name in enumerate(op.inputs):
-        t += graph.tensors[name].nbytes / mems[in_mems[i] if in_mems else home].bw_gbps
+        t += rereads * graph.tensors[name].nbytes / mems[in_mems[i] if in_mems else home].bw_gbps
     t += graph.bytes_of(op.outputs) / mems[home].bw_gbps
     return t
 

@@ -12,6 +12,7 @@ from socsim.config.soc import SoC
 from socsim.graph.cost import VIEW_OPS
 from socsim.graph.ir import Graph
 from socsim.hw.base import op_cycles
+from socsim.hw.cpu import input_rereads
 from socsim.hw.timing import dynamic_pj
 from socsim.policies.base import Plan
 from socsim.sim.stations import UnitState
@@ -93,7 +94,10 @@ class Program:
                     self.nbytes[t] = self.stored_bytes(t, fmt)
             # what the op reads: a produced 4-D tensor in its own format (converted if need
             # be); a graph input as it arrived
-            s.in_bytes = tuple(self.stored_bytes(t, f) if f and self.fmt[t] else self.nbytes[t]
+            # (re-read once per cache block of weights on a CPU with a cache_kib bound)
+            rereads = input_rereads(unit, op, g)
+            s.in_bytes = tuple(rereads * (self.stored_bytes(t, f) if f and self.fmt[t]
+                                          else self.nbytes[t])
                                for t, f in zip(s.inputs, s.need))
             s.out_bytes = tuple(self.nbytes[t] for t in s.outputs)
             s.in_total, s.out_total = sum(s.in_bytes), sum(s.out_bytes)

@@ -283,3 +283,26 @@ policy: {{name: single, params: {{unit: cpu}}}}
         assert r.trace.makespan_ns == w1_in + mm1 + 32868 + mm2
         assert pages.loc["mm2:weights", "start_ns"] == w1_in + mm1
     assert r.summary["paging"]["page_ins"] == 2
+
+
+@pytest.mark.parametrize(("cache_kib", "rereads", "mm_ns"), [
+    (128, 1, MM_NS),      # x + W + y = 66,816 B fit: every byte once
+    (16, 8, MM_NS),       # W in 8 KiB blocks: x read 8 times (16,384 ns), still compute-bound
+    (1, 128, 256 + (128 * 1024 + 65536) * 2)])  # 512 B blocks: DRAM-bound, 393,472 ns
+def test_a_cpu_cache_smaller_than_the_operands_rereads_the_activations(
+        tmp_path, two_op_path, cache_kib, rereads, mm_ns):
+    """docs/model.md "CPU caches": the MatMul keeps cache/2 of W resident and streams x (1 KiB,
+    from DRAM at 0.5 GB/s, 20 pJ/B) past each block: ⌈65536 / (cache / 2)⌉ reads of x."""
+    text = f"""
+name: two_op
+soc: {FIXTURES / "float_soc.yaml"}
+soc_set: ["units.cpu.cache_kib={cache_kib}"]
+workloads:
+  - {{name: w, model: {two_op_path}, inferences: 1}}
+policy: {{name: single, params: {{unit: cpu}}}}
+"""
+    r = run_scenario(write_scenario(tmp_path, text))
+    mm = r.tables.ops.set_index("op").loc["mm"]
+    assert mm.bytes_in == rereads * 1024
+    assert mm.end_ns - mm.start_ns == mm_ns
+    assert mm.dram_pj == pytest.approx((rereads * 1024 + 65536) * 20.0)
