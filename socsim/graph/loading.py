@@ -208,8 +208,8 @@ def _compute_dtype(op_type: str, acts: tuple[str, ...], outs: list[str],
     """The precision an op computes in.
 
     An integer op either reads and writes quantized tensors (a fused ``DQ -> op -> Q``, an
-    integer view), is a QuantizeLinear, or multiplies quantized operands (``DQ -> MatMul`` with a float
-    output, what onnxruntime runs as MatMulIntegerToFloat); it computes in the type of its
+    integer view), is a QuantizeLinear, or multiplies quantized operands (``DQ -> MatMul``
+    with a float output, what onnxruntime runs as MatMulIntegerToFloat); it computes in the type of its
     quantized operand. A DequantizeLinear computes in its input type. Anything else (e.g. a
     Div fed by a DequantizeLinear whose result stays float, or an Erf on float inputs whose
     result is quantized) computes in float.

@@ -17,8 +17,7 @@ from pydantic import Field
 from socsim.config.soc import SoC
 from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
-from socsim.hw.estimate import (convert_estimate_ns, input_memory, op_run_ns,
-                                transfer_estimate_ns)
+from socsim.hw.estimate import convert_estimate_ns, input_memory, op_run_ns, transfer_estimate_ns
 from socsim.hw.fabric import Fabric
 from socsim.policies.base import PlacementPolicy, Plan, PolicyParams, require_units
 from socsim.policies.registry import register_policy

@@ -2,10 +2,10 @@
 
 A *link* is anything whose bandwidth concurrent streams share: the SoC's interconnect, a DRAM.
 A *flow* moves ``bytes`` over a set of links, never faster than its own ``cap`` (a DMA
-channel's burst-derated rate; for an op, the rate at which it consumes its operands). Whenever a flow starts
-or ends, every active flow's rate is re-solved by progressive filling (water-filling): the most
-constrained link shares what is left of it equally among its unfrozen flows, flows capped below
-that share take their cap, and so on. Between changes rates are constant, so progress is exact.
+channel's burst-derated rate; for an op, the rate at which it consumes its operands).
+Whenever a flow starts or ends, every active flow's rate is re-solved by progressive filling
+(water-filling): the most constrained link shares what is left of it equally among its
+unfrozen flows, flows capped below that share take their cap, and so on. Between changes rates are constant, so progress is exact.
 
 Cost: the fabric is lazy. It moves flows forward only when someone starts a flow or asks about
 one, retiring in order the flows that finished in between (re-solving rates after each), so a

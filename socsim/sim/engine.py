@@ -246,7 +246,8 @@ class Simulation:
                 yield ev
         deadline = prog.workload.deadline_ms
         self.trace.inferences.append((prog.name, index, arrival, env.now,
-                                      None if deadline is None else arrival + round(deadline * 1e6)))
+                                      None if deadline is None
+                                      else arrival + round(deadline * 1e6)))
         for t in prog.outputs:
             self._unref(inf, t)
         slots.release(req)

@@ -549,7 +549,8 @@ def check_reconfigs(scenario, t) -> None:
         fabric = scenario.device.units[uname].fabric
         assert _peak_overlap(zip(group["start_ns"], group["end_ns"])) <= 1, uname
         for r in group.itertuples():
-            expect = fabric.reconfig_setup_ns + r.bitstream_bytes * 1000 / fabric.reconfig_bw_mb_per_s
+            expect = (fabric.reconfig_setup_ns
+                      + r.bitstream_bytes * 1000 / fabric.reconfig_bw_mb_per_s)
             assert r.end_ns - r.start_ns == math.ceil(expect), r
             assert starts[(r.workload, r.inference, r.op)] >= r.end_ns, r
 
