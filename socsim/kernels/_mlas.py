@@ -11,6 +11,9 @@ between a DequantizeLinear and a QuantizeLinear, or at a graph output, gives onn
   0.921875, ``1 - exp(-p(|x|))`` above, with MLAS's own exp polynomial and power-of-two scaling.
 * :func:`layer_norm` is onnxruntime's float LayerNormalization: the MLAS row kernel for rows of 8
   or more elements, the scalar Welford loop below that.
+* :func:`tanh` is MLAS's rational tanh (``MlasComputeTanh``) and :func:`gelu` onnxruntime's Gelu
+  built on it or on :func:`erf`.
+* Softmax lives in :mod:`socsim.kernels._mlas_softmax`.
 """
 
 from __future__ import annotations
@@ -164,6 +167,61 @@ def erf(x: np.ndarray) -> np.ndarray:
         big = _F(1) - e * scale
     y = np.where(a > _ERF_SPLIT, big, small)
     return np.where(np.signbit(x), -y, y).astype(_F)
+
+
+# MlasTanhConstants (tanh.cpp, Eigen's coefficients): the clamp, the odd numerator's alphas
+# (highest first) and the even denominator's betas.
+_TANH_BOUND = _F(9.0)
+_TANH_ALPHA = tuple(_F(v) for v in (-2.76076847742355e-16, 2.00018790482477e-13,
+                                     -8.60467152213735e-11, 5.12229709037114e-08,
+                                     1.48572235717979e-05, 6.37261928875436e-04,
+                                     4.89352455891786e-03))
+_TANH_BETA = tuple(_F(v) for v in (1.19825839466702e-06, 1.18534705686654e-04,
+                                    2.26843463243900e-03, 4.89352518554385e-03))
+
+
+def tanh(x: np.ndarray) -> np.ndarray:
+    """MLAS's float32 tanh, elementwise: ``x`` clamped to [-9, 9], then ``(p(x**2) * x) / q(x**2)``
+    with both polynomials by fma (the x86-64 kernel's order, confirmed on onnxruntime 1.32 over
+    every kind of float32 input; its vector body and masked tail agree)."""
+    x = np.minimum(_TANH_BOUND, np.maximum(-_TANH_BOUND, np.asarray(x, _F)))
+    with np.errstate(invalid="ignore"):
+        s = x * x
+        p = fma(s, _TANH_ALPHA[0], _TANH_ALPHA[1])
+        for c in _TANH_ALPHA[2:]:
+            p = fma(p, s, c)
+        q = fma(s, _TANH_BETA[0], _TANH_BETA[1])
+        for c in _TANH_BETA[2:]:
+            q = fma(q, s, c)
+        return (p * x) / q
+
+
+# Gelu's float32 constants (onnxruntime's gelu.cc): 1/sqrt(2) for the erf form; sqrt(2/pi) and
+# 0.044715 * sqrt(2/pi) for the tanh form.
+_GELU_SQRT1_2 = _F(0.7071067811865476)
+_GELU_B = _F(0.7978845608028654)
+_GELU_C = _F(0.035677408136300125)
+
+
+def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """onnxruntime's float32 Gelu (ONNX opset 20, and com.microsoft Gelu for ``"none"``).
+
+    Plain float32 loops (the provider code is built without fma) around MLAS's erf or tanh:
+    ``0.5 * x * (erf(x * (1/sqrt 2)) + 1)``, or ``0.5 * x * (tanh(x * (C*x*x + B)) + 1)``,
+    each product evaluated left to right. ``x = -inf`` gives NaN (``-inf * 0``) as there.
+
+    Raises:
+        ValueError: for an ``approximate`` other than ``"none"`` or ``"tanh"``.
+    """
+    x = np.asarray(x, _F)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if approximate == "none":
+            inner = erf(x * _GELU_SQRT1_2)
+        elif approximate == "tanh":
+            inner = tanh(x * (_GELU_C * x * x + _GELU_B))
+        else:
+            raise ValueError(f"Gelu approximate={approximate!r}; valid: 'none', 'tanh'")
+        return (_F(0.5) * x) * (inner + _F(1))
 
 
 def _layer_norm_mlas(x: np.ndarray, scale: np.ndarray, bias: np.ndarray | None, eps: float

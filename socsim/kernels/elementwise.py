@@ -1,9 +1,9 @@
 """Elementwise ops with numpy broadcasting: arithmetic, comparisons, Where, activations, Erf/Gelu,
 Identity.
 
-Results keep the input's float type. float32 Erf is MLAS's polynomial, bit-exact to onnxruntime
-(:mod:`socsim.kernels._mlas`); other transcendental functions are evaluated in float64 and
-rounded once, so they are correctly rounded in all but rare cases.
+Results keep the input's float type. float32 Erf and Gelu are MLAS's polynomials, bit-exact to
+onnxruntime (:mod:`socsim.kernels._mlas`); other transcendental functions are evaluated in
+float64 and rounded once, so they are correctly rounded in all but rare cases.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from socsim.kernels import _mlas
-from socsim.kernels.registry import KernelContext, register
+from socsim.kernels.registry import MS_DOMAIN, KernelContext, register
 
 _erf64 = np.frompyfunc(math.erf, 1, 1)
 
@@ -151,10 +151,20 @@ def hard_swish(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
 
 @register("Gelu")
 def gelu(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Gelu (opset 20): exact (erf) or ``approximate="tanh"``, evaluated in float64."""
+    """Gelu (opset 20): exact (erf) or ``approximate="tanh"``. float32 is onnxruntime's
+    (:func:`socsim.kernels._mlas.gelu`), bit-exact; other types are evaluated in float64."""
+    approximate = ctx.attr("approximate", "none")
+    if x.dtype == np.float32:
+        return (_mlas.gelu(x, approximate),)
     x64 = x.astype(np.float64)
-    if ctx.attr("approximate", "none") == "tanh":
+    if approximate == "tanh":
         y = 0.5 * x64 * (1 + np.tanh(math.sqrt(2 / math.pi) * (x64 + 0.044715 * x64**3)))
     else:
         y = 0.5 * x64 * (1 + _erf64(x64 / math.sqrt(2)).astype(np.float64))
     return (y.astype(x.dtype),)
+
+
+@register("Gelu", MS_DOMAIN)
+def gelu_ms(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """com.microsoft Gelu: the exact (erf) form, as ONNX Gelu without ``approximate``."""
+    return gelu(ctx, x)

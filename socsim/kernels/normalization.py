@@ -4,23 +4,35 @@ from __future__ import annotations
 
 import numpy as np
 
-from socsim.kernels import _mlas
+from socsim.kernels import _mlas, _mlas_softmax
 from socsim.kernels.registry import KernelContext, register
 
 
 @register("Softmax")
 def softmax(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Softmax along ``axis`` (opset 13: one axis; earlier: flattened from ``axis``)."""
+    """Softmax along ``axis`` (opset 13: one axis; earlier: flattened from ``axis``).
+
+    float32 is onnxruntime's MLAS kernel, bit-exact (:mod:`socsim.kernels._mlas_softmax`);
+    other float types are evaluated in float64 and rounded once.
+    """
     axis = int(ctx.attr("axis", -1 if ctx.opset >= 13 else 1))
-    x64 = x.astype(np.float64)
     if ctx.opset < 13:
         axis %= max(x.ndim, 1)
-        shape = x.shape
-        x64 = x64.reshape(int(np.prod(shape[:axis])), -1)
-        e = np.exp(x64 - x64.max(axis=1, keepdims=True))
-        return ((e / e.sum(axis=1, keepdims=True)).reshape(shape).astype(x.dtype),)
+        rows = x.reshape(int(np.prod(x.shape[:axis])), -1) if x.size else x.reshape(0, 0)
+        return (_softmax_rows(rows).reshape(x.shape),)
+    if x.dtype == np.float32:
+        return (_mlas_softmax.softmax(x, axis),)
+    x64 = x.astype(np.float64)
     e = np.exp(x64 - x64.max(axis=axis, keepdims=True))
     return ((e / e.sum(axis=axis, keepdims=True)).astype(x.dtype),)
+
+
+def _softmax_rows(x: np.ndarray) -> np.ndarray:
+    if x.dtype == np.float32:
+        return _mlas_softmax.softmax_rows(x)
+    x64 = x.astype(np.float64)
+    e = np.exp(x64 - x64.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(x.dtype)
 
 
 @register("LayerNormalization")
