@@ -334,11 +334,11 @@ def _check_run(scenario: Scenario, soc: SoC) -> list[tuple[Loc, str]]:
             problems.append((("run", "governors", unit),
                              f"down_threshold={gov.down_threshold} must be below "
                              f"up_threshold={gov.up_threshold}"))
-        thermal = soc.units[unit].thermal
+        thermal = soc.thermal_of(unit)
         if gov.name == "thermal" and (thermal is None or thermal.trip_c is None):
             problems.append((("run", "governors", unit, "name"),
-                             f"the thermal governor needs {unit!r} to have `thermal` with "
-                             "`trip_c` in the device file"))
+                             f"the thermal governor needs {unit!r} to have `thermal` (or a "
+                             "`thermal_zone`) with `trip_c` in the device file"))
     return problems
 
 

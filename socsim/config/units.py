@@ -56,6 +56,9 @@ class _UnitBase(Spec):
     arithmetic: Arithmetic = Field(default_factory=Arithmetic)
     thermal: Thermal | None = Field(None, description="RC thermal model; None: the unit "
                                     "stays at ambient temperature.")
+    thermal_zone: str | None = Field(
+        None, description="A name in the SoC's `thermal_zones`: the unit heats that shared RC "
+        "node (a die region) with the units that name it, instead of one of its own.")
     layout: Literal["NCHW", "NHWC"] = Field(
         "NCHW", description="Layout of the 4-D activations the unit's kernels read and write. "
         "A unit reading a 4-D tensor another unit wrote in a different layout or channel "

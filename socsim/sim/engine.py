@@ -18,7 +18,7 @@ from math import ceil
 import numpy as np
 import simpy
 
-from socsim.config.scenario import GovernorSpec, RunSettings
+from socsim.config.scenario import RunSettings
 from socsim.config.soc import SoC
 from socsim.errors import PlacementError, SimulationError
 from socsim.hw.dvfs import initial_mhz, next_mhz
@@ -160,13 +160,21 @@ class Simulation:
             else:
                 self._timed_arrivals += 1
                 env.process(self._open_loop(prog))
+        # one monitor per RC node (a unit's own, or a zone shared by several) and per unit
+        # whose governor samples; a constant frequency needs one sample for its counter track
+        groups: dict[str, list[str]] = {}
         for name, state in self.units.items():
             gov = self.settings.governors.get(name)
-            if state.unit.thermal is not None or (gov is not None and gov.name in (
+            zone = state.unit.thermal_zone
+            if zone is not None:
+                groups.setdefault(f"zone {zone}", []).append(name)
+            elif state.unit.thermal is not None or (gov is not None and gov.name in (
                     "ondemand", "thermal")):
-                env.process(self._monitor(state, gov))
-            else:  # a constant frequency: one sample makes its counter track
+                groups[name] = [name]
+            else:
                 self.trace.counters.append((0, name, "freq_mhz", state.freq_mhz))
+        for members in groups.values():
+            env.process(self._monitor(members))
         # the run allocates many short-lived objects; freezing what exists keeps the cyclic
         # collector from re-scanning the (large, long-lived) graphs and programs each time
         gc.freeze()
@@ -491,18 +499,30 @@ class Simulation:
         self.trace.evictions.append((self.env.now, self.soc.units[prog.specs[key[1]].unit.name]
                                      .weights_cache, prog.name, prog.specs[key[1]].name, size))
 
-    def _monitor(self, state: UnitState, gov: GovernorSpec | None):
-        """Every sampling period: integrate the unit's temperature over its power, record it,
-        and let its governor pick an operating point (after the transition latency)."""
+    def _monitor(self, members: list[str]):
+        """Sample a group of units that share one RC node (a thermal zone; else one unit):
+        every period integrate the node's temperature over the group's power and record it on
+        each member, and let each member's governor pick an operating point on its own
+        sampling period (after the transition latency).
+
+        The period is the shortest governor ``sample_ms`` in the group (1 ms without one).
+        """
         env = self.env
-        period = round((gov.sample_ms if gov is not None else 1.0) * 1e6)
-        thermal = state.unit.thermal
+        states = [self.units[m] for m in members]
+        govs = [self.settings.governors.get(m) for m in members]
+        thermal = self.soc.thermal_of(members[0])
+        periods = [round(g.sample_ms * 1e6) if g is not None else None for g in govs]
+        period = min((p for p in periods if p is not None), default=1_000_000)
         counters = self.trace.counters
-        last_t, last_busy = env.now, state.busy_ns(env.now)
-        last_energy = state.dyn_pj + state.static_pj(env.now)
-        counters.append((env.now, state.name, "freq_mhz", state.freq_mhz))
-        if thermal is not None:
-            counters.append((env.now, state.name, "temp_c", state.temp_c))
+        now = env.now
+        last_t = now
+        last_energy = sum(s.dyn_pj + s.static_pj(now) for s in states)
+        decided = [(now, s.busy_ns(now)) for s in states]  # per member: last decision
+        for s in states:
+            counters.append((now, s.name, "freq_mhz", s.freq_mhz))
+            if thermal is not None:
+                counters.append((now, s.name, "temp_c", s.temp_c))
+        temp = states[0].temp_c
         stalled = 0
         while True:
             yield env.timeout(period)
@@ -514,23 +534,27 @@ class Simulation:
             stalled = stalled + 1 if not self._busy and not self._timed_arrivals else 0
             if stalled >= 2:
                 return
-            energy = state.dyn_pj + state.static_pj(now)
             if thermal is not None:
+                energy = sum(s.dyn_pj + s.static_pj(now) for s in states)
                 power_w = (energy - last_energy) * 1e-3 / (now - last_t)  # pJ/ns = mW
-                temp = rc_step(state.temp_c, power_w, self.ambient_c, thermal,
-                               (now - last_t) * 1e-9)
-                state.set_temperature(now, temp)
-                counters.append((now, state.name, "temp_c", temp))
-                energy = state.dyn_pj + state.static_pj(now)
-            busy = state.busy_ns(now)
-            if gov is not None and not state.switching:
-                util = (busy - last_busy) / (state.unit.engines * (now - last_t))
-                target = next_mhz(gov, state.unit.dvfs, state.freq_mhz, util, state.temp_c,
-                                  thermal)
+                temp = rc_step(temp, power_w, self.ambient_c, thermal, (now - last_t) * 1e-9)
+                for s in states:
+                    s.set_temperature(now, temp)
+                    counters.append((now, s.name, "temp_c", temp))
+                last_energy = sum(s.dyn_pj + s.static_pj(now) for s in states)
+            last_t = now
+            for k, (state, gov) in enumerate(zip(states, govs)):
+                t0, busy0 = decided[k]
+                if gov is None or now - t0 < periods[k]:
+                    continue
+                busy = state.busy_ns(now)
+                decided[k] = (now, busy)
+                if state.switching:
+                    continue
+                util = (busy - busy0) / (state.unit.engines * (now - t0))
+                target = next_mhz(gov, state.unit.dvfs, state.freq_mhz, util, temp, thermal)
                 if target != state.freq_mhz:
                     env.process(self._switch(state, target))
-            last_busy = busy
-            last_t, last_energy = now, energy
 
     def _switch(self, state: UnitState, freq_mhz: float):
         """Change a unit's operating point after its DVFS transition latency."""

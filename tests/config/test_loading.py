@@ -186,3 +186,15 @@ def test_an_override_of_a_field_the_file_leaves_out_names_its_full_path():
     problem = info.value.problems[0]
     assert problem.path == "units.fpga.weights_prefetch"
     assert problem.file == "--set units.fpga.weights_prefetch=-1"
+
+
+@pytest.mark.parametrize(("sets", "path", "says"), [
+    (["units.cpu.thermal_zone=die"], "units.cpu.thermal_zone", "unknown thermal zone 'die'"),
+    (["thermal_zones={die: {r_k_per_w: 10, c_j_per_k: 0.1}}", "units.cpu.thermal_zone=die",
+      "units.cpu.thermal={r_k_per_w: 10, c_j_per_k: 0.1}"], "units.cpu.thermal",
+     "drop its own `thermal` or its `thermal_zone`")])
+def test_thermal_zone_references_are_checked(sets, path, says):
+    with pytest.raises(ConfigError) as info:
+        load_soc(FIXTURES / "float_soc.yaml", sets)
+    (problem,) = info.value.problems
+    assert problem.path == path and says in problem.message

@@ -10,6 +10,8 @@ Energy: compute 16384 x 4 pJ; memory 1024 x 20 + 256 x 1 + 65536 x 20; static 1 
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from socsim.report.chrome import chrome_trace
@@ -306,3 +308,38 @@ policy: {{name: single, params: {{unit: cpu}}}}
     assert mm.bytes_in == rereads * 1024
     assert mm.end_ns - mm.start_ns == mm_ns
     assert mm.dram_pj == pytest.approx((rereads * 1024 + 65536) * 20.0)
+
+
+def _zone_run(tmp_path, two_op_path, zone: bool):
+    node = "{r_k_per_w: 1000, c_j_per_k: 0.0001}"
+    sets = ([f"thermal_zones={{die: {node}}}", "units.cpu.thermal_zone=die",
+             "units.acc.thermal_zone=die"] if zone else
+            [f"units.cpu.thermal={node}", f"units.acc.thermal={node}"])
+    text = f"""
+name: zone
+soc: {FIXTURES / "float_soc.yaml"}
+soc_set: {sets}
+workloads:
+  - {{name: w, model: {two_op_path}, inferences: 20}}
+policy: {{name: single, params: {{unit: cpu}}}}
+"""
+    r = run_scenario(write_scenario(tmp_path, text))
+    temps = {}
+    for t, unit, counter, value in r.trace.counters:
+        if counter == "temp_c":
+            temps.setdefault(unit, []).append((t, value))
+    return temps
+
+
+def test_units_in_one_thermal_zone_share_its_temperature(tmp_path, two_op_path):
+    """cpu works, acc idles. In a shared zone both read the node the sum of their power heats
+    (1 ms samples, tau = 0.1 s); on nodes of their own the idle acc only sees its own 2 mW.
+    The RC node is linear, so the zone's rise is the sum of the two separate rises."""
+    shared = _zone_run(tmp_path, two_op_path, zone=True)
+    assert shared["acc"] == shared["cpu"] and len(shared["cpu"]) >= 3
+    apart = _zone_run(tmp_path, two_op_path, zone=False)
+    (t, zone), (_, cpu), (_, acc) = shared["cpu"][1], apart["cpu"][1], apart["acc"][1]
+    assert t == 1_000_000
+    # acc alone: 2 mW (leakage) into 1000 K/W for 1 ms, tau 0.1 s: 2 K x (1 - exp(-0.01))
+    assert acc - 25 == pytest.approx(2.0 * (1 - math.exp(-0.01)), rel=1e-9)
+    assert zone - 25 == pytest.approx((cpu - 25) + (acc - 25), rel=1e-9)

@@ -297,6 +297,12 @@ def socs(draw, needed: set[tuple[str, str]]) -> dict:
     soc = {"name": "random", "units": draw(units(names, needed)), "memories": mems, "dma": dma}
     if dma and draw(st.booleans()):
         soc["interconnect"] = {"bw_gbps": draw(st.sampled_from([0.25, 4.0]))}
+    free = [n for n, u in soc["units"].items() if "thermal" not in u]
+    if free and draw(st.booleans()):  # some units share one RC node
+        soc["thermal_zones"] = {"die": {"r_k_per_w": 50.0,
+                                        "c_j_per_k": draw(st.sampled_from([1e-6, 1e-3]))}}
+        for n in draw(st.lists(st.sampled_from(free), min_size=1, unique=True)):
+            soc["units"][n]["thermal_zone"] = "die"
     return soc
 
 
