@@ -30,6 +30,13 @@ from numba import njit
 _OPTIONS = {"cache": True, "nogil": True, "boundscheck": False, "fastmath": False,
             "error_model": "numpy"}
 
+@njit(inline="always", **_OPTIONS)
+def _clamp(v, lof, hif):  # pragma: no cover - compiled
+    """``v`` clamped to [lof, hif], and whether it was below, above."""
+    low, high = v < lof, v > hif
+    return (hif if high else (lof if low else v)), low, high
+
+
 
 @njit(**_OPTIONS)
 def requantize_rows(acc, scale, zero_point, lo, hi, out):  # pragma: no cover - compiled
@@ -42,11 +49,9 @@ def requantize_rows(acc, scale, zero_point, lo, hi, out):  # pragma: no cover - 
     for i in range(p):
         for j in range(m):
             v = np.rint(np.float32(acc[i, j]) * scale[j]) + zpf
-            low, high = v < lof, v > hif
+            out[i, j], low, high = _clamp(v, lof, hif)
             below += low
             above += high
-            v = lof if low else v
-            out[i, j] = hif if high else v
     return _saturations(below, above, zero_point, lo, hi)
 
 
@@ -66,11 +71,9 @@ def quantize_rows(x, scale, zero_point, lo, hi, out):  # pragma: no cover - comp
     below = above = 0
     for i in range(x.size):
         v = np.rint(x[i] / scale) + zpf
-        low, high = v < lof, v > hif
+        out[i], low, high = _clamp(v, lof, hif)
         below += low
         above += high
-        v = lof if low else v
-        out[i] = hif if high else v
     return _saturations(below, above, zero_point, lo, hi)
 
 
@@ -98,11 +101,9 @@ def qlinear_add_into(a, ra, b, rb, fixed, zero_point, lo, hi, out):  # pragma: n
     for i in range(out.size):
         inner = np.float32(np.float64(b[i]) * rb64 + fixed64)
         v = np.rint(np.float32(np.float64(a[i]) * ra64 + np.float64(inner)))
-        low, high = v < lof, v > hif
+        out[i], low, high = _clamp(v, lof, hif)
         below += low
         above += high
-        v = lof if low else v
-        out[i] = hif if high else v
     return _saturations(below, above, zero_point, lo, hi)
 
 
@@ -169,11 +170,9 @@ def depthwise_rne(x, weights, padded, bias, kernel, strides, dilations, top, lef
                             acc[ch] += padded[t, ch]
             for ch in range(c):
                 v = np.rint(np.float32(acc[ch]) * scale[ch]) + zpf
-                low, high = v < lof, v > hif
+                out[oy, ox, ch], low, high = _clamp(v, lof, hif)
                 below += low
                 above += high
-                v = lof if low else v
-                out[oy, ox, ch] = hif if high else v
     return _saturations(below, above, zero_point, lo, hi)
 
 
