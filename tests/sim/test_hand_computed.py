@@ -22,12 +22,18 @@ MM_NS = 163840
 MM_PJ = 16384 * 4.0 + (1024 * 20 + 256 * 1.0 + 65536 * 20) + 1.0 * MM_NS
 
 
-def _scenario(tmp_path, two_op_path, policy: str, soc: str = "float_soc.yaml", run: str = ""):
+CPU_ONLY = "{name: single, params: {unit: cpu}}"
+
+
+def _scenario(tmp_path, model, policy: str = CPU_ONLY, soc: str = "float_soc.yaml",
+              run: str = "", *, soc_set: tuple[str, ...] = (), workload: str = "inferences: 1"):
+    """Run one workload of ``model`` on ``soc`` (a fixture name or a path) with ``soc_set``."""
     text = f"""
-name: two_op
+name: hand
 soc: {FIXTURES / soc}
+soc_set: {list(soc_set)}
 workloads:
-  - {{name: w, model: {two_op_path}, inferences: 1}}
+  - {{name: w, model: {model}, {workload}}}
 policy: {policy}
 run: {{seed: 0{run}}}
 """
@@ -39,7 +45,7 @@ def _total_pj(result) -> float:
 
 
 def test_both_ops_on_cpu(tmp_path, two_op_path):
-    r = _scenario(tmp_path, two_op_path, "{name: single, params: {unit: cpu}}")
+    r = _scenario(tmp_path, two_op_path)
     relu_ns = 640  # 64 ops at 1 op/cycle, 100 MHz; memory 256 + 256 ns is shorter
     assert r.trace.makespan_ns == MM_NS + relu_ns
     ops = r.tables.ops.set_index("op")
@@ -88,7 +94,7 @@ def test_shared_memory_gives_zero_copy_and_the_switch_forces_dma(tmp_path, two_o
 
 
 def test_operating_point_scales_time_and_energy(tmp_path, two_op_path):
-    r = _scenario(tmp_path, two_op_path, "{name: single, params: {unit: cpu}}",
+    r = _scenario(tmp_path, two_op_path, CPU_ONLY,
                   run=", operating_points: {cpu: 50}")
     ops = r.tables.ops.set_index("op")
     assert ops.loc["mm", "end_ns"] - ops.loc["mm", "start_ns"] == 2 * MM_NS
@@ -101,29 +107,15 @@ def test_operating_point_scales_time_and_energy(tmp_path, two_op_path):
 def test_interconnect_bounds_a_transfer(tmp_path, two_op_path):
     """A 0.25 GB/s interconnect under the 1 GB/s channel: 100 + 256 / 0.25 = 1124 ns."""
     policy = "{name: rules, params: {rules: [{op_types: [Relu], unit: acc}], default: cpu}}"
-    text = f"""
-name: two_op
-soc: {FIXTURES / "float_soc.yaml"}
-soc_set: ["interconnect.bw_gbps=0.25"]
-workloads:
-  - {{name: w, model: {two_op_path}, inferences: 1}}
-policy: {policy}
-"""
-    r = run_scenario(write_scenario(tmp_path, text))
+    r = _scenario(tmp_path, two_op_path, policy, soc_set=("interconnect.bw_gbps=0.25",))
     (transfer,) = r.tables.transfers.itertuples()
     assert (transfer.start_ns, transfer.end_ns) == (MM_NS, MM_NS + 100 + 1024)
 
 
 def _paging_run(tmp_path, two_op_path, sram_kib: int, pin: str = ""):
-    text = f"""
-name: two_op
-soc: {FIXTURES / "float_soc.yaml"}
-soc_set: ["units.cpu.weights_cache=sram", "memories.sram.size_kib={sram_kib}"]
-workloads:
-  - {{name: w, model: {two_op_path}, inferences: 2{pin}}}
-policy: {{name: single, params: {{unit: cpu}}}}
-"""
-    return run_scenario(write_scenario(tmp_path, text))
+    return _scenario(tmp_path, two_op_path, workload=f"inferences: 2{pin}",
+                     soc_set=("units.cpu.weights_cache=sram",
+                              f"memories.sram.size_kib={sram_kib}"))
 
 
 def test_weights_fault_once_then_hit(tmp_path, two_op_path):
@@ -198,14 +190,8 @@ memories:
 def _fpga_run(tmp_path, two_op_path, *, preload: bool, relu_dsp: int):
     soc = _FPGA_SOC.replace("PRELOAD", str(preload).lower()).replace("RELU_DSP", str(relu_dsp))
     (tmp_path / "fpga.yaml").write_text(soc)
-    text = f"""
-name: two_op
-soc: {tmp_path / "fpga.yaml"}
-workloads:
-  - {{name: w, model: {two_op_path}, inferences: 2, max_in_flight: 1}}
-policy: {{name: single, params: {{unit: fpga}}}}
-"""
-    return run_scenario(write_scenario(tmp_path, text))
+    return _scenario(tmp_path, two_op_path, "{name: single, params: {unit: fpga}}",
+                     soc=tmp_path / "fpga.yaml", workload="inferences: 2, max_in_flight: 1")
 
 
 def test_fpga_kernels_that_do_not_fit_together_reconfigure_every_time(tmp_path, two_op_path):
@@ -266,16 +252,9 @@ def test_weight_prefetch_overlaps_the_next_page_in_with_compute(tmp_path, prefet
     On demand, W2 (16 KiB) pages in after mm1: 100 + 16384 / 0.5 = 32868 ns, then mm2
     (4096 MACs) 40960 ns. With weights_prefetch: 1, W2's page-in starts with mm1 and shares
     the DRAM with mm1's 1 KiB input stream (which keeps its own rate), so it is hidden."""
-    text = f"""
-name: prefetch
-soc: {FIXTURES / "float_soc.yaml"}
-soc_set: ["units.cpu.weights_cache=sram", "memories.sram.size_kib=128",
-          "units.cpu.weights_prefetch={prefetch}"]
-workloads:
-  - {{name: w, model: {_two_matmuls(tmp_path / "mm2.onnx")}, inferences: 1}}
-policy: {{name: single, params: {{unit: cpu}}}}
-"""
-    r = run_scenario(write_scenario(tmp_path, text))
+    r = _scenario(tmp_path, _two_matmuls(tmp_path / "mm2.onnx"),
+                  soc_set=("units.cpu.weights_cache=sram", "memories.sram.size_kib=128",
+                           f"units.cpu.weights_prefetch={prefetch}"))
     w1_in, mm1, mm2 = 131172, 163840, 40960
     pages = r.tables.transfers.set_index("tensor")
     if prefetch:
@@ -295,15 +274,7 @@ def test_a_cpu_cache_smaller_than_the_operands_rereads_the_activations(
         tmp_path, two_op_path, cache_kib, rereads, mm_ns):
     """docs/model.md "CPU caches": the MatMul keeps cache/2 of W resident and streams x (1 KiB,
     from DRAM at 0.5 GB/s, 20 pJ/B) past each block: ⌈65536 / (cache / 2)⌉ reads of x."""
-    text = f"""
-name: two_op
-soc: {FIXTURES / "float_soc.yaml"}
-soc_set: ["units.cpu.cache_kib={cache_kib}"]
-workloads:
-  - {{name: w, model: {two_op_path}, inferences: 1}}
-policy: {{name: single, params: {{unit: cpu}}}}
-"""
-    r = run_scenario(write_scenario(tmp_path, text))
+    r = _scenario(tmp_path, two_op_path, soc_set=(f"units.cpu.cache_kib={cache_kib}",))
     mm = r.tables.ops.set_index("op").loc["mm"]
     assert mm.bytes_in == rereads * 1024
     assert mm.end_ns - mm.start_ns == mm_ns
@@ -315,15 +286,7 @@ def _zone_run(tmp_path, two_op_path, zone: bool):
     sets = ([f"thermal_zones={{die: {node}}}", "units.cpu.thermal_zone=die",
              "units.acc.thermal_zone=die"] if zone else
             [f"units.cpu.thermal={node}", f"units.acc.thermal={node}"])
-    text = f"""
-name: zone
-soc: {FIXTURES / "float_soc.yaml"}
-soc_set: {sets}
-workloads:
-  - {{name: w, model: {two_op_path}, inferences: 20}}
-policy: {{name: single, params: {{unit: cpu}}}}
-"""
-    r = run_scenario(write_scenario(tmp_path, text))
+    r = _scenario(tmp_path, two_op_path, soc_set=tuple(sets), workload="inferences: 20")
     temps = {}
     for t, unit, counter, value in r.trace.counters:
         if counter == "temp_c":
