@@ -322,12 +322,8 @@ class Simulation:
         mem_ns, t_sram, t_dram, dram_bytes = traffic
         sram_pj += t_sram
         dram_pj += t_dram
-        compute_ns = spec.cycles * 1e3 / freq
-        if dram_bytes:
-            duration = yield from self._roofline(start, compute_ns, mem_ns, dram_bytes)
-        else:
-            duration = ceil(max(compute_ns, mem_ns))
-            yield env.timeout(duration)
+        duration = yield from self._roofline(start, spec.cycles * 1e3 / freq, mem_ns,
+                                             dram_bytes)
         end = start + duration
         unit.end(end)
         self._busy -= 1
@@ -352,14 +348,19 @@ class Simulation:
             self._produced(inf, t)
 
     def _roofline(self, start: int, compute_ns: float, mem_ns: float,
-                  dram_bytes: dict[str, int]):
+                  dram_bytes: dict[str, int] | None):
         """Hold for ``⌈max(compute, SRAM time + DRAM streams)⌉`` ns from ``start``, the DRAM
-        bytes streaming as flows that share each DRAM's bandwidth; return the duration.
+        bytes (None: none) streaming as flows that share each DRAM's bandwidth; return the
+        duration.
 
         The work streams its DRAM bytes evenly over its compute time, at most at the DRAM's
         bandwidth: cap = bytes / max(compute - SRAM time, bytes / bw).
         """
         env = self.env
+        if not dram_bytes:
+            duration = ceil(max(compute_ns, mem_ns))
+            yield env.timeout(duration)
+            return duration
         links = self.dram_links
         fabric = self.fabric
         flows = [fabric.start(nb, (links[m],),
@@ -660,27 +661,23 @@ class Simulation:
         static0 = unit.static_pj(start)
         u = unit.unit
         cycles = max(in_b, out_b) / u.convert_bytes_per_cycle + u.launch_overhead_cycles
-        bw_src, rd, _, src_dram = self.mem_params[src]
-        bw_dst, _, wr, dst_dram = self.mem_params[dst]
+        bw_src, _, _, src_dram = self.mem_params[src]
+        bw_dst, _, _, dst_dram = self.mem_params[dst]
         sram_ns = (0.0 if src_dram else in_b / bw_src) + (0.0 if dst_dram else out_b / bw_dst)
         dram_bytes: dict[str, int] = {}
         for mem, nb, dram in ((src, in_b, src_dram), (dst, out_b, dst_dram)):
             if dram and nb:
                 dram_bytes[mem] = dram_bytes.get(mem, 0) + nb
-        compute_ns = cycles * 1e3 / unit.freq_mhz
-        if dram_bytes:  # DRAM bytes share the DRAM's bandwidth like an op's
-            duration = yield from self._roofline(start, compute_ns, sram_ns, dram_bytes)
-        else:
-            duration = ceil(max(compute_ns, sram_ns))
-            yield env.timeout(duration)
+        # DRAM bytes share the DRAM's bandwidth like an op's
+        duration = yield from self._roofline(start, cycles * 1e3 / unit.freq_mhz, sram_ns,
+                                             dram_bytes)
         end = start + duration
         unit.end(end)
         self._busy -= 1
         dtype = prog.dtypes[t]
         dyn_pj = prog.elements[t] * u.power.energy_pj_per_op[dtype] * unit.vscale2
         unit.dyn_pj += dyn_pj
-        sram_pj = (0.0 if src_dram else in_b * rd) + (0.0 if dst_dram else out_b * wr)
-        dram_pj = (in_b * rd if src_dram else 0.0) + (out_b * wr if dst_dram else 0.0)
+        sram_pj, dram_pj = self._ends_pj(src, in_b, dst, out_b)
         unit.release(engine)
         self.trace.ops.append((
             prog.name, inf.index, f"{prog.tensor_names[t]}>{need[0]}/c{need[1]}@{unit.name}",
@@ -736,12 +733,17 @@ class Simulation:
     def _transfer_pj(self, engine_name: str, src: str, dst: str, nbytes: int
                      ) -> tuple[float, float, float]:
         """(DMA engine pJ, SRAM pJ, DRAM pJ) of copying ``nbytes`` from ``src`` to ``dst``."""
-        params = self.mem_params
-        _, rd, _, src_dram = params[src]
-        _, _, wr, dst_dram = params[dst]
-        sram = (0.0 if src_dram else nbytes * rd) + (0.0 if dst_dram else nbytes * wr)
-        dram = (nbytes * rd if src_dram else 0.0) + (nbytes * wr if dst_dram else 0.0)
-        return nbytes * self.soc.dma[engine_name].energy_pj_per_byte, sram, dram
+        return (nbytes * self.soc.dma[engine_name].energy_pj_per_byte,
+                *self._ends_pj(src, nbytes, dst, nbytes))
+
+    def _ends_pj(self, src: str, read: int, dst: str, written: int) -> tuple[float, float]:
+        """(SRAM pJ, DRAM pJ) of reading ``read`` bytes from ``src`` and writing ``written``
+        bytes to ``dst``, each charged to its memory's kind."""
+        _, rd, _, src_dram = self.mem_params[src]
+        _, _, wr, dst_dram = self.mem_params[dst]
+        sram = (0.0 if src_dram else read * rd) + (0.0 if dst_dram else written * wr)
+        dram = (read * rd if src_dram else 0.0) + (written * wr if dst_dram else 0.0)
+        return sram, dram
 
     def _route_for(self, inf: Inference, t: int, unit: UnitState,
                    need: tuple[str, int] | None):
