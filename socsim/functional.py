@@ -40,7 +40,7 @@ def _arithmetic_map(job: Job, soc: SoC) -> dict[str, Arithmetic]:
     for op, unit in zip(job.graph.ops, job.plan.units):
         a = soc.units[unit].arithmetic
         for node in op.nodes:  # the compute node, and any activation fused into it
-            mapping[node] = Arithmetic(accumulator_bits=a.accumulator_bits, requant=a.requant)
+            mapping[node] = Arithmetic(**a.model_dump())
     return mapping
 
 

@@ -27,6 +27,13 @@ class Arithmetic(Spec):
     requant: Literal["onnx_rne", "tflite_double", "tflite_single"] = Field(
         "onnx_rne", description="Requantization: float scale + round-half-even (ONNX), or the "
         "fixed-point multiplier + shift of TFLite (double or single rounding).")
+    dot: Literal["exact", "u8s8_pairs_int16"] = Field(
+        "exact", description="How 8-bit products are added before the accumulator: exact "
+        "(Arm SDOT/I8MM, x86 VNNI, Ethos-U, HiFi) or u8s8_pairs_int16 (x86 VPMADDUBSW: adjacent "
+        "u8 x s8 products summed in int16 with saturation, MLAS's AVX2 / AVX-512BW kernels).")
+    float_kernels: Literal["mlas_avx512f", "mlas_fma3"] = Field(
+        "mlas_avx512f", description="Float32 kernels whose summation order is followed "
+        "(Softmax, Gelu, LayerNormalization, MatMul): MLAS AVX-512F (16 lanes) or FMA3 (8).")
 
 
 class _UnitBase(Spec):

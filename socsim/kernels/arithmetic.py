@@ -1,4 +1,10 @@
-"""A unit's integer arithmetic: accumulator width and requantization mode."""
+"""A target's arithmetic: accumulator width, dot-product form, requantization, float kernels.
+
+socsim's arithmetic depends on the target it simulates, never on the machine it runs on. A
+target is named by an :class:`Arithmetic`: a unit's ``arithmetic`` block in a device file, or
+``arithmetic="onnxruntime"`` (see :mod:`socsim.kernels.host`), which names the kernels the
+installed onnxruntime picks on this host from its CPU features, as one target among others.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,16 @@ from typing import Literal
 RequantMode = Literal["onnx_rne", "tflite_double", "tflite_single"]
 REQUANT_MODES: tuple[str, ...] = ("onnx_rne", "tflite_double", "tflite_single")
 
+DotMode = Literal["exact", "u8s8_pairs_int16"]
+DOT_MODES: tuple[str, ...] = ("exact", "u8s8_pairs_int16")
+
+FloatKernels = Literal["mlas_avx512f", "mlas_fma3"]
+FLOAT_KERNELS: tuple[str, ...] = ("mlas_avx512f", "mlas_fma3")
+
 
 @dataclass(frozen=True)
 class Arithmetic:
-    """How a unit adds up products and brings them back to 8 bits.
+    """How a target adds up products, brings them back to 8 bits, and orders float sums.
 
     Attributes:
         accumulator_bits: width of the saturating accumulator (2..32). The exact sum of a dot
@@ -22,10 +34,20 @@ class Arithmetic:
             multiplier, gemmlowp SaturatingRoundingDoublingHighMul then RoundingDivideByPOT:
             TFLite's default) or ``tflite_single`` (one 64-bit multiply and a rounding right
             shift: TFLite's single-rounding build, ruy, XNNPack).
+        dot: how an 8-bit dot product's products are added before the accumulator:
+            ``exact`` (every product widened to 32 bits: Arm SDOT/UDOT/I8MM, x86 VNNI, AMX,
+            Ethos-U, HiFi) or ``u8s8_pairs_int16`` (x86 VPMADDUBSW: an unsigned 8-bit and a
+            signed 8-bit operand, adjacent products added pairwise into int16 with
+            saturation, as MLAS's AVX2 and AVX-512BW U8S8 kernels do; see docs/arithmetic.md).
+        float_kernels: the float32 kernel family whose summation order is followed where the
+            order changes the bits (Softmax, Gelu/Erf, LayerNormalization, MatMul):
+            ``mlas_avx512f`` (16 lanes) or ``mlas_fma3`` (MLAS's AVX2/FMA3 kernels, 8 lanes).
     """
 
     accumulator_bits: int = 32
     requant: RequantMode = "onnx_rne"
+    dot: DotMode = "exact"
+    float_kernels: FloatKernels = "mlas_avx512f"
 
     def __post_init__(self) -> None:
         if not 2 <= self.accumulator_bits <= 32:
@@ -33,6 +55,11 @@ class Arithmetic:
         if self.requant not in REQUANT_MODES:
             raise ValueError(f"requant must be one of {', '.join(REQUANT_MODES)}, "
                              f"got {self.requant!r}")
+        if self.dot not in DOT_MODES:
+            raise ValueError(f"dot must be one of {', '.join(DOT_MODES)}, got {self.dot!r}")
+        if self.float_kernels not in FLOAT_KERNELS:
+            raise ValueError(f"float_kernels must be one of {', '.join(FLOAT_KERNELS)}, "
+                             f"got {self.float_kernels!r}")
 
     @property
     def acc_min(self) -> int:

@@ -21,13 +21,14 @@ from onnx import helper, numpy_helper
 
 from socsim.errors import ModelError, UnsupportedOpError
 from socsim.kernels.arithmetic import DEFAULT, Arithmetic
+from socsim.kernels.host import onnxruntime_arithmetic
 from socsim.kernels.qdq import lower_qdq
 from socsim.kernels.registry import MS_DOMAIN, Kernel, KernelContext, lookup
 
 QdqMode = Literal["integer", "reference"]
 _NONDETERMINISTIC = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike",
                                "RandomUniformLike", "Bernoulli", "Multinomial"})
-ArithmeticSpec = Arithmetic | Mapping[str, Arithmetic] | None
+ArithmeticSpec = Arithmetic | Mapping[str, Arithmetic] | Literal["onnxruntime"] | None
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,9 @@ class CompiledModel:
                 DequantizeLinear -> float op -> QuantizeLinear as written.
             arithmetic: one :class:`Arithmetic` for every node, or a mapping from node name
                 (for a QDQ group, its compute node) to the arithmetic of the unit it runs on;
-                unlisted nodes (and None) use int32 accumulation and ``onnx_rne``.
+                unlisted nodes (and None) use int32 accumulation and ``onnx_rne``;
+                ``"onnxruntime"``: the arithmetic of the installed onnxruntime on this host
+                (:func:`socsim.kernels.host.onnxruntime_arithmetic`).
 
         Raises:
             ModelError: if the model cannot be read or uses subgraphs.
@@ -140,6 +143,11 @@ class CompiledModel:
         """
         if qdq not in ("integer", "reference"):
             raise ValueError(f"qdq must be 'integer' or 'reference', got {qdq!r}")
+        if isinstance(arithmetic, str):
+            if arithmetic != "onnxruntime":
+                raise ValueError("arithmetic must be an Arithmetic, a mapping of node names to "
+                                 f"Arithmetic, 'onnxruntime' or None; got {arithmetic!r}")
+            arithmetic = onnxruntime_arithmetic()
         proto = load(model)
         graph = proto.graph
         opsets = {(o.domain or ""): o.version for o in proto.opset_import}
