@@ -14,11 +14,32 @@ between a DequantizeLinear and a QuantizeLinear, or at a graph output, gives onn
 * :func:`tanh` is MLAS's rational tanh (``MlasComputeTanh``) and :func:`gelu` onnxruntime's Gelu
   built on it or on :func:`erf`.
 * Softmax lives in :mod:`socsim.kernels._mlas_softmax`.
+
+Kernel families. MLAS picks its kernels per host (``platform.cpp``); socsim names the family it
+follows in :attr:`Arithmetic.float_kernels <socsim.kernels.arithmetic.Arithmetic>`. Only Softmax's
+sum-exp kernel differs between ``mlas_avx512f`` and ``mlas_fma3``. The routines here take the
+family too, and give the same bits for both, because on x86-64 with AVX2 and FMA3:
+
+* Erf and Tanh are ``MlasErfKernelFma3`` and ``MlasComputeTanhF32KernelFma3`` whether or not
+  AVX-512F is present (platform.cpp never replaces them);
+* Gelu gives the bits of plain float32 loops around that Erf or Tanh on both (the generic
+  ``MlasGeluErfKernel`` is exactly that; AVX-512F's ``MlasGeluErfKernelAvx512F`` was found to
+  agree with it on every input tried);
+* LayerNormalization's row kernel is compiled code, not a dispatched MLAS kernel;
+* MatMul's ``MlasGemmFloatKernelFma3`` and ``MlasGemmFloatKernelAvx512F`` both form each output as
+  one fma chain in order of k over the K slice that the shared driver (``sgemm.cpp``) hands
+  them; the slicing, the prepacking and the single-row kernel (``MlasSgemmKernelM1Avx``) are
+  the same on both.
+
+Each was confirmed with one-op models on onnxruntime 1.32 under ``qemu-x86_64 -cpu Haswell``
+(``tools/qemu_avx2.sh``), which gives zero differing elements for both families' tests.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from socsim.kernels.arithmetic import FLOAT_KERNELS, FloatKernels
 
 _F = np.float32
 _D = np.float64
@@ -60,6 +81,17 @@ def fma(a: np.ndarray | float, b: np.ndarray | float, c: np.ndarray | float) -> 
 _MID_MASK = np.uint64((1 << 29) - 1)
 _MID_BITS = np.uint64(1 << 28)
 _F_TINY = float(np.finfo(_F).tiny)
+
+
+def check_family(float_kernels: str) -> FloatKernels:
+    """``float_kernels`` itself, once known to name a modelled MLAS kernel family.
+
+    Raises:
+        ValueError: for a name not in :data:`~socsim.kernels.arithmetic.FLOAT_KERNELS`.
+    """
+    if float_kernels not in FLOAT_KERNELS:
+        raise ValueError(f"float_kernels={float_kernels!r}; valid: {', '.join(FLOAT_KERNELS)}")
+    return float_kernels  # type: ignore[return-value]
 
 
 def _stride_k(k: int, n: int, packed_b: bool) -> int:
@@ -203,16 +235,20 @@ _GELU_B = _F(0.7978845608028654)
 _GELU_C = _F(0.035677408136300125)
 
 
-def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+def gelu(x: np.ndarray, approximate: str = "none",
+         float_kernels: FloatKernels = "mlas_avx512f") -> np.ndarray:
     """onnxruntime's float32 Gelu (ONNX opset 20, and com.microsoft Gelu for ``"none"``).
 
     Plain float32 loops (the provider code is built without fma) around MLAS's erf or tanh:
     ``0.5 * x * (erf(x * (1/sqrt 2)) + 1)``, or ``0.5 * x * (tanh(x * (C*x*x + B)) + 1)``,
     each product evaluated left to right. ``x = -inf`` gives NaN (``-inf * 0``) as there.
+    The same for both kernel families (see the module docstring).
 
     Raises:
-        ValueError: for an ``approximate`` other than ``"none"`` or ``"tanh"``.
+        ValueError: for an ``approximate`` other than ``"none"`` or ``"tanh"``, or an unknown
+            ``float_kernels``.
     """
+    check_family(float_kernels)
     x = np.asarray(x, _F)
     with np.errstate(invalid="ignore", over="ignore"):
         if approximate == "none":
@@ -286,7 +322,8 @@ MLAS_LAYER_NORM_MIN = 8
 """Rows at least this long go to the MLAS LayerNorm kernel; shorter ones to the scalar loop."""
 
 
-def layer_norm(x: np.ndarray, scale: np.ndarray, bias: np.ndarray | None, eps: float
+def layer_norm(x: np.ndarray, scale: np.ndarray, bias: np.ndarray | None, eps: float,
+               float_kernels: FloatKernels = "mlas_avx512f"
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """onnxruntime's float32 LayerNormalization of each row of ``x`` (``[rows, n]``).
 
@@ -295,23 +332,34 @@ def layer_norm(x: np.ndarray, scale: np.ndarray, bias: np.ndarray | None, eps: f
         scale: float32 ``[n]``.
         bias: float32 ``[n]`` or None.
         eps: epsilon (as float32).
+        float_kernels: the MLAS family (the same bits for both; see the module docstring).
 
     Returns:
         ``(y, mean, inv_std)``: y ``[rows, n]``, mean and ``1 / sqrt(var + eps)`` ``[rows]``.
+
+    Raises:
+        ValueError: for an unknown ``float_kernels``.
     """
+    check_family(float_kernels)
     x = np.asarray(x, _F)
     if x.shape[1] >= MLAS_LAYER_NORM_MIN:
         return _layer_norm_mlas(x, scale, bias, eps)
     return _layer_norm_welford(x, scale, bias, eps)
 
 
-def matmul(a: np.ndarray, b: np.ndarray, *, b_const: bool = False) -> np.ndarray:
+def matmul(a: np.ndarray, b: np.ndarray, *, b_const: bool = False,
+           float_kernels: FloatKernels = "mlas_avx512f") -> np.ndarray:
     """onnxruntime's float32 MatMul (numpy broadcasting, 1-D operands promoted and squeezed).
 
     A 2-D ``b`` takes all of ``a``'s leading dims as rows of one GEMM, as onnxruntime does, and
     is prepacked (K slices of 256) when it is an initializer of the model (``b_const``); a
     weight behind a DequantizeLinear is not (onnxruntime keeps the DequantizeLinear node).
+    ``MlasGemmFloatKernelFma3`` and ``...Avx512F`` sum in the same order (module docstring).
+
+    Raises:
+        ValueError: for an unknown ``float_kernels``.
     """
+    check_family(float_kernels)
     a = np.asarray(a, _F)
     b = np.asarray(b, _F)
     a2 = a.reshape(1, -1) if a.ndim == 1 else a

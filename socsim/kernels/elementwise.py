@@ -155,7 +155,7 @@ def gelu(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
     (:func:`socsim.kernels._mlas.gelu`), bit-exact; other types are evaluated in float64."""
     approximate = ctx.attr("approximate", "none")
     if x.dtype == np.float32:
-        return (_mlas.gelu(x, approximate),)
+        return (_mlas.gelu(x, approximate, ctx.arithmetic.float_kernels),)
     x64 = x.astype(np.float64)
     if approximate == "tanh":
         y = 0.5 * x64 * (1 + np.tanh(math.sqrt(2 / math.pi) * (x64 + 0.044715 * x64**3)))

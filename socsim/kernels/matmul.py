@@ -13,10 +13,11 @@ from socsim.kernels.registry import MS_DOMAIN, KernelContext, register
 
 @register("MatMul")
 def matmul(ctx: KernelContext, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Float MatMul with numpy broadcasting; float32 in MLAS sgemm's order (bit-exact to
-    onnxruntime, :func:`socsim.kernels._mlas.matmul`)."""
+    """Float MatMul with numpy broadcasting; float32 in MLAS sgemm's order for the target's
+    float kernel family (bit-exact to onnxruntime, :func:`socsim.kernels._mlas.matmul`)."""
     if a.dtype == np.float32 and b.dtype == np.float32:
-        return (_mlas.matmul(a, b, b_const=ctx.is_initializer(1)),)
+        return (_mlas.matmul(a, b, b_const=ctx.is_initializer(1),
+                             float_kernels=ctx.arithmetic.float_kernels),)
     return (np.matmul(a, b),)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from socsim.kernels import _mlas, _mlas_softmax
+from socsim.kernels.arithmetic import FloatKernels
 from socsim.kernels.registry import KernelContext, register
 
 
@@ -12,24 +13,26 @@ from socsim.kernels.registry import KernelContext, register
 def softmax(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
     """Softmax along ``axis`` (opset 13: one axis; earlier: flattened from ``axis``).
 
-    float32 is onnxruntime's MLAS kernel, bit-exact (:mod:`socsim.kernels._mlas_softmax`);
-    other float types are evaluated in float64 and rounded once.
+    float32 is onnxruntime's MLAS kernel, bit-exact for the target's float kernel family
+    (``ctx.arithmetic.float_kernels``, :mod:`socsim.kernels._mlas_softmax`); other float types
+    are evaluated in float64 and rounded once.
     """
+    kernels = ctx.arithmetic.float_kernels
     axis = int(ctx.attr("axis", -1 if ctx.opset >= 13 else 1))
     if ctx.opset < 13:
         axis %= max(x.ndim, 1)
         rows = x.reshape(int(np.prod(x.shape[:axis])), -1) if x.size else x.reshape(0, 0)
-        return (_softmax_rows(rows).reshape(x.shape),)
+        return (_softmax_rows(rows, kernels).reshape(x.shape),)
     if x.dtype == np.float32:
-        return (_mlas_softmax.softmax(x, axis),)
+        return (_mlas_softmax.softmax(x, axis, kernels),)
     x64 = x.astype(np.float64)
     e = np.exp(x64 - x64.max(axis=axis, keepdims=True))
     return ((e / e.sum(axis=axis, keepdims=True)).astype(x.dtype),)
 
 
-def _softmax_rows(x: np.ndarray) -> np.ndarray:
+def _softmax_rows(x: np.ndarray, kernels: FloatKernels) -> np.ndarray:
     if x.dtype == np.float32:
-        return _mlas_softmax.softmax_rows(x)
+        return _mlas_softmax.softmax_rows(x, kernels)
     x64 = x.astype(np.float64)
     e = np.exp(x64 - x64.max(axis=1, keepdims=True))
     return (e / e.sum(axis=1, keepdims=True)).astype(x.dtype)
@@ -42,14 +45,15 @@ def layer_normalization(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
     (:func:`socsim.kernels._mlas.layer_norm`).
 
     Also returns the mean and ``1 / std`` (stash type float32). Other float types are computed
-    in float32, which onnxruntime does not do for double.
+    in float32, which onnxruntime does not do for double. Both MLAS families give these bits.
     """
     axis = int(ctx.attr("axis", -1)) % x.ndim
     eps = float(ctx.attr("epsilon", 1e-5))
     xr = x.astype(np.float32, copy=False).reshape(int(np.prod(x.shape[:axis])), -1)
     y, mean, inv = _mlas.layer_norm(
         xr, scale.astype(np.float32).reshape(-1),
-        None if bias is None else bias.astype(np.float32).reshape(-1), eps)
+        None if bias is None else bias.astype(np.float32).reshape(-1), eps,
+        ctx.arithmetic.float_kernels)
     stat_shape = x.shape[:axis] + (1,) * (x.ndim - axis)
     return (y.reshape(x.shape).astype(x.dtype), mean.reshape(stat_shape),
             inv.reshape(stat_shape))

@@ -1,11 +1,19 @@
 """socsim's float32 routines against onnxruntime's own kernels (one-op models) and exact rationals.
 
+onnxruntime's bits depend on the MLAS kernel family its host picks, so every comparison names
+the host's family (:func:`socsim.kernels.host.host_isa`) and runs socsim with that family
+(``arithmetic="onnxruntime"``); on a host socsim does not model, the comparisons skip with the
+reason. The tests marked ``avx2_subset`` are small enough to run under
+``qemu-x86_64 -cpu Haswell`` (``tools/qemu_avx2.sh``), where onnxruntime takes its AVX2/FMA3
+kernels: that run checks the ``mlas_fma3`` family on a host whose own family is AVX-512F.
+
 Inputs are log-uniform in magnitude with random signs, which makes rounding differences between
 summation orders visible; row lengths cover the vector bodies and every kind of tail.
 """
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import numpy as np
@@ -16,8 +24,19 @@ from onnx import TensorProto, helper, numpy_helper
 
 from socsim.execute import execute
 from socsim.kernels import _mlas, _mlas_softmax
+from socsim.kernels.host import HostISA, HostNotModelledError, host_isa
 
 F = np.float32
+AVX2 = pytest.mark.avx2_subset
+
+
+@pytest.fixture(scope="module")
+def isa() -> HostISA:
+    """The MLAS kernels onnxruntime picks on this host; skips where socsim models none."""
+    try:
+        return host_isa()
+    except HostNotModelledError as exc:
+        pytest.skip(f"onnxruntime's float kernels on this host are not modelled: {exc}")
 
 
 def _model(node: helper.NodeProto, inputs: dict[str, np.ndarray], n_out: int,
@@ -50,7 +69,8 @@ def _ort_and_socsim(node: helper.NodeProto, x: np.ndarray, opset: int
     # One model, run by onnxruntime and by socsim's interpreter (so the registered kernel and
     # its attribute handling are what is compared).
     (y,) = _session(node, {"x": x}, 1, opset=opset).run(None, {"x": x})
-    got = execute(_model(node, {"x": x}, 1, opset=opset), {"x": x}, qdq="reference")
+    got = execute(_model(node, {"x": x}, 1, opset=opset), {"x": x}, qdq="reference",
+                  arithmetic="onnxruntime")
     return y, got["y"]
 
 
@@ -63,6 +83,18 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     a, b = np.asarray(a, F), np.asarray(b, F)
     return a.shape == b.shape and bool(np.all((a.view(np.uint32) == b.view(np.uint32))
                                               | (np.isnan(a) & np.isnan(b))))
+
+
+def _differing(got: np.ndarray, want: np.ndarray) -> str:
+    got, want = np.asarray(got, F), np.asarray(want, F)
+    if got.shape != want.shape:
+        return f"shape {got.shape} != {want.shape}"
+    same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
+    return f"{int((~same).sum())} of {same.size} elements differ"
+
+
+def _vs(isa: HostISA, got: np.ndarray, want: np.ndarray) -> str:
+    return f"socsim {isa.float_kernels} vs onnxruntime on {isa}: {_differing(got, want)}"
 
 
 def _exact_fma(a: float, b: float, c: float) -> np.float32:
@@ -87,9 +119,14 @@ def test_fma_rounds_once() -> None:
     assert all(got[i] == _exact_fma(a[i], b[i], c[i]) for i in range(len(a)))
 
 
-@pytest.mark.parametrize("n", [1, 3, 7, 8, 9, 12, 15, 16, 20, 23, 100, 127, 128, 255, 768])
+_LN_SMALL = (3, 8, 9, 12, 23, 127)
+
+
+@pytest.mark.parametrize("n", [pytest.param(n, marks=AVX2) if n in _LN_SMALL else n
+                               for n in (1, 3, 7, 8, 9, 12, 15, 16, 20, 23, 100, 127, 128, 255,
+                                         768)])
 @pytest.mark.parametrize("with_bias", [True, False])
-def test_layer_norm_is_onnxruntime(n: int, with_bias: bool) -> None:
+def test_layer_norm_is_onnxruntime(isa: HostISA, n: int, with_bias: bool) -> None:
     rng = np.random.default_rng(n)
     x, s = _log_uniform(rng, (32, n)), rng.standard_normal(n).astype(F)
     b = rng.standard_normal(n).astype(F) if with_bias else None
@@ -97,38 +134,53 @@ def test_layer_norm_is_onnxruntime(n: int, with_bias: bool) -> None:
     node = helper.make_node("LayerNormalization", list(feeds), ["y", "m", "i"], axis=-1,
                             epsilon=1e-5)
     y, m, i = _session(node, feeds, 3).run(None, feeds)
-    yc, mc, ic = _mlas.layer_norm(x, s, b, 1e-5)
-    assert _same_bits(yc, y) and _same_bits(mc, m.ravel()) and _same_bits(ic, i.ravel())
+    yc, mc, ic = _mlas.layer_norm(x, s, b, 1e-5, isa.float_kernels)
+    assert _same_bits(yc, y), _vs(isa, yc, y)
+    assert _same_bits(mc, m.ravel()), _vs(isa, mc, m.ravel())
+    assert _same_bits(ic, i.ravel()), _vs(isa, ic, i.ravel())
+    got = execute(_model(node, feeds, 3), feeds, qdq="reference", arithmetic="onnxruntime")
+    assert _same_bits(got["y"], y), _vs(isa, got["y"], y)
 
 
-def test_erf_is_onnxruntime() -> None:
+@pytest.mark.parametrize("count", [pytest.param(20_000, marks=AVX2), 200_000])
+def test_erf_is_onnxruntime(isa: HostISA, count: int) -> None:
     rng = np.random.default_rng(2)
-    x = rng.integers(0, 0x41800000, 200_000, dtype=np.int64).astype(np.uint32).view(F)
-    sweep = np.concatenate([np.linspace(0.92, 0.924, 4001), np.linspace(3.6, 4.6, 4001)]).astype(F)
+    x = rng.integers(0, 0x41800000, count, dtype=np.int64).astype(np.uint32).view(F)
+    steps = count // 50 + 1
+    sweep = np.concatenate([np.linspace(0.92, 0.924, steps), np.linspace(3.6, 4.6, steps)]
+                           ).astype(F)
     special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, np.finfo(F).max], F)
-    x = np.concatenate([x, -x[:50_000], sweep, -sweep, special])
+    x = np.concatenate([x, -x[:count // 4], sweep, -sweep, special])
     node = helper.make_node("Erf", ["x"], ["y"])
     (y,) = _session(node, {"x": x}, 1, opset=13).run(None, {"x": x})
-    assert _same_bits(_mlas.erf(x), y)
+    got = execute(_model(node, {"x": x}, 1, opset=13), {"x": x}, qdq="reference",
+                  arithmetic="onnxruntime")["y"]
+    assert _same_bits(got, y), _vs(isa, got, y)
+
+
+_MM_SMALL = (((1, 130), (130, 33)), ((1, 7), (7, 9)), ((4, 1, 128), (128, 64)),
+             ((64, 300), (300, 10)), ((2, 3, 300), (300, 20)), ((37, 19), (19, 45)))
 
 
 @pytest.mark.parametrize(("a_shape", "b_shape"), [
-    ((64, 128), (128, 128)), ((64, 512), (512, 128)), ((1, 130), (130, 33)), ((1, 7), (7, 9)),
-    ((4, 1, 128), (128, 64)), ((4, 1, 128), (4, 128, 64)), ((3, 1024), (1024, 17)),
-    ((64, 300), (300, 10)), ((2, 3, 300), (300, 20)), ((2, 4, 64, 32), (2, 4, 32, 64)),
-])
+    pytest.param(a, b, marks=AVX2) if (a, b) in _MM_SMALL else (a, b) for a, b in (
+        ((64, 128), (128, 128)), ((64, 512), (512, 128)), ((1, 130), (130, 33)), ((1, 7), (7, 9)),
+        ((4, 1, 128), (128, 64)), ((4, 1, 128), (4, 128, 64)), ((3, 1024), (1024, 17)),
+        ((64, 300), (300, 10)), ((2, 3, 300), (300, 20)), ((2, 4, 64, 32), (2, 4, 32, 64)),
+        ((37, 19), (19, 45)))])
 @pytest.mark.parametrize("b_initializer", [False, True])
-def test_matmul_is_onnxruntime(a_shape: tuple[int, ...], b_shape: tuple[int, ...],
+def test_matmul_is_onnxruntime(isa: HostISA, a_shape: tuple[int, ...], b_shape: tuple[int, ...],
                                b_initializer: bool) -> None:
     rng = np.random.default_rng(len(a_shape) * 1000 + a_shape[-1])
     a, b = _log_uniform(rng, a_shape, 6), _log_uniform(rng, b_shape, 6)
     node = helper.make_node("MatMul", ["a", "b"], ["y"])
-    if b_initializer:
-        sess = _session(node, {"a": a}, 1, initializers={"b": b}, opset=13)
-        (y,) = sess.run(None, {"a": a})
-    else:
-        (y,) = _session(node, {"a": a, "b": b}, 1, opset=13).run(None, {"a": a, "b": b})
-    assert _same_bits(_mlas.matmul(a, b, b_const=b_initializer), y)
+    feeds, inits = ({"a": a}, {"b": b}) if b_initializer else ({"a": a, "b": b}, None)
+    (y,) = _session(node, feeds, 1, initializers=inits, opset=13).run(None, feeds)
+    got = execute(_model(node, feeds, 1, initializers=inits, opset=13), feeds, qdq="reference",
+                  arithmetic="onnxruntime")["y"]
+    assert _same_bits(got, y), _vs(isa, got, y)
+    direct = _mlas.matmul(a, b, b_const=b_initializer, float_kernels=isa.float_kernels)
+    assert _same_bits(direct, y), _vs(isa, direct, y)
 
 
 def _float_patterns(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -142,25 +194,29 @@ def _float_patterns(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.concatenate([every, near, special]).astype(F)
 
 
-def test_tanh_is_onnxruntime() -> None:
+@pytest.mark.parametrize("count", [pytest.param(20_000, marks=AVX2), 200_000])
+def test_tanh_is_onnxruntime(isa: HostISA, count: int) -> None:
     # onnxruntime's Tanh is MlasComputeTanh alone: the building block of Gelu's tanh form.
-    x = _float_patterns(np.random.default_rng(3), 200_000)
+    x = _float_patterns(np.random.default_rng(3), count)
     (y,) = _session(helper.make_node("Tanh", ["x"], ["y"]), {"x": x}, 1, opset=13).run(
         None, {"x": x})
-    assert _same_bits(_mlas.tanh(x), y)
+    got = _mlas.tanh(x)
+    assert _same_bits(got, y), _vs(isa, got, y)
 
 
 @pytest.mark.parametrize(("domain", "approximate"),
                          [("", "none"), ("", "tanh"), ("com.microsoft", None)])
-@pytest.mark.parametrize("n", [1, 3, 7, 8, 13, 4095, 4097, 200_013])
-def test_gelu_is_onnxruntime(domain: str, approximate: str | None, n: int) -> None:
+@pytest.mark.parametrize("n", [pytest.param(n, marks=AVX2) for n in (1, 3, 7, 8, 13, 4095, 4097)]
+                         + [200_013])
+def test_gelu_is_onnxruntime(isa: HostISA, domain: str, approximate: str | None, n: int) -> None:
     # Lengths cover the 8-wide kernels' tails and onnxruntime's 4096-element tasks.
     x = _float_patterns(np.random.default_rng(n), n)[-n:]
     attrs = {} if approximate is None else {"approximate": approximate}
     node = helper.make_node("Gelu", ["x"], ["y"], domain=domain, **attrs)
     y, got = _ort_and_socsim(node, x, opset=20)
-    assert _same_bits(got, y)
-    assert _same_bits(_mlas.gelu(x, approximate or "none"), y)
+    assert _same_bits(got, y), _vs(isa, got, y)
+    direct = _mlas.gelu(x, approximate or "none", isa.float_kernels)
+    assert _same_bits(direct, y), _vs(isa, direct, y)
 
 
 def _softmax_input(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -182,30 +238,70 @@ def _softmax_input(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarr
     return x.astype(F)
 
 
-@pytest.mark.parametrize("shape", [(300, 1), (300, 3), (97, 7), (64, 15), (64, 16), (64, 17),
-                                   (32, 48), (32, 49), (8, 1000), (2, 3, 5, 7), (4, 33, 9),
-                                   (2, 4, 16, 16)])
-def test_softmax_is_onnxruntime(shape: tuple[int, ...]) -> None:
+_SOFTMAX_SMALL = ((300, 3), (97, 7), (64, 16), (64, 17), (32, 49), (4, 33, 9))
+
+
+@pytest.mark.parametrize("shape", [
+    pytest.param(shape, marks=AVX2) if shape in _SOFTMAX_SMALL else shape
+    for shape in ((300, 1), (300, 3), (97, 7), (64, 15), (64, 16), (64, 17), (32, 48), (32, 49),
+                  (8, 1000), (2, 3, 5, 7), (4, 33, 9), (2, 4, 16, 16))])
+def test_softmax_is_onnxruntime(isa: HostISA, shape: tuple[int, ...]) -> None:
     rng = np.random.default_rng(sum(shape) * 31 + len(shape))
     x = _softmax_input(rng, shape)
     for axis in range(-len(shape), len(shape)):
         node = helper.make_node("Softmax", ["x"], ["y"], axis=axis)
         y, got = _ort_and_socsim(node, x, opset=13)
-        assert _same_bits(got, y), f"opset 13, axis {axis}"
+        assert _same_bits(got, y), f"opset 13, axis {axis}: {_vs(isa, got, y)}"
     for axis in range(len(shape)):
         node = helper.make_node("Softmax", ["x"], ["y"], axis=axis)
         y, got = _ort_and_socsim(node, x, opset=11)
-        assert _same_bits(got, y), f"opset 11, axis {axis}"
+        assert _same_bits(got, y), f"opset 11, axis {axis}: {_vs(isa, got, y)}"
     y = _session(helper.make_node("Softmax", ["x"], ["y"]), {"x": x}, 1, opset=13).run(
         None, {"x": x})[0]
-    assert _same_bits(_mlas_softmax.softmax(x, -1), y)
+    direct = _mlas_softmax.softmax(x, -1, isa.float_kernels)
+    assert _same_bits(direct, y), _vs(isa, direct, y)
 
 
-def test_softmax_exp_reaches_subnormals() -> None:
+@AVX2
+def test_softmax_exp_reaches_subnormals(isa: HostISA) -> None:
     # Differences to the maximum between -80 and -110 put exp() in and below the subnormal
-    # range, where vscalefps's single rounding matters, and past the -103.97 clamp.
+    # range, where the two families scale differently (vscalefps's single rounding; FMA3's
+    # exponent-field scale, which is +0.0 at m = -127), and past both clamps.
     rng = np.random.default_rng(11)
     x = np.concatenate([np.zeros((200, 1)), -rng.uniform(80, 110, (200, 40))], 1).astype(F)
     (y,) = _session(helper.make_node("Softmax", ["x"], ["y"], axis=-1), {"x": x}, 1,
                     opset=13).run(None, {"x": x})
-    assert _same_bits(_mlas_softmax.softmax(x, -1), y)
+    got = _mlas_softmax.softmax(x, -1, isa.float_kernels)
+    assert _same_bits(got, y), _vs(isa, got, y)
+
+
+def test_softmax_families_differ_where_documented() -> None:
+    # Hand-checkable consequences of the two kernels' arithmetic, independent of any host.
+    # exp(-88.0) is about 6.05e-39, a subnormal: in FMA3 m = round(-88 / ln 2) = -127, whose
+    # exponent-field scale is +0.0, so the element vanishes; vscalefps keeps it.
+    row = np.array([[0.0, -88.0]], F)
+    fma3 = _mlas_softmax.softmax_rows(row, "mlas_fma3")
+    avx512 = _mlas_softmax.softmax_rows(row, "mlas_avx512f")
+    assert fma3[0, 1] == 0 and fma3[0, 0] == 1
+    assert 5e-39 < avx512[0, 1] < 7e-39 and avx512[0, 0] == 1
+    # Lane order: x[16] = 0 (its exp is exactly 1), x[0] = x[8] = -17 (t = exp(-17) ~ 4.1e-8,
+    # below half an ulp of 1, 2**-24 ~ 6.0e-8, while 2t ~ 8.3e-8 is above it), the rest -inf
+    # (exps of at most 2**-149). In 8 lanes, lane 0 adds (t + t) + 1, which rounds up to
+    # 1 + 2**-23, so y[16] = 1 / (1 + 2**-23) rounds to 1 - 2**-23; in 16 lanes, lane 0 adds
+    # t + 1 = 1 and lane 8 holds t, and b0 = 1 + t = 1 again, so y[16] = 1.
+    row = np.full((1, 17), -np.inf, F)
+    row[0, [0, 8, 16]] = (-17.0, -17.0, 0.0)
+    assert _mlas_softmax.softmax_rows(row, "mlas_fma3")[0, 16] == F(1 - 2**-23)
+    assert _mlas_softmax.softmax_rows(row, "mlas_avx512f")[0, 16] == F(1)
+    with pytest.raises(ValueError, match="mlas_fma3"):
+        _mlas_softmax.softmax_rows(row, "sse")  # type: ignore[arg-type]
+
+
+@AVX2
+def test_emulated_host_selects_the_expected_family(isa: HostISA) -> None:
+    # tools/qemu_avx2.sh sets SOCSIM_EXPECT_FLOAT_KERNELS so that a run which silently fell back
+    # to the real CPU's kernels (no emulation, or an emulated CPU with AVX-512F) fails loudly.
+    expected = os.environ.get("SOCSIM_EXPECT_FLOAT_KERNELS")
+    if expected is None:
+        pytest.skip("SOCSIM_EXPECT_FLOAT_KERNELS is not set (only tools/qemu_avx2.sh sets it)")
+    assert isa.float_kernels == expected, f"host {isa} does not select {expected}"
