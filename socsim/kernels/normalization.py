@@ -44,17 +44,28 @@ def layer_normalization(ctx: KernelContext, x: np.ndarray, scale: np.ndarray,
     """LayerNormalization over the axes from ``axis``, bit-exact to onnxruntime's float kernel
     (:func:`socsim.kernels._mlas.layer_norm`).
 
-    Also returns the mean and ``1 / std`` (stash type float32). Other float types are computed
-    in float32, which onnxruntime does not do for double. Both MLAS families give these bits.
+    Also returns the mean and ``1 / std``. float32 (and float16, computed in float32) gives the
+    bits of onnxruntime's float kernel; both MLAS families give these bits. float64 is
+    evaluated in float64: two-pass mean and variance, then ``(x - mean) / sqrt(var + eps)``.
     """
     axis = int(ctx.attr("axis", -1)) % x.ndim
     eps = float(ctx.attr("epsilon", 1e-5))
-    xr = x.astype(np.float32, copy=False).reshape(int(np.prod(x.shape[:axis])), -1)
+    rows = int(np.prod(x.shape[:axis]))
+    stat_shape = x.shape[:axis] + (1,) * (x.ndim - axis)
+    if x.dtype == np.float64:
+        xr = x.reshape(rows, -1)
+        mean = xr.mean(axis=1, keepdims=True)
+        dev = xr - mean
+        inv = 1.0 / np.sqrt((dev * dev).mean(axis=1, keepdims=True) + eps)
+        y = dev * inv * scale.astype(np.float64).reshape(1, -1)
+        if bias is not None:
+            y = y + bias.astype(np.float64).reshape(1, -1)
+        return y.reshape(x.shape), mean.reshape(stat_shape), inv.reshape(stat_shape)
+    xr = x.astype(np.float32, copy=False).reshape(rows, -1)
     y, mean, inv = _mlas.layer_norm(
         xr, scale.astype(np.float32).reshape(-1),
         None if bias is None else bias.astype(np.float32).reshape(-1), eps,
         ctx.arithmetic.float_kernels)
-    stat_shape = x.shape[:axis] + (1,) * (x.ndim - axis)
     return (y.reshape(x.shape).astype(x.dtype), mean.reshape(stat_shape),
             inv.reshape(stat_shape))
 

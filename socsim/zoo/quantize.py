@@ -1,8 +1,15 @@
 """Static int8 QDQ quantization of a zoo model with onnxruntime's quantizer.
 
-Settings: ``QuantFormat.QDQ``, int8 activations (asymmetric, MinMax calibration) and int8 weights
+Settings: ``QuantFormat.QDQ``, int8 activations (asymmetric, MinMax ranges) and int8 weights
 (symmetric, per output channel), biases int32. Inputs and outputs stay float: the graph starts
 with a QuantizeLinear and ends with a DequantizeLinear.
+
+The activation ranges do not come from onnxruntime's calibrator, which would run the model on
+the host's own float kernels and so make the bytes depend on the machine: they are computed in
+float64 and rounded outward onto a coarse grid (:mod:`socsim.zoo._calibrate`, where the argument
+is made), then handed to ``quantize_static`` as its calibration cache, so it runs no inference.
+Everything else the quantizer does (weights, biases, scales from ranges) is numpy arithmetic on
+float32 values, which gives the same bits on every host.
 
 What onnxruntime does to the graph, and what we decided about it:
 
@@ -23,7 +30,7 @@ What onnxruntime does to the graph, and what we decided about it:
 * **Output clean-up.** The quantizer's ``value_info`` (stale shape-inference results) and its
   ``onnx.infer`` metadata tag are dropped, and provenance metadata is written instead, so that
   the float and int8 files are alike and the bytes depend only on the inputs and the onnxruntime
-  version. The quantizer writes its intermediate models to a private temporary directory; the
+  version, not on the host. The quantizer writes its intermediate models to a private temporary directory; the
   result is byte-identical from build to build and across ``PYTHONHASHSEED`` values (checked by
   ``tests/zoo``).
 * **Per-tensor LayerNorm gamma.** The quantizer tries gamma per channel along axis 1, which a
@@ -42,31 +49,16 @@ import numpy as np
 import onnx
 import onnxruntime
 from onnxruntime.quantization import (
-    CalibrationDataReader,
     CalibrationMethod,
     QuantFormat,
     QuantType,
     quantize_static,
 )
+from onnxruntime.quantization.calibrate import TensorData, TensorsData, save_tensors_data
+
+from socsim.zoo._calibrate import GRID_BITS, calibration_ranges
 
 __all__ = ["quantize_qdq"]
-
-
-class _ListReader(CalibrationDataReader):
-    """Feeds a fixed list of input dicts to the calibrator, once."""
-
-    def __init__(self, samples: Sequence[dict[str, np.ndarray]]) -> None:
-        self._samples = list(samples)
-        self._next = 0
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        if self._next >= len(self._samples):
-            return None
-        self._next += 1
-        return self._samples[self._next - 1]
-
-    def __len__(self) -> int:
-        return len(self._samples)
 
 
 class _DropPreprocessHint(logging.Filter):
@@ -110,26 +102,31 @@ def quantize_qdq(
 
     Args:
         model: float32 model (not modified).
-        calibration: input dicts to run for MinMax calibration.
+        calibration: input dicts whose float64 evaluation gives the MinMax ranges.
         metadata: extra ``metadata_props`` to record on the result.
 
     Returns:
         The QDQ model, same inputs and outputs as ``model``.
     """
+    ranges = TensorsData(CalibrationMethod.MinMax, {
+        name: TensorData(lowest=np.array([lo]), highest=np.array([hi]))
+        for name, (lo, hi) in calibration_ranges(model, calibration).items()})
     with tempfile.TemporaryDirectory(prefix="socsim-zoo-") as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
+        cache = Path(tmp) / "ranges.json"
         onnx.save_model(model, src)
+        save_tensors_data(ranges, cache)
         with _no_preprocess_hint():
             quantize_static(
                 src,
                 dst,
-                _ListReader(calibration),
+                None,
+                calibration_cache_path=cache,
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 activation_type=QuantType.QInt8,
                 weight_type=QuantType.QInt8,
                 calibrate_method=CalibrationMethod.MinMax,
-                calibration_providers=["CPUExecutionProvider"],
                 extra_options={"TensorQuantOverrides": _per_tensor_norm_scales(model)},
             )
         qmodel = onnx.load_model(dst)
@@ -137,7 +134,8 @@ def quantize_qdq(
     props = {
         "socsim.zoo.quantizer": (
             f"onnxruntime {onnxruntime.__version__} quantize_static QDQ int8 per-channel MinMax, "
-            f"{len(calibration)} calibration inputs"
+            f"ranges of {len(calibration)} calibration inputs in float64 rounded outward to "
+            f"{GRID_BITS} significant bits"
         ),
         **(metadata or {}),
     }
