@@ -1,9 +1,10 @@
 """Elementwise ops with numpy broadcasting: arithmetic, comparisons, Where, activations, Erf/Gelu,
 Identity.
 
-Results keep the input's float type. float32 Erf and Gelu are MLAS's polynomials, bit-exact to
-onnxruntime (:mod:`socsim.kernels._mlas`); other transcendental functions are evaluated in
-float64 and rounded once, so they are correctly rounded in all but rare cases.
+Results keep the input's float type. float32 Erf, Tanh and Gelu are MLAS's polynomials,
+bit-exact to onnxruntime with either MLAS kernel family (:mod:`socsim.kernels._mlas`); other
+transcendental functions are evaluated in float64 and rounded once, so they are correctly
+rounded in all but rare cases.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ def erf(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.float32:
         return _mlas.erf(x)
     return _erf64(x.astype(np.float64)).astype(np.float64).astype(x.dtype)
+
+
+def tanh(x: np.ndarray) -> np.ndarray:
+    """Tanh: float32 as onnxruntime computes it (MLAS's rational approximation), other types
+    via float64 ``numpy.tanh`` rounded to ``x``'s type."""
+    if x.dtype == np.float32:
+        return _mlas.tanh(x)
+    return np.tanh(x.astype(np.float64)).astype(x.dtype)
 
 
 def _binary(fn):
@@ -60,7 +69,7 @@ def _unary(name: str, fn) -> None:
 
 for _name, _f in (("Neg", np.negative), ("Abs", np.abs), ("Sqrt", np.sqrt),
                   ("Exp", lambda x: np.exp(x.astype(np.float64))),
-                  ("Tanh", lambda x: np.tanh(x.astype(np.float64))),
+                  ("Tanh", tanh),
                   ("Reciprocal", np.reciprocal), ("Erf", erf)):
     _unary(_name, _f)
 

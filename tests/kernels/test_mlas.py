@@ -198,10 +198,9 @@ def _float_patterns(rng: np.random.Generator, n: int) -> np.ndarray:
 def test_tanh_is_onnxruntime(isa: HostISA, count: int) -> None:
     # onnxruntime's Tanh is MlasComputeTanh alone: the building block of Gelu's tanh form.
     x = _float_patterns(np.random.default_rng(3), count)
-    (y,) = _session(helper.make_node("Tanh", ["x"], ["y"]), {"x": x}, 1, opset=13).run(
-        None, {"x": x})
-    got = _mlas.tanh(x)
+    y, got = _ort_and_socsim(helper.make_node("Tanh", ["x"], ["y"]), x, opset=13)
     assert _same_bits(got, y), _vs(isa, got, y)
+    assert _same_bits(_mlas.tanh(x), y), _vs(isa, _mlas.tanh(x), y)
 
 
 @pytest.mark.parametrize(("domain", "approximate"),
@@ -305,3 +304,20 @@ def test_emulated_host_selects_the_expected_family(isa: HostISA) -> None:
     if expected is None:
         pytest.skip("SOCSIM_EXPECT_FLOAT_KERNELS is not set (only tools/qemu_avx2.sh sets it)")
     assert isa.float_kernels == expected, f"host {isa} does not select {expected}"
+
+
+def test_layer_norm_float64_by_hand() -> None:
+    # float64 (the zoo's calibration evaluates in it) is plain float64 arithmetic: mean 2.5,
+    # variance 1.25, + eps 2.75 = 4, 1 / sqrt(4) = 0.5, all exact.
+    x = np.array([[1.0, 2.0, 3.0, 4.0]])
+    node = helper.make_node("LayerNormalization", ["x", "s", "b"], ["y", "m", "i"], axis=-1,
+                            epsilon=2.75)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [1, 4])],
+        [helper.make_tensor_value_info(o, TensorProto.DOUBLE, None) for o in ("y", "m", "i")],
+        [numpy_helper.from_array(np.array([1.0, 1, 1, 2]), "s"),
+         numpy_helper.from_array(np.array([0.0, 0, 0, 1]), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    got = execute(model, {"x": x}, qdq="reference")
+    assert got["y"].tolist() == [[-0.75, -0.25, 0.25, 2.5]]
+    assert got["m"].tolist() == [[2.5]] and got["i"].tolist() == [[0.5]]
