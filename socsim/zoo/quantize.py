@@ -30,9 +30,10 @@ What onnxruntime does to the graph, and what we decided about it:
 * **Output clean-up.** The quantizer's ``value_info`` (stale shape-inference results) and its
   ``onnx.infer`` metadata tag are dropped, and provenance metadata is written instead, so that
   the float and int8 files are alike and the bytes depend only on the inputs and the onnxruntime
-  version, not on the host. The quantizer writes its intermediate models to a private temporary directory; the
-  result is byte-identical from build to build and across ``PYTHONHASHSEED`` values (checked by
-  ``tests/zoo``).
+  version, not on the host. The quantizer writes its intermediate models (and the ranges) to a
+  private temporary directory; the result is byte-identical from build to build, across
+  ``PYTHONHASHSEED`` values and across hosts (checked by ``tests/zoo``, the last under
+  ``tools/qemu_avx2.sh``).
 * **Per-tensor LayerNorm gamma.** The quantizer tries gamma per channel along axis 1, which a
   rank-1 gamma lacks, warns, and falls back to per-tensor; we request per-tensor up front.
 """
