@@ -109,8 +109,8 @@ _KERNELS = {"mlas_avx512f": (_exp_avx512f, _sum_avx512f), "mlas_fma3": (_exp_fma
 def softmax_rows(x: np.ndarray, float_kernels: FloatKernels = "mlas_avx512f") -> np.ndarray:
     """onnxruntime's float32 Softmax of each row of ``x`` (``[rows, d]``).
 
-    Rows holding a NaN or ``+inf`` come out all NaN, as in onnxruntime; a row of ``-inf``
-    comes out uniform.
+    Rows holding a NaN or ``+inf`` come out all NaN, as in onnxruntime; so does a row of
+    ``-inf`` (its maximum is ``-FLT_MAX``, every exp underflows to 0 and ``0 * (1 / 0)`` is NaN).
 
     Args:
         x: float32 rows.

@@ -24,6 +24,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from socsim.execute import execute
 from socsim.kernels import _mlas, _mlas_softmax
+from socsim.kernels.arithmetic import Arithmetic
 from socsim.kernels.host import HostISA, HostNotModelledError, host_isa
 
 F = np.float32
@@ -292,6 +293,14 @@ def test_softmax_families_differ_where_documented() -> None:
     row[0, [0, 8, 16]] = (-17.0, -17.0, 0.0)
     assert _mlas_softmax.softmax_rows(row, "mlas_fma3")[0, 16] == F(1 - 2**-23)
     assert _mlas_softmax.softmax_rows(row, "mlas_avx512f")[0, 16] == F(1)
+    # The interpreter hands the target's family to the Softmax kernel (both opset forms).
+    for opset in (11, 13):
+        model = _model(helper.make_node("Softmax", ["x"], ["y"], axis=1), {"x": row}, 1,
+                       opset=opset)
+        for family, want in (("mlas_fma3", F(1 - 2**-23)), ("mlas_avx512f", F(1))):
+            got = execute(model, {"x": row}, qdq="reference",
+                          arithmetic=Arithmetic(float_kernels=family))["y"]
+            assert got[0, 16] == want, (opset, family)
     with pytest.raises(ValueError, match="mlas_fma3"):
         _mlas_softmax.softmax_rows(row, "sse")  # type: ignore[arg-type]
 
