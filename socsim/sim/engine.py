@@ -694,7 +694,7 @@ class Simulation:
             size = pool.try_alloc(nbytes)
             if size or not nbytes:
                 if pool is not unit.pools[0]:
-                    self._count_spill(unit.pools[0], nbytes)
+                    self._count_spill(nbytes)
                 return pool.name, size
         return None
 
@@ -764,7 +764,7 @@ class Simulation:
                 size = dst_pool.try_alloc(nbytes)
                 if size or not nbytes:
                     if dst_pool is not unit.pools[0]:
-                        self._count_spill(unit.pools[0], nbytes)
+                        self._count_spill(nbytes)
                     return src, engine, dst_pool.name, size, fmt, nbytes
         if not reachable:
             raise SimulationError(
@@ -798,11 +798,11 @@ class Simulation:
                 return None
         for t, pool, size in placed:
             if pool is not unit.pools[0]:
-                self._count_spill(unit.pools[0], inf.prog.nbytes[t])
+                self._count_spill(inf.prog.nbytes[t])
             inf.locs[t].append((pool.name, unit.name, size, inf.prog.fmt[t]))
         return [pool.name for _, pool, _ in placed]
 
-    def _count_spill(self, preferred: MemoryPool, nbytes: int) -> None:
+    def _count_spill(self, nbytes: int) -> None:
         """A tensor placed past its unit's preferred memory (not a page fault: nothing is
         paged; the unit reads it where it landed)."""
         self.trace.spills += 1

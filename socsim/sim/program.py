@@ -37,14 +37,14 @@ class OpSpec:
     ``weights_in``; with a ``weights_cache`` (``wcache``, segment ``wkey``, paged in by DMA
     engine ``wengine``), ``wc_cost`` is the same read from the cache. ``kernel`` names the
     FPGA kernel the op needs resident (None on other units and on fixed-datapath FPGAs).
-    ``fmt`` is the unit's (layout, channel alignment); ``need`` per input, the format it must
-    be read in (None: any, for tensors that are not 4-D).
+    ``need`` is, per input, the (layout, channel alignment) it must be read in (the unit's
+    format; None: any, for tensors that are not 4-D).
     """
 
     __slots__ = ("name", "op_type", "dtype", "unit", "inputs", "outputs", "in_bytes",
                  "out_bytes", "traffic", "weight_bytes", "w_cost", "wcache", "wkey", "wpin",
                  "wengine", "wc_cost", "cycles", "macs", "util", "dyn_nom_pj", "in_total",
-                 "out_total", "traffic_cost", "kernel", "fmt", "need")
+                 "out_total", "traffic_cost", "kernel", "need")
 
 
 class Program:
@@ -86,7 +86,6 @@ class Program:
             s.inputs = tuple(tid[t] for t in op.inputs)
             s.outputs = tuple(tid[t] for t in op.outputs)
             fmt = (unit.layout, unit.channel_align)
-            s.fmt = fmt
             s.need = tuple(fmt if self.channels[t] else None for t in s.inputs)
             for t in s.outputs:
                 if self.channels[t]:

@@ -62,7 +62,7 @@ class UnitState(Station):
         dyn_pj: dynamic energy of the ops finished so far.
     """
 
-    __slots__ = ("unit", "engines", "pools", "home", "freq_mhz", "voltage_v", "vscale2", "leak_mw",
+    __slots__ = ("unit", "engines", "pools", "freq_mhz", "voltage_v", "vscale2", "leak_mw",
                  "temp_c", "switching", "dyn_pj", "_static_pj", "_t_static", "_running",
                  "_busy_ns", "_t_busy")
 
@@ -72,7 +72,6 @@ class UnitState(Station):
         self.unit = unit
         self.engines = unit.engines
         self.pools = [pools[m] for m in unit.memories]
-        self.home = unit.memories[0]
         self.temp_c = ambient_c
         self.switching = False
         self.dyn_pj = 0.0
