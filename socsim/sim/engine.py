@@ -59,6 +59,9 @@ class Simulation:
                                settings.operating_points.get(name))
             self.units[name] = UnitState(self.env, name, unit, freq, self.pools, self.ambient_c)
         self.dma = {name: Station(self.env, name, e.channels) for name, e in soc.dma.items()}
+        # the ledger's DMA counters (transfers, bytes), kept apart from the trace
+        self._dma_transfers = dict.fromkeys(soc.dma, 0)
+        self._dma_bytes = dict.fromkeys(soc.dma, 0)
         # FPGA kernel libraries: what is configured, when each kernel is usable, and when the
         # unit's configuration port (one per fabric: reconfigurations serialise) is free
         self.kernel_fabrics = {name: KernelFabric(unit) for name, unit in soc.units.items()
@@ -319,7 +322,7 @@ class Simulation:
         if traffic is None:
             traffic = spec.traffic_cost[key] = self._traffic(spec, in_mems, out_mems, w_ns,
                                                              w_dram)
-        mem_ns, t_sram, t_dram, dram_bytes = traffic
+        mem_ns, t_sram, t_dram, dram_bytes, moved = traffic
         sram_pj += t_sram
         dram_pj += t_dram
         duration = yield from self._roofline(start, spec.cycles * 1e3 / freq, mem_ns,
@@ -329,6 +332,15 @@ class Simulation:
         self._busy -= 1
         unit.dyn_pj += dyn_pj
         unit.release(engine)
+        # the ledger, counted apart from the record below
+        static_pj = (unit.static_pj(end) - static0) / unit.engines
+        unit.compute_pj += dyn_pj
+        unit.op_static_pj += static_pj
+        unit.ops += 1
+        (spec.wpool if cache is None else cache.pool).read_bytes += spec.weight_bytes
+        for pool, read, written in moved:
+            pool.read_bytes += read
+            pool.written_bytes += written
         if spec.kernel is not None:
             self.kernel_fabrics[unit.name].release(spec.kernel)
             if self._kernel_released.callbacks:  # an op waits for room on the fabric
@@ -340,8 +352,7 @@ class Simulation:
         self.trace.ops.append((
             inf.prog.name, inf.index, spec.name, spec.op_type, spec.dtype, unit.name, engine,
             start, end, spec.cycles, spec.macs, spec.util, spec.in_total,
-            spec.weight_bytes, spec.out_total, dyn_pj, sram_pj, dram_pj,
-            (unit.static_pj(end) - static0) / unit.engines, freq, volt))
+            spec.weight_bytes, spec.out_total, dyn_pj, sram_pj, dram_pj, static_pj, freq, volt))
         for t in spec.inputs:
             self._unref(inf, t)
         for t in spec.outputs:
@@ -407,6 +418,7 @@ class Simulation:
             for k in rc.evicted:
                 ready.pop(k, None)
             spec.unit.dyn_pj += rc.energy_pj  # heats the unit like its ops' energy
+            spec.unit.reconfig_pj += rc.energy_pj
             self.trace.reconfigs.append((inf.prog.name, inf.index, spec.name, name, kernel,
                                          start, end, rc.bitstream_bytes, rc.energy_pj,
                                          " ".join(rc.evicted)))
@@ -417,10 +429,13 @@ class Simulation:
             self._busy -= 1
 
     def _traffic(self, spec: OpSpec, in_mems: list[str], out_mems: list[str], w_ns: float,
-                 w_dram: str | None) -> tuple[float, float, float, dict[str, int] | None]:
-        """(SRAM ns, operand SRAM pJ, operand DRAM pJ, DRAM bytes per DRAM or None) of an op
-        reading its inputs from ``in_mems`` and writing its outputs to ``out_mems``."""
+                 w_dram: str | None
+                 ) -> tuple[float, float, float, dict[str, int] | None, tuple]:
+        """(SRAM ns, operand SRAM pJ, operand DRAM pJ, DRAM bytes per DRAM or None, operand
+        bytes per memory as (pool, read, written) for the ledger) of an op reading its inputs
+        from ``in_mems`` and writing its outputs to ``out_mems``."""
         dram_bytes: dict[str, int] = {}
+        moved: dict[str, list[int]] = {}
         mem_ns, sram_pj, dram_pj = (w_ns, 0.0, 0.0) if w_dram is None else (0.0, 0.0, 0.0)
         if w_dram is not None:
             dram_bytes[w_dram] = spec.weight_bytes
@@ -429,6 +444,7 @@ class Simulation:
             for nb, m, write in (*zip(spec.in_bytes, in_mems, repeat(False)),
                                  *zip(spec.out_bytes, out_mems, repeat(True))):
                 bw, rd, wr, dram = params[m]
+                moved.setdefault(m, [0, 0])[write] += nb
                 pj = nb * (wr if write else rd)
                 if dram:
                     dram_pj += pj
@@ -436,7 +452,8 @@ class Simulation:
                 else:
                     mem_ns += nb / bw
                     sram_pj += pj
-        return mem_ns, sram_pj, dram_pj, {m: nb for m, nb in dram_bytes.items() if nb} or None
+        return (mem_ns, sram_pj, dram_pj, {m: nb for m, nb in dram_bytes.items() if nb} or None,
+                tuple((self.pools[m], r, w) for m, (r, w) in moved.items()))
 
     def _page_in(self, inf: Inference, spec: OpSpec):
         """Bring the op's weights into its unit's ``weights_cache`` (a page fault), or wait for
@@ -679,11 +696,16 @@ class Simulation:
         unit.dyn_pj += dyn_pj
         sram_pj, dram_pj = self._ends_pj(src, in_b, dst, out_b)
         unit.release(engine)
+        static_pj = (unit.static_pj(end) - static0) / unit.engines
+        unit.compute_pj += dyn_pj  # the ledger, counted apart from the record below
+        unit.op_static_pj += static_pj
+        unit.ops += 1
+        self.pools[src].read_bytes += in_b
+        self.pools[dst].written_bytes += out_b
         self.trace.ops.append((
             prog.name, inf.index, f"{prog.tensor_names[t]}>{need[0]}/c{need[1]}@{unit.name}",
             "LayoutConvert", dtype, unit.name, engine, start, end, cycles, 0, 0.0, in_b, 0,
-            out_b, dyn_pj, sram_pj, dram_pj, (unit.static_pj(end) - static0) / unit.engines,
-            unit.freq_mhz, unit.voltage_v))
+            out_b, dyn_pj, sram_pj, dram_pj, static_pj, unit.freq_mhz, unit.voltage_v))
         inf.locs[t].append((dst, unit.name, size, need))
         return dst
 
@@ -728,6 +750,10 @@ class Simulation:
             yield env.timeout(transfer_ns(engine, nbytes))
         self._busy -= 1
         station.release(channel)
+        self._dma_transfers[engine_name] += 1  # the ledger, counted apart from the records
+        self._dma_bytes[engine_name] += nbytes
+        self.pools[src].read_bytes += nbytes
+        self.pools[dst].written_bytes += nbytes
         return start, env.now, engine, channel
 
     def _transfer_pj(self, engine_name: str, src: str, dst: str, nbytes: int
@@ -827,15 +853,30 @@ class Simulation:
         trace.makespan_ns = span
         trace.units = list(self.soc.units)
         trace.dma_engines = list(self.soc.dma)
-        op_static: dict[str, float] = {u: 0.0 for u in self.units}
-        for rec in trace.ops:
-            op_static[rec[5]] += rec[18]
+        ledger = trace.ledger
         for name, state in self.units.items():
-            trace.idle_static_pj[name] = state.static_pj(span) - op_static[name]
+            # idle = leakage - what the engine charged to ops (its counter, not the records)
+            trace.idle_static_pj[name] = state.static_pj(span) - state.op_static_pj
             trace.engines[name] = state.unit.engines
+            ledger.unit_compute_pj[name] = state.compute_pj
+            ledger.unit_reconfig_pj[name] = state.reconfig_pj
+            ledger.unit_dynamic_pj[name] = state.dyn_pj
+            ledger.unit_op_static_pj[name] = state.op_static_pj
+            ledger.unit_leakage_pj[name] = state.static_pj(span)
+            ledger.unit_ops[name] = state.ops
         for name, mem in self.soc.memories.items():
             trace.idle_static_pj[name] = mem.leakage_mw * span
             trace.memory_peak_bytes[name] = self.pools[name].peak
             trace.memory_capacity_bytes[name] = self.pools[name].capacity
+            pool = self.pools[name]
+            ledger.memory_read_bytes[name] = pool.read_bytes
+            ledger.memory_written_bytes[name] = pool.written_bytes
+            ledger.memory_pj[name] = (pool.read_bytes * mem.read_pj_per_byte
+                                      + pool.written_bytes * mem.write_pj_per_byte)
+            ledger.memory_kind[name] = mem.kind
+            ledger.memory_static_pj[name] = mem.leakage_mw * span
         for name, engine in self.soc.dma.items():
             trace.engines[name] = engine.channels
+            ledger.dma_transfers[name] = self._dma_transfers[name]
+            ledger.dma_bytes[name] = self._dma_bytes[name]
+            ledger.dma_pj[name] = self._dma_bytes[name] * engine.energy_pj_per_byte

@@ -37,6 +37,8 @@ class OpSpec:
     ``weights_in``; with a ``weights_cache`` (``wcache``, segment ``wkey``, paged in by DMA
     engine ``wengine``), ``wc_cost`` is the same read from the cache. ``kernel`` names the
     FPGA kernel the op needs resident (None on other units and on fixed-datapath FPGAs).
+    ``wpool`` is the pool of ``weights_in`` (the ledger counts weight reads there when the
+    weights are not read from the cache).
     ``need`` is, per input, the (layout, channel alignment) it must be read in (the unit's
     format; None: any, for tensors that are not 4-D).
     """
@@ -44,7 +46,7 @@ class OpSpec:
     __slots__ = ("name", "op_type", "dtype", "unit", "inputs", "outputs", "in_bytes",
                  "out_bytes", "traffic", "weight_bytes", "w_cost", "wcache", "wkey", "wpin",
                  "wengine", "wc_cost", "cycles", "macs", "util", "dyn_nom_pj", "in_total",
-                 "out_total", "traffic_cost", "kernel", "need")
+                 "out_total", "traffic_cost", "kernel", "need", "wpool")
 
 
 class Program:
@@ -104,6 +106,7 @@ class Program:
             s.traffic_cost = {}  # (memories it touched) -> cost, filled by the engine
             s.weight_bytes = g.bytes_of(op.weights)
             s.w_cost = _read_cost(soc, unit.weights_in, s.weight_bytes)
+            s.wpool = next(p for p in state.pools if p.name == unit.weights_in)
             s.wcache, s.wkey, s.wpin, s.wengine, s.wc_cost = None, (index, len(self.specs)), \
                 False, None, None
             if unit.weights_cache and s.weight_bytes:
