@@ -615,8 +615,9 @@ class Simulation:
         done = self.env.event()
         inf.pending[key] = done
         if self.settings.zero_copy:  # a copy under way for another unit may land in reach
-            for (t2, _, need2), ev in list(inf.pending.items()):
-                if t2 == t and ev.callbacks is not None and ev is not done and (
+            # (not this unit's own: a conversion fetching its source would wait for itself)
+            for (t2, u2, need2), ev in list(inf.pending.items()):
+                if t2 == t and u2 != unit.name and ev.callbacks is not None and (
                         need is None or need2 == need):
                     yield ev
                     mem = self._readable(inf, t, unit, need)
