@@ -342,7 +342,7 @@ def prepare(doc: dict, models: dict[str, onnx.ModelProto], folder: Path):
     return scenario, jobs, sim
 
 
-def simulate(scenario, sim: Simulation):
+def simulate(sim: Simulation):
     """Run; a clean SimulationError is a legitimate outcome (returned), anything else (a
     :class:`Hang` included) fails."""
     try:
@@ -360,7 +360,7 @@ def outcome(doc, models):
         prepared = prepare(doc, models, Path(tmp))
         assume(prepared is not None)
         scenario, jobs, sim = prepared
-        trace = simulate(scenario, sim)
+        trace = simulate(sim)
         assume(trace is not None)
         return scenario, jobs, sim, trace
 

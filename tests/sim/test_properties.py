@@ -103,6 +103,9 @@ def check_inputs_exist_where_read(scenario, jobs, t) -> None:
         elif r.kind == "page_in":
             op = r.tensor.removesuffix(":weights")
             assert start[(r.workload, r.inference, op)] >= r.end_ns, f"weights late: {r}"
+    converted: dict[tuple, list] = defaultdict(list)  # (workload, inference, tensor) -> rows
+    for r in t.ops[t.ops["op_type"] == "LayoutConvert"].itertuples():
+        converted[(r.workload, r.inference, r.op.split(">")[0])].append((r.unit, r.end_ns))
     for job in jobs:
         w = job.workload.name
         placed = dict(zip((op.name for op in job.graph.ops), job.plan.units))
@@ -130,9 +133,14 @@ def check_inputs_exist_where_read(scenario, jobs, t) -> None:
                 for tensor in op.outputs:
                     for c in sorted(copies[(w, i, tensor)], key=lambda c: c.start_ns):
                         assert c.start_ns >= end[(w, i, op.name)], c
+                        # a copy reads the producer's copy, an earlier DMA copy, or a
+                        # converted copy (written in the converting unit's memories)
                         sources = set(soc.units[placed[op.name]].memories)
                         sources |= {d.dst for d in copies[(w, i, tensor)]
                                     if d.end_ns <= c.start_ns}
+                        for unit, conv_end in converted[(w, i, tensor)]:
+                            if conv_end <= c.start_ns:
+                                sources |= set(soc.units[unit].memories)
                         assert c.src in sources, c
             for tensor in job.graph.inputs:
                 for c in copies[(w, i, tensor)]:
