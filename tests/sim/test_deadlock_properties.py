@@ -59,15 +59,16 @@ def _check_deadlock(doc: dict, job, trace, message: str) -> None:
     copied = {i: {rec[2] for rec in trace.transfers if rec[1] == i and rec[3] == "dma"}
               for i in in_flight}
     sram_used = dram_used = 0
+    def read_later(t: str, i: int) -> bool:
+        return t in graph.outputs or any(c not in ran[i] for c in consumers.get(t, ()))
+
     for i in in_flight:
-        def read_later(t: str) -> bool:
-            return t in graph.outputs or any(c not in ran[i] for c in consumers.get(t, ()))
         for t in graph.inputs:  # in the DRAM from the start; its SRAM copy once copied
-            if read_later(t):
+            if read_later(t, i):
                 dram_used += nbytes[t]
                 sram_used += _footprint(nbytes[t], page) if t in copied[i] else 0
         for t, p in producer.items():
-            if p in ran[i] and read_later(t):
+            if p in ran[i] and read_later(t, i):
                 sram_used += _footprint(nbytes[t], page)
     fill = {m: (int(used), int(cap)) for m, used, cap in _FILL.findall(message)}
     assert fill.get("sram", (0, capacity)) == (sram_used, capacity), (fill, sram_used)

@@ -36,15 +36,14 @@ from socsim.errors import SimulationError
 from socsim.report import reconcile
 from socsim.report.tables import summary, tables
 from tests.sim.property_cases import (
+    EXAMPLES,
     HANG_CPU_S,
     SETTINGS,
-    EXAMPLES,
     cpu_limit,
     outcome,
     prepare,
     scenarios,
 )
-
 
 # -- the properties ---------------------------------------------------------------------------
 
