@@ -317,12 +317,14 @@ class Simulation:
         freq, volt = unit.freq_mhz, unit.voltage_v
         dyn_pj = spec.dyn_nom_pj * unit.vscale2
         # SRAM traffic takes bytes / bw; DRAM traffic is a flow sharing the DRAM's bandwidth
-        key = (w_dram, *in_mems, *out_mems)
+        w_pool = spec.wpool if cache is None else cache.pool
+        key = (w_pool, *in_mems, *out_mems)
         traffic = spec.traffic_cost.get(key)
         if traffic is None:
             traffic = spec.traffic_cost[key] = self._traffic(spec, in_mems, out_mems, w_ns,
-                                                             w_dram)
-        mem_ns, t_sram, t_dram, dram_bytes, moved = traffic
+                                                             w_dram, w_pool)
+        traffic[5] += 1  # the ledger's count of ops that moved these bytes
+        mem_ns, t_sram, t_dram, dram_bytes, _, _ = traffic
         sram_pj += t_sram
         dram_pj += t_dram
         duration = yield from self._roofline(start, spec.cycles * 1e3 / freq, mem_ns,
@@ -332,15 +334,9 @@ class Simulation:
         self._busy -= 1
         unit.dyn_pj += dyn_pj
         unit.release(engine)
-        # the ledger, counted apart from the record below
         static_pj = (unit.static_pj(end) - static0) / unit.engines
-        unit.compute_pj += dyn_pj
+        unit.compute_pj += dyn_pj  # the ledger, counted apart from the record below
         unit.op_static_pj += static_pj
-        unit.ops += 1
-        (spec.wpool if cache is None else cache.pool).read_bytes += spec.weight_bytes
-        for pool, read, written in moved:
-            pool.read_bytes += read
-            pool.written_bytes += written
         if spec.kernel is not None:
             self.kernel_fabrics[unit.name].release(spec.kernel)
             if self._kernel_released.callbacks:  # an op waits for room on the fabric
@@ -429,13 +425,15 @@ class Simulation:
             self._busy -= 1
 
     def _traffic(self, spec: OpSpec, in_mems: list[str], out_mems: list[str], w_ns: float,
-                 w_dram: str | None
-                 ) -> tuple[float, float, float, dict[str, int] | None, tuple]:
-        """(SRAM ns, operand SRAM pJ, operand DRAM pJ, DRAM bytes per DRAM or None, operand
-        bytes per memory as (pool, read, written) for the ledger) of an op reading its inputs
-        from ``in_mems`` and writing its outputs to ``out_mems``."""
+                 w_dram: str | None, w_pool: MemoryPool) -> list:
+        """[SRAM ns, operand SRAM pJ, operand DRAM pJ, DRAM bytes per DRAM or None, bytes per
+        memory as (pool, read, written), 0] of an op reading its weights from ``w_pool``, its
+        inputs from ``in_mems`` and writing its outputs to ``out_mems``. The last item counts
+        the ops that moved these bytes (the ledger's, see :meth:`_finish`)."""
         dram_bytes: dict[str, int] = {}
         moved: dict[str, list[int]] = {}
+        if spec.weight_bytes:
+            moved[w_pool.name] = [spec.weight_bytes, 0]
         mem_ns, sram_pj, dram_pj = (w_ns, 0.0, 0.0) if w_dram is None else (0.0, 0.0, 0.0)
         if w_dram is not None:
             dram_bytes[w_dram] = spec.weight_bytes
@@ -452,8 +450,8 @@ class Simulation:
                 else:
                     mem_ns += nb / bw
                     sram_pj += pj
-        return (mem_ns, sram_pj, dram_pj, {m: nb for m, nb in dram_bytes.items() if nb} or None,
-                tuple((self.pools[m], r, w) for m, (r, w) in moved.items()))
+        return [mem_ns, sram_pj, dram_pj, {m: nb for m, nb in dram_bytes.items() if nb} or None,
+                tuple((self.pools[m], r, w) for m, (r, w) in moved.items()), 0]
 
     def _page_in(self, inf: Inference, spec: OpSpec):
         """Bring the op's weights into its unit's ``weights_cache`` (a page fault), or wait for
@@ -855,6 +853,13 @@ class Simulation:
         trace.units = list(self.soc.units)
         trace.dma_engines = list(self.soc.dma)
         ledger = trace.ledger
+        for prog in self.programs:  # bytes and ops of the op executions the engine counted
+            for spec in prog.specs:
+                for *_, moved, runs in spec.traffic_cost.values():
+                    spec.unit.ops += runs
+                    for pool, read, written in moved:
+                        pool.read_bytes += runs * read
+                        pool.written_bytes += runs * written
         for name, state in self.units.items():
             # idle = leakage - what the engine charged to ops (its counter, not the records)
             trace.idle_static_pj[name] = state.static_pj(span) - state.op_static_pj
