@@ -202,8 +202,11 @@ def test_the_hand_model_has_the_ops_socsim_runs():
 @pytest.mark.parametrize(("scenario", "place"), [(CPU_ONLY, lambda name: "cpu"),
                                                  (HYBRID, _article_split)])
 def test_latency_and_energy_equal_the_hand_derivation(run, scenario, place):
-    ns, pj, _ = run(scenario)
+    ns, pj, ops = run(scenario)
     _assert_hand(ns, pj, _hand(place))
+    # each op's recorded bytes are the hand model's (Flatten, a view, moves none)
+    assert {r.op: (r.bytes_in, r.weight_bytes, r.bytes_out) for r in ops.itertuples()} == {
+        op.name: (op.bytes_in, op.weight_bytes, op.bytes_out) for op in _hand_ops()}
 
 
 def test_the_documented_speedup_and_saving_are_the_hand_figures(run):

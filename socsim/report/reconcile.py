@@ -63,6 +63,13 @@ def reconcile(trace: Trace, t: Tables, s: dict) -> list[str]:
         same(f"{engine} transfers", reported["transfers"], n)
         same(f"{engine} bytes", reported["bytes"], ledger.dma_bytes[engine])
         same(f"{engine} dma pJ", row(engine, "dma"), ledger.dma_pj[engine])
+    moved = t.transfers[t.transfers["kind"] != "zero_copy"]
+    same("bytes read (ops' inputs and weights, DMA sources)",
+         int(t.ops["bytes_in"].sum() + t.ops["weight_bytes"].sum() + moved["bytes"].sum()),
+         sum(ledger.memory_read_bytes.values()))
+    same("bytes written (ops' outputs, DMA destinations)",
+         int(t.ops["bytes_out"].sum() + moved["bytes"].sum()),
+         sum(ledger.memory_written_bytes.values()))
     counted = ledger.category_pj()
     for category, pj in counted.items():
         same(f"{category} pJ", s["energy_mj"][category] * PJ_PER_MJ, pj)

@@ -101,8 +101,10 @@ class Program:
                                           else self.nbytes[t])
                                for t, f in zip(s.inputs, s.need))
             s.out_bytes = tuple(self.nbytes[t] for t in s.outputs)
-            s.in_total, s.out_total = sum(s.in_bytes), sum(s.out_bytes)
             s.traffic = 0 if op.op_type in VIEW_OPS else 1  # a view moves no bytes itself
+            # the bytes its record reports: those it moves (none for a view)
+            s.in_total = sum(s.in_bytes) if s.traffic else 0
+            s.out_total = sum(s.out_bytes) if s.traffic else 0
             s.traffic_cost = {}  # (memories it touched) -> cost, filled by the engine
             s.weight_bytes = g.bytes_of(op.weights)
             s.w_cost = _read_cost(soc, unit.weights_in, s.weight_bytes)

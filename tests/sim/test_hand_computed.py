@@ -318,12 +318,11 @@ def test_an_op_that_falls_back_to_streaming_takes_its_weights_memory_time(tmp_pa
     the pinned page leaves no room, so mmx streams W1 from wmem: 64 + 64 + 1024 / 0.25 =
     4224 ns > 2560; mma hits (2560). The same op, first from the cache then from wmem, must
     not reuse the first run's memory time."""
+    pj = "page_kib: 1, read_pj_per_byte: 1, write_pj_per_byte: 1"
     r = _scenario(tmp_path, _two_small_matmuls(tmp_path / "mm16.onnx"),
                   workload="inferences: 2, pin_weights: [mma]",
-                  soc_set=("memories.wmem={kind: sram, size_kib: 64, page_kib: 1, "
-                           "bw_gbps: 0.25, read_pj_per_byte: 1, write_pj_per_byte: 1}",
-                           "memories.wcache={kind: sram, size_kib: 1, page_kib: 1, "
-                           "bw_gbps: 4, read_pj_per_byte: 1, write_pj_per_byte: 1}",
+                  soc_set=(f"memories.wmem={{kind: sram, size_kib: 64, {pj}, bw_gbps: 0.25}}",
+                           f"memories.wcache={{kind: sram, size_kib: 1, {pj}, bw_gbps: 4}}",
                            "units.cpu.memories=[sram, wcache, wmem]",
                            "units.cpu.weights_in=wmem", "units.cpu.weights_cache=wcache",
                            "dma.dma0.connects=[sram, acc_sram, dram, wmem, wcache]",

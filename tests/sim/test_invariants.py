@@ -131,6 +131,12 @@ def test_the_energy_check_catches_a_lost_or_doubled_or_mispriced_record(result):
     problems = _report(result, replace(trace, ops=[*trace.ops[:k], tuple(rec),
                                                    *trace.ops[k + 1:]]))
     assert any(p.startswith(f"{col[:4]} pJ") for p in problems), problems
+    # an op reporting a byte it did not move
+    rec = list(trace.ops[k])
+    rec[OP_COLUMNS.index("bytes_in")] += 1
+    problems = _report(result, replace(trace, ops=[*trace.ops[:k], tuple(rec),
+                                                   *trace.ops[k + 1:]]))
+    assert any(p.startswith("bytes read") for p in problems), problems
     # an op filed under another unit
     others = [u for u in trace.units if u != unit]
     rec = list(trace.ops[k])
