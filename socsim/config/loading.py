@@ -255,7 +255,7 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
 
     Paths in the scenario (the device file, each model) resolve relative to the scenario file.
     The policy's parameters are checked later, against the SoC, by the policy itself
-    (:func:`socsim.policies.check_policy`).
+    (:func:`socsim.policies.make_policy`).
 
     Raises:
         ConfigError: for malformed YAML, unknown fields, impossible values or missing files.

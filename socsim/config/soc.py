@@ -93,7 +93,3 @@ class SoC(Spec):
             if src in engine.connects and dst in engine.connects:
                 return name
         return None
-
-    def units_of_kind(self, kind: str) -> list[str]:
-        """Names of the units of ``kind``, in declaration order."""
-        return [name for name, unit in self.units.items() if unit.kind == kind]

@@ -12,9 +12,15 @@ class MemoryPool:
         name: the memory's name.
         capacity: bytes it holds.
         page: allocation granularity in bytes (1 for DRAM).
+
+    Attributes:
+        used, peak: bytes allocated now, and at most.
+        read_bytes, written_bytes: bytes read from and written to the memory so far, counted
+            by the engine for its ledger.
     """
 
-    __slots__ = ("name", "capacity", "page", "used", "peak", "cache")
+    __slots__ = ("name", "capacity", "page", "used", "peak", "cache", "read_bytes",
+                 "written_bytes")
 
     def __init__(self, name: str, capacity: int, page: int):
         self.name = name
@@ -23,6 +29,9 @@ class MemoryPool:
         self.used = 0
         self.peak = 0
         self.cache = None  # a PageCache whose clean weight pages may be evicted for room
+        # traffic the engine counts for its ledger (socsim.sim.ledger), apart from the trace
+        self.read_bytes = 0
+        self.written_bytes = 0
 
     def footprint(self, nbytes: int) -> int:
         """Bytes an allocation of ``nbytes`` occupies (rounded up to whole pages)."""

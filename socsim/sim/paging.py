@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import simpy
 
+from socsim.sim.program import Inference, OpSpec
+
 #: A segment's key: (workload index, op index).
 SegmentKey = tuple[int, int]
 
@@ -85,3 +87,70 @@ class PageCache:
 
     def done(self, key: SegmentKey) -> None:
         self.in_use[key] -= 1
+
+
+class WeightPaging:
+    """Page-ins on demand and ahead of time, as processes of
+    :class:`socsim.sim.engine.Simulation` (a mixin: the engine's state lives there)."""
+
+    def _page_in(self, inf: Inference, spec: OpSpec):
+        """Bring the op's weights into its unit's ``weights_cache`` (a page fault), or wait for
+        the page-in another inference started; leave them marked in use and return True.
+        Return False (the op streams its weights instead) when pinned pages leave no room."""
+        cache, key = spec.wcache, spec.wkey
+        while not cache.hit(key):
+            pending = cache.pending.get(key)
+            if pending is not None:
+                yield pending
+                continue
+            done = cache.pending[key] = self.env.event()
+            footprint = cache.pool.footprint(spec.weight_bytes)
+            while True:
+                if cache.pinned_bytes + footprint > cache.pool.capacity:
+                    del cache.pending[key]
+                    done.succeed()
+                    return False
+                size = cache.pool.try_alloc(spec.weight_bytes)
+                if size:
+                    break
+                yield self._freed  # pages are held by running ops or activations: wait
+            yield from self._fill(inf, spec, size)
+            del cache.pending[key]
+            done.succeed()
+        cache.use(key)
+        return True
+
+    def _prefetch(self, inf: Inference, spec: OpSpec):
+        """Page ``spec``'s weights in ahead of its op, if they fit now (evicting only what an
+        on-demand page-in could); never waits for room, so it cannot deadlock anything."""
+        cache, key = spec.wcache, spec.wkey
+        if key in cache.resident or key in cache.pending or (
+                cache.pinned_bytes + cache.pool.footprint(spec.weight_bytes)
+                > cache.pool.capacity):
+            return
+        size = cache.pool.try_alloc(spec.weight_bytes)
+        if not size:
+            return
+        done = cache.pending[key] = self.env.event()
+        yield from self._fill(inf, spec, size)
+        del cache.pending[key]
+        done.succeed()
+
+    def _fill(self, inf: Inference, spec: OpSpec, size: int):
+        """DMA ``spec``'s weights into the ``size`` bytes allocated for them in its cache and
+        record the page-in."""
+        cache = spec.wcache
+        src, dst = spec.unit.unit.weights_in, cache.pool.name
+        start, end, engine, channel = yield from self._dma(spec.wengine, spec.weight_bytes,
+                                                           src, dst)
+        self.trace.page_faults += size // cache.pool.page
+        self.trace.transfers.append((
+            inf.prog.name, inf.index, f"{spec.name}:weights", "page_in", src, dst,
+            spec.weight_bytes, start, end, spec.wengine, channel,
+            *self._transfer_pj(spec.wengine, src, dst, spec.weight_bytes)))
+        cache.insert(spec.wkey, size, spec.wpin)
+
+    def _evicted(self, key: SegmentKey, size: int) -> None:
+        prog = self.programs[key[0]]
+        self.trace.evictions.append((self.env.now, self.soc.units[prog.specs[key[1]].unit.name]
+                                     .weights_cache, prog.name, prog.specs[key[1]].name, size))

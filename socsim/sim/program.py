@@ -37,14 +37,16 @@ class OpSpec:
     ``weights_in``; with a ``weights_cache`` (``wcache``, segment ``wkey``, paged in by DMA
     engine ``wengine``), ``wc_cost`` is the same read from the cache. ``kernel`` names the
     FPGA kernel the op needs resident (None on other units and on fixed-datapath FPGAs).
-    ``fmt`` is the unit's (layout, channel alignment); ``need`` per input, the format it must
-    be read in (None: any, for tensors that are not 4-D).
+    ``wpool`` is the pool of ``weights_in`` (the ledger counts weight reads there when the
+    weights are not read from the cache).
+    ``need`` is, per input, the (layout, channel alignment) it must be read in (the unit's
+    format; None: any, for tensors that are not 4-D).
     """
 
     __slots__ = ("name", "op_type", "dtype", "unit", "inputs", "outputs", "in_bytes",
                  "out_bytes", "traffic", "weight_bytes", "w_cost", "wcache", "wkey", "wpin",
                  "wengine", "wc_cost", "cycles", "macs", "util", "dyn_nom_pj", "in_total",
-                 "out_total", "traffic_cost", "kernel", "fmt", "need")
+                 "out_total", "traffic_cost", "kernel", "need", "wpool")
 
 
 class Program:
@@ -86,7 +88,6 @@ class Program:
             s.inputs = tuple(tid[t] for t in op.inputs)
             s.outputs = tuple(tid[t] for t in op.outputs)
             fmt = (unit.layout, unit.channel_align)
-            s.fmt = fmt
             s.need = tuple(fmt if self.channels[t] else None for t in s.inputs)
             for t in s.outputs:
                 if self.channels[t]:
@@ -100,11 +101,14 @@ class Program:
                                           else self.nbytes[t])
                                for t, f in zip(s.inputs, s.need))
             s.out_bytes = tuple(self.nbytes[t] for t in s.outputs)
-            s.in_total, s.out_total = sum(s.in_bytes), sum(s.out_bytes)
             s.traffic = 0 if op.op_type in VIEW_OPS else 1  # a view moves no bytes itself
+            # the bytes its record reports: those it moves (none for a view)
+            s.in_total = sum(s.in_bytes) if s.traffic else 0
+            s.out_total = sum(s.out_bytes) if s.traffic else 0
             s.traffic_cost = {}  # (memories it touched) -> cost, filled by the engine
             s.weight_bytes = g.bytes_of(op.weights)
             s.w_cost = _read_cost(soc, unit.weights_in, s.weight_bytes)
+            s.wpool = next(p for p in state.pools if p.name == unit.weights_in)
             s.wcache, s.wkey, s.wpin, s.wengine, s.wc_cost = None, (index, len(self.specs)), \
                 False, None, None
             if unit.weights_cache and s.weight_bytes:

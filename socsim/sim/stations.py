@@ -59,12 +59,16 @@ class UnitState(Station):
         leak_mw: current static power (voltage- and temperature-dependent).
         temp_c: current temperature.
         switching: True while an operating-point transition is under way.
-        dyn_pj: dynamic energy of the ops finished so far.
+        dyn_pj: dynamic energy of the ops finished so far (and of reconfigurations
+            scheduled), the thermal model's input.
+        compute_pj, reconfig_pj, op_static_pj, ops: the ledger's counters
+            (:mod:`socsim.sim.ledger`): dynamic energy of ops and conversions, of
+            reconfigurations, the static shares charged to ops and conversions, and how many.
     """
 
-    __slots__ = ("unit", "engines", "pools", "home", "freq_mhz", "voltage_v", "vscale2", "leak_mw",
-                 "temp_c", "switching", "dyn_pj", "_static_pj", "_t_static", "_running",
-                 "_busy_ns", "_t_busy")
+    __slots__ = ("unit", "engines", "pools", "freq_mhz", "voltage_v", "vscale2", "leak_mw",
+                 "temp_c", "switching", "dyn_pj", "compute_pj", "reconfig_pj", "op_static_pj",
+                 "ops", "_static_pj", "_t_static", "_running", "_busy_ns", "_t_busy")
 
     def __init__(self, env: simpy.Environment, name: str, unit: Unit, freq_mhz: float,
                  pools: dict[str, MemoryPool], ambient_c: float):
@@ -72,10 +76,13 @@ class UnitState(Station):
         self.unit = unit
         self.engines = unit.engines
         self.pools = [pools[m] for m in unit.memories]
-        self.home = unit.memories[0]
         self.temp_c = ambient_c
         self.switching = False
         self.dyn_pj = 0.0
+        self.compute_pj = 0.0
+        self.reconfig_pj = 0.0
+        self.op_static_pj = 0.0
+        self.ops = 0
         self._static_pj = 0.0
         self._t_static = 0
         self._running = 0

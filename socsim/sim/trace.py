@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from socsim.sim.ledger import Ledger
+
 OP_COLUMNS = ("workload", "inference", "op", "op_type", "dtype", "unit", "engine", "start_ns",
               "end_ns", "cycles", "macs", "utilisation", "bytes_in", "weight_bytes", "bytes_out",
               "compute_pj", "sram_pj", "dram_pj", "static_pj", "freq_mhz", "voltage_v")
@@ -44,6 +46,8 @@ class Trace:
             needs (:data:`RECONFIG_COLUMNS`; ``evicted`` names the kernels it replaced, joined
             by spaces).
         notes: messages for the user (placement fallbacks, ...).
+        ledger: the engine's own running totals, counted apart from these records
+            (:mod:`socsim.sim.ledger`), to check the records against.
     """
 
     ops: list[tuple] = field(default_factory=list)
@@ -63,3 +67,4 @@ class Trace:
     evictions: list[tuple] = field(default_factory=list)
     reconfigs: list[tuple] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)

@@ -306,3 +306,47 @@ def test_units_in_one_thermal_zone_share_its_temperature(tmp_path, two_op_path):
     # acc alone: 2 mW (leakage) into 1000 K/W for 1 ms, tau 0.1 s: 2 K x (1 - exp(-0.01))
     assert acc - 25 == pytest.approx(2.0 * (1 - math.exp(-0.01)), rel=1e-9)
     assert zone - 25 == pytest.approx((cpu - 25) + (acc - 25), rel=1e-9)
+
+
+def test_an_op_that_falls_back_to_streaming_takes_its_weights_memory_time(tmp_path):
+    """x[1,16] -> mmx (W1 16x16 f32, 1 KiB) -> mma (W2, 1 KiB, pinned) on cpu; weights in
+    ``wmem`` (SRAM, 0.25 GB/s), paged into ``wcache`` (one 1 KiB page, 4 GB/s) by dma0
+    (100 + 1024 / 1.0 = 1124 ns). Each MatMul: 256 MACs at 1 per cycle, 100 MHz = 2560 ns.
+
+    Inference 0: mmx faults (1124) and runs from the cache (2560: its 64 + 64 + 256 ns of
+    memory are shorter); mma evicts it, faults (1124), is pinned, runs (2560). Inference 1:
+    the pinned page leaves no room, so mmx streams W1 from wmem: 64 + 64 + 1024 / 0.25 =
+    4224 ns > 2560; mma hits (2560). The same op, first from the cache then from wmem, must
+    not reuse the first run's memory time."""
+    pj = "page_kib: 1, read_pj_per_byte: 1, write_pj_per_byte: 1"
+    r = _scenario(tmp_path, _two_small_matmuls(tmp_path / "mm16.onnx"),
+                  workload="inferences: 2, pin_weights: [mma]",
+                  soc_set=(f"memories.wmem={{kind: sram, size_kib: 64, {pj}, bw_gbps: 0.25}}",
+                           f"memories.wcache={{kind: sram, size_kib: 1, {pj}, bw_gbps: 4}}",
+                           "units.cpu.memories=[sram, wcache, wmem]",
+                           "units.cpu.weights_in=wmem", "units.cpu.weights_cache=wcache",
+                           "dma.dma0.connects=[sram, acc_sram, dram, wmem, wcache]",
+                           "inputs_in=sram"))
+    ops = r.tables.ops.set_index(["inference", "op"])
+    duration = ops["end_ns"] - ops["start_ns"]
+    assert duration.to_dict() == {(0, "mmx"): 2560, (0, "mma"): 2560, (1, "mmx"): 4224,
+                                  (1, "mma"): 2560}
+    assert r.tables.inferences["latency_ns"].tolist() == [1124 + 2560 + 1124 + 2560,
+                                                          4224 + 2560]
+
+
+def _two_small_matmuls(path):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = [numpy_helper.from_array(np.ones((16, 16), np.float32), n) for n in ("w1", "w2")]
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w1"], ["y"], name="mmx"),
+         helper.make_node("MatMul", ["y", "w2"], ["z"], name="mma")], "mm16",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 16])], w)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model.ir_version = 9
+    onnx.save(model, str(path))
+    return path

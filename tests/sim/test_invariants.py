@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from socsim.report import reconcile, summary, tables
 from socsim.run import run_scenario
+from socsim.sim.trace import OP_COLUMNS, TRANSFER_COLUMNS, Trace
 from socsim.zoo import ensure
 from tests.conftest import FIXTURES, REPO, write_scenario
 
@@ -89,15 +92,72 @@ def test_memory_never_exceeds_capacity(result):
 
 
 def test_energy_totals_equal_the_sum_of_attributed_parts(result):
-    t = result.tables
-    parts = t.ops["energy_pj"].sum() + t.transfers["energy_pj"].sum() + sum(
-        result.trace.idle_static_pj.values())
+    # the report's sums of the records against the engine's own counters (its ledger:
+    # energy per unit, bytes per memory priced from the device file, bytes per DMA engine)
+    assert reconcile(result.trace, result.tables, result.summary) == []
     s = result.summary["energy_mj"]
-    assert s["total"] * 1e9 == pytest.approx(parts, rel=1e-12)
     parts = ("compute", "sram", "dram", "dma", "reconfig", "static", "idle")
     assert s["total"] == pytest.approx(sum(s[k] for k in parts), rel=1e-12)
     assert s["memory"] == pytest.approx(s["sram"] + s["dram"], rel=1e-12)
     assert sum(u["energy_mj"] for u in result.summary["units"].values()) <= s["total"]
+
+
+def _report(result, trace: Trace) -> list[str]:
+    """Rebuild the report of ``trace`` as run.py does and reconcile it with the ledger."""
+    soc = result.scenario.device
+    kinds = {**{n: u.kind for n, u in soc.units.items()}, **{n: "dma" for n in soc.dma},
+             **{n: m.kind for n, m in soc.memories.items()}}
+    t = tables(trace, kinds)
+    s = summary(t, trace, scenario="inv", soc=soc.name, policy={}, seed=0)
+    return reconcile(trace, t, s)
+
+
+def test_the_energy_check_catches_a_lost_or_doubled_or_mispriced_record(result):
+    trace = result.trace
+    assert _report(result, trace) == []
+    # a lost op record: its unit's compute, static and op count no longer add up
+    k = next(i for i, r in enumerate(trace.ops) if r[OP_COLUMNS.index("compute_pj")] > 0)
+    unit = trace.ops[k][OP_COLUMNS.index("unit")]
+    problems = _report(result, replace(trace, ops=trace.ops[:k] + trace.ops[k + 1:]))
+    assert any(p.startswith(f"{unit} compute pJ") for p in problems), problems
+    assert any(p.startswith(f"{unit} ops") for p in problems), problems
+    # a record counted twice
+    problems = _report(result, replace(trace, ops=[*trace.ops, trace.ops[k]]))
+    assert any(p.startswith("total pJ") for p in problems), problems
+    # an op whose memory energy was priced 1 pJ off: the bytes per memory disagree
+    rec = list(trace.ops[k])
+    col = "sram_pj" if rec[OP_COLUMNS.index("sram_pj")] else "dram_pj"
+    rec[OP_COLUMNS.index(col)] += 1.0
+    problems = _report(result, replace(trace, ops=[*trace.ops[:k], tuple(rec),
+                                                   *trace.ops[k + 1:]]))
+    assert any(p.startswith(f"{col[:4]} pJ") for p in problems), problems
+    # an op reporting a byte it did not move
+    rec = list(trace.ops[k])
+    rec[OP_COLUMNS.index("bytes_in")] += 1
+    problems = _report(result, replace(trace, ops=[*trace.ops[:k], tuple(rec),
+                                                   *trace.ops[k + 1:]]))
+    assert any(p.startswith("bytes read") for p in problems), problems
+    # an op filed under another unit
+    others = [u for u in trace.units if u != unit]
+    rec = list(trace.ops[k])
+    rec[OP_COLUMNS.index("unit")] = others[0]
+    problems = _report(result, replace(trace, ops=[*trace.ops[:k], tuple(rec),
+                                                   *trace.ops[k + 1:]]))
+    assert any(p.startswith(f"{unit} ") for p in problems), problems
+
+
+def test_the_energy_check_catches_a_lost_dma_transfer(tmp_path):
+    # tiny_soc's accelerator reads through a DMA copy (test_relu_on_accelerator_needs_a_dma)
+    r = _run(tmp_path, f"  - {{name: a, model: {RESNET}, inferences: 2, max_in_flight: 2}}",
+             run="seed: 0, zero_copy: false")
+    kind = TRANSFER_COLUMNS.index("kind")
+    k = next(i for i, rec in enumerate(r.trace.transfers) if rec[kind] == "dma")
+    engine = r.trace.transfers[k][TRANSFER_COLUMNS.index("engine")]
+    assert _report(r, r.trace) == []
+    lost = replace(r.trace, transfers=r.trace.transfers[:k] + r.trace.transfers[k + 1:])
+    problems = _report(r, lost)
+    assert any(p.startswith(f"{engine} transfers") for p in problems), problems
+    assert any(p.startswith(f"{engine} bytes") for p in problems), problems
 
 
 def test_every_inference_completes(result):

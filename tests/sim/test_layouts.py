@@ -110,3 +110,18 @@ def test_placement_estimate_of_a_conversion():
     assert convert_estimate_ns(soc, "cpu", "acc", y) == CONVERT_NS  # as simulated
     assert convert_estimate_ns(soc, None, "acc", y) == 0.0  # a workload input
     assert convert_estimate_ns(soc, "cpu", "cpu", y) == 0.0
+
+
+def test_a_reader_converts_a_tensor_it_must_first_copy_in(tmp_path):
+    """acc (NHWC, c16, 4 B/cycle) addresses only acc_sram, so y (in cpu's sram) is first
+    copied by dma0 (100 + 512 B / 1 GB/s = 612 ns), then converted on acc (1280 ns, as
+    above), then read by acc's Relu (1024 ns). Found by the property tests: the conversion's
+    own source copy used to wait for the conversion (a false deadlock)."""
+    r = _run(tmp_path, "units.acc.memories=[acc_sram]", "units.acc.layout=NHWC",
+             "units.acc.channel_align=16", "units.acc.convert_bytes_per_cycle=4")
+    copy = r.tables.transfers.set_index("tensor").loc["y"]
+    assert (copy.kind, copy.src, copy.dst) == ("dma", "sram", "acc_sram")
+    assert (copy.start_ns, copy.end_ns) == (CPU_NS, CPU_NS + 612)
+    conv = r.tables.ops.set_index("op").loc["y>NHWC/c16@acc"]
+    assert (conv.start_ns, conv.end_ns) == (CPU_NS + 612, CPU_NS + 612 + CONVERT_NS)
+    assert r.trace.makespan_ns == CPU_NS + 612 + CONVERT_NS + ACC_NS
