@@ -24,6 +24,8 @@ SampleMs = real_in(Range(1e-3, 1e6, "ms", "governors sample every 1-1000 ms; bel
                        "samples outnumber the ops"))
 Seed = count_in(Range(0, 2 ** 63 - 1, "", "numpy seeds are non-negative; 63 bits keep them "
                     "portable"))
+DimSize = count_in(Range(1, 1_000_000, "", "batch sizes, sequence lengths and image sides of "
+                         "edge models are 1 to a few thousand"))
 Threshold = real_in(Range(0.0, 1.0, "", FRACTION.why))
 
 #: Names that become folder names and ``workload/inference/output`` keys.
@@ -60,6 +62,10 @@ class Workload(Spec):
         "periodic", description="Open loop: fixed period, or exponential gaps from run.seed.")
     deadline_ms: DeadlineMs | None = Field(None, description="Relative deadline per "
                                               "inference; misses are counted.")
+    shapes: dict[str, DimSize] = Field(
+        default_factory=dict, description="Size of each named dynamic dimension of the model's "
+        "inputs, e.g. `{N: 1}` for a batch dimension 'N'; a model with dynamic dimensions needs "
+        "every one given (socsim simulates one size, never a guessed one).")
     inputs: str | None = Field(None, description="Optional .npz of input arrays by input name, "
                                "samples along the first axis (cycled over inferences), used "
                                "when run.functional is true; default: seeded random inputs.")

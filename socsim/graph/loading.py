@@ -1,15 +1,22 @@
-"""ONNX -> :class:`Graph`: check, infer shapes, fuse QDQ groups, cost every op."""
+"""ONNX -> :class:`Graph`: check, infer shapes, fuse QDQ groups, cost every op.
+
+Nothing is guessed: a dynamic dimension must be given a size (``shapes``), a zero-size tensor,
+an opset newer than onnx knows, an empty graph and NaN weights are errors, and infinite weights
+(an attention mask's -inf) are kept but reported in :attr:`LoadedModel.warnings`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
 from socsim.errors import ModelError, UnsupportedOpError
-from socsim.graph.cost import family_of, op_work
+from socsim.graph.cost import SUPPORTED_OPS, family_of, op_work
 from socsim.graph.ir import Graph, Op, Tensor
 
 _QDQ = {"QuantizeLinear", "DequantizeLinear"}
@@ -23,6 +30,19 @@ def dtype_name(elem_type: int) -> str:
                                                          else name)
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """A graph and what the user should know about its model.
+
+    Attributes:
+        graph: the loaded graph.
+        warnings: things kept as they are but worth a look (e.g. infinite weights).
+    """
+
+    graph: Graph
+    warnings: tuple[str, ...] = ()
+
+
 def _read(source: str | Path | onnx.ModelProto) -> tuple[onnx.ModelProto, str, str | None]:
     if isinstance(source, onnx.ModelProto):
         return source, source.graph.name or "model", None
@@ -30,33 +50,65 @@ def _read(source: str | Path | onnx.ModelProto) -> tuple[onnx.ModelProto, str, s
     try:
         model = onnx.load(str(path))
     except FileNotFoundError:
-        raise ModelError(f"{path}: file not found") from None
+        raise ModelError(f"{path}: file not found; check the path") from None
+    except IsADirectoryError:
+        raise ModelError(f"{path}: is a directory; give an .onnx file") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or exc}); give a readable .onnx "
+                         "file") from None
     except Exception as exc:  # onnx raises DecodeError, ValueError... for a broken file
         raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})",
                          hint="regenerate it (workloads/generate.py) or re-export it") from None
     return model, path.stem, str(path)
 
 
-def load_graph(source: str | Path | onnx.ModelProto) -> Graph:
-    """Load an ONNX model as a socsim :class:`Graph`.
-
-    The model is checked, shapes are inferred (dynamic dims become 1), QuantizeLinear /
-    DequantizeLinear pairs around a compute node are fused into it, DequantizeLinear of
-    constants is folded into the consumer's weights, and every op gets its cost descriptor.
+def load_graph(source: str | Path | onnx.ModelProto,
+               shapes: Mapping[str, int] | None = None) -> Graph:
+    """Load an ONNX model as a socsim :class:`Graph` (see :func:`load_model`).
 
     Raises:
-        ModelError: the file is not a valid model, or a tensor shape cannot be inferred.
+        ModelError: as :func:`load_model`.
+        UnsupportedOpError: an op type socsim cannot cost.
+    """
+    return load_model(source, shapes).graph
+
+
+def load_model(source: str | Path | onnx.ModelProto,
+               shapes: Mapping[str, int] | None = None) -> LoadedModel:
+    """Load an ONNX model as a socsim :class:`Graph`, with warnings about its contents.
+
+    The model is checked, its dynamic input dimensions are given the sizes in ``shapes``,
+    shapes are inferred, QuantizeLinear / DequantizeLinear pairs around a compute node are fused
+    into it, DequantizeLinear of constants is folded into the consumer's weights, and every op
+    gets its cost descriptor.
+
+    Args:
+        source: an .onnx path or a ModelProto.
+        shapes: size of each named dynamic dimension (``{"N": 1}``); every one must be given.
+
+    Raises:
+        ModelError: the file is not a valid model; an opset newer than onnx knows; a dynamic
+            dimension without a size; a zero-size tensor; an empty graph; NaN weights.
         UnsupportedOpError: an op type socsim cannot cost.
     """
     model, name, path = _read(source)
     where = path or name
+    _check_opsets(model, where)
+    model = _resolve_dims(model, dict(shapes or {}), where)
     try:
         onnx.checker.check_model(model)
         model = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except Exception as exc:
-        raise ModelError(f"{where}: invalid ONNX model: {str(exc).splitlines()[0]}",
-                         hint="run onnx.checker.check_model on it for details") from None
+        raise ModelError(f"{where}: invalid ONNX model: {str(exc).splitlines()[0]}; check it "
+                         "with onnx.checker.check_model and re-export it") from None
+    warnings = _check_weights(model, where)
     g = model.graph
+    for i, node in enumerate(g.node):  # before shapes: unsupported ops have data-dependent ones
+        if node.op_type not in SUPPORTED_OPS and node.op_type != "Constant":
+            label = node.name or f"{node.op_type}_{i}"
+            raise UnsupportedOpError(f"{where}: node {label!r}: socsim has no cost model "
+                                     f"for op type {node.op_type!r}; supported: "
+                                     f"{', '.join(sorted(SUPPORTED_OPS))}")
     tensors: dict[str, Tensor] = {}
     for init in g.initializer:
         tensors[init.name] = Tensor(init.name, tuple(init.dims), dtype_name(init.data_type), True)
@@ -67,8 +119,7 @@ def load_graph(source: str | Path | onnx.ModelProto) -> Graph:
         if not tt.HasField("shape"):
             raise ModelError(f"{where}: tensor {vi.name!r} has no inferable shape",
                              hint="export the model with static input shapes")
-        shape = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1
-                      for d in tt.shape.dim)
+        shape = _static_shape(vi, where)
         tensors[vi.name] = Tensor(vi.name, shape, dtype_name(tt.elem_type))
     nodes = list(g.node)
     for i, node in enumerate(nodes):
@@ -87,7 +138,125 @@ def load_graph(source: str | Path | onnx.ModelProto) -> Graph:
     graph_outputs = tuple(o.name for o in g.output)
     ops = _fuse_and_cost(nodes, tensors, set(graph_outputs), where)
     ops = _fuse_activations(ops, set(graph_outputs))
-    return Graph(name, tuple(ops), tensors, graph_inputs, graph_outputs, path)
+    if not ops:
+        raise ModelError(f"{where}: the graph has no operators (only constants or nothing): "
+                         "nothing to simulate; check that the export wrote the model's nodes")
+    graph = Graph(name, tuple(ops), tensors, graph_inputs, graph_outputs, path)
+    return LoadedModel(graph, tuple(warnings))
+
+
+def _check_opsets(model: onnx.ModelProto, where: str) -> None:
+    """An opset newer than the installed onnx would be read with the wrong operator versions."""
+    newest = onnx.defs.onnx_opset_version()
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx") and imp.version > newest:
+            raise ModelError(f"{where}: declares ONNX opset {imp.version}; socsim (onnx "
+                             f"{onnx.__version__}) knows opsets 1 to {newest}: re-export the "
+                             f"model with opset_version <= {newest}")
+
+
+def _dim_text(vi: onnx.ValueInfoProto, axis: int) -> str:
+    return f"dimension {axis} of {vi.name!r}"
+
+
+def _resolve_dims(model: onnx.ModelProto, shapes: dict[str, int],
+                  where: str) -> onnx.ModelProto:
+    """Give every named dynamic dimension of the graph's inputs and outputs its size.
+
+    Raises:
+        ModelError: a dimension without a size (named: how to give it one), a size for a name
+            the model does not have, or a zero-size input.
+    """
+    g = model.graph
+    consts = {i.name for i in g.initializer}
+    named: dict[str, str] = {}
+    unnamed: list[str] = []
+    for vi in g.input:
+        if vi.name in consts or not vi.type.tensor_type.HasField("shape"):
+            continue
+        for axis, d in enumerate(vi.type.tensor_type.shape.dim):
+            if d.HasField("dim_value"):
+                if d.dim_value <= 0:
+                    raise ModelError(f"{where}: input {vi.name!r} has size {d.dim_value} in "
+                                     f"dimension {axis}: a zero-size tensor holds no data; "
+                                     "re-export it with a positive size")
+            elif d.dim_param:
+                named.setdefault(d.dim_param, _dim_text(vi, axis))
+            else:
+                unnamed.append(_dim_text(vi, axis))
+    if unnamed:
+        raise ModelError(f"{where}: {unnamed[0]} has no size and no name; re-export the model "
+                         "with static input shapes (or name the dimension with "
+                         "onnx.tools.update_model_dims and give its size in `shapes`)")
+    missing = [n for n in named if n not in shapes]
+    if missing:
+        example = ", ".join(f"{n}: 1" for n in named)
+        raise ModelError(f"{where}: {named[missing[0]]} is dynamic ({missing[0]!r}); socsim "
+                         f"simulates one size: give it in the scenario's workload as "
+                         f"`shapes: {{{example}}}`")
+    unknown = sorted(set(shapes) - set(named))
+    if unknown:
+        raise ModelError(f"{where}: `shapes` names {unknown}, which are not dynamic dimensions "
+                         f"of the model's inputs; valid: {sorted(named) or 'none (all static)'}")
+    if not named:
+        return model
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    for vi in (*model.graph.input, *model.graph.output):
+        for d in vi.type.tensor_type.shape.dim:
+            if d.dim_param in shapes:
+                d.dim_value = shapes[d.dim_param]
+    return model
+
+
+def _static_shape(vi: onnx.ValueInfoProto, where: str) -> tuple[int, ...]:
+    """The shape of an inferred tensor, every dimension known and positive.
+
+    Raises:
+        ModelError: naming the tensor and the dimension.
+    """
+    shape = []
+    for axis, d in enumerate(vi.type.tensor_type.shape.dim):
+        if not d.HasField("dim_value"):
+            raise ModelError(f"{where}: shape inference left {_dim_text(vi, axis)} unknown "
+                             f"({d.dim_param or 'unnamed'}), so its work cannot be costed; "
+                             "export the model with static shapes (e.g. onnxsim)")
+        if d.dim_value <= 0:
+            raise ModelError(f"{where}: tensor {vi.name!r} has size {d.dim_value} in dimension "
+                             f"{axis}: a zero-size tensor holds no data; check the model's "
+                             "shapes")
+        shape.append(d.dim_value)
+    return tuple(shape)
+
+
+def _check_weights(model: onnx.ModelProto, where: str) -> list[str]:
+    """NaN weights are errors; infinite ones are kept (a mask's -inf) and reported.
+
+    Raises:
+        ModelError: naming the first tensor holding NaN.
+    """
+    warnings = []
+    tensors = list(model.graph.initializer)
+    tensors += [a.t for n in model.graph.node if n.op_type == "Constant"
+                for a in n.attribute if a.name == "value"]
+    for t in tensors:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            continue
+        try:
+            value = numpy_helper.to_array(t)
+        except Exception:
+            continue  # dtypes numpy cannot hold; the kernels report them if they run
+        if not np.issubdtype(value.dtype, np.floating):
+            continue
+        nan = int(np.isnan(value).sum())
+        if nan:
+            raise ModelError(f"{where}: weight {t.name!r} holds {nan} NaN value(s) of "
+                             f"{value.size}: its outputs would be NaN; re-export the model "
+                             "from a checkpoint without NaN")
+        inf = int(np.isinf(value).sum())
+        if inf:
+            warnings.append(f"{Path(where).name}: weight {t.name!r} holds {inf} infinite "
+                            f"value(s) of {value.size} (kept as given, e.g. a mask's -inf)")
+    return warnings
 
 
 def _fuse_and_cost(nodes: list[onnx.NodeProto], tensors: dict[str, Tensor],
