@@ -82,12 +82,23 @@ def parse(text: str, file: str) -> tuple[yaml.Node | None, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
+        fix = next((f for k, f in _FIXES.items() if k in problem),
+                   "fix the syntax (quote strings holding ': ' or '#')")
         raise ConfigError(Problem(
-            f"malformed YAML: {problem}; fix the syntax (quote strings holding ': ' or '#')", file,
+            f"malformed YAML: {problem}; {fix}", file,
             mark.line + 1 if mark else None, mark.column + 1 if mark else None)) from None
     finally:
         loader.dispose()
     return node, data
+
+
+#: What to do about the YAML errors a user can meet, by a phrase of the parser's message.
+_FIXES = {
+    "unhashable key": "a key must be a plain name, not a list or mapping; write `name: value`",
+    "another document": "a socsim file holds one YAML document: remove the extra `---`",
+    "nesting depth": f"socsim files nest fewer than 10 levels (limit {MAX_DEPTH}): flatten it",
+    "constructor for the tag": "socsim reads plain YAML (no !! tags): write the value itself",
+}
 
 
 def _check_size(root: yaml.Node, file: str) -> None:
@@ -264,8 +275,10 @@ class Document:
             if not found:
                 whole = False
         created = [o for p, o in self.overrides.items() if shown and _starts(p, shown)]
-        if created and not whole and not missing:  # a field that only an override wrote
-            return created[0].problem(message, _dotted(shown))
+        if not whole and not missing:  # a field that only an override wrote
+            wrote = [o for p, o in self.overrides.items() if loc and _starts(p, loc)]
+            if wrote or created:
+                return (wrote or created)[0].problem(message, _dotted(loc if wrote else shown))
         if created:
             message += f" (after {', '.join(sorted({_label(o) for o in created}))})"
         mark = (key_node or node).start_mark if node is not None else None
