@@ -7,6 +7,7 @@ into the field's description (:class:`Spec` appends it) and into the error a use
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -140,10 +141,18 @@ AccumulatorBits = count_in(Range(8, 32, "bits", "integer datapaths accumulate in
 
 
 def range_of(field: Any) -> Range | None:
-    """The :class:`Range` in a field's metadata, or None."""
+    """The :class:`Range` of a field (also inside ``X | None``, a list or a dict), or None."""
     for meta in getattr(field, "metadata", ()):
         if isinstance(meta, Range):
             return meta
+    stack = [getattr(field, "annotation", None)]
+    while stack:
+        tp = stack.pop()
+        if typing.get_origin(tp) is Annotated:
+            found = [m for m in typing.get_args(tp)[1:] if isinstance(m, Range)]
+            if found:
+                return found[0]
+        stack.extend(typing.get_args(tp))
     return None
 
 

@@ -92,9 +92,9 @@ def edited(box: Path, source: str, edit: Callable[[dict], None], name: str) -> P
 
 
 def set_path(data: Any, loc: tuple[str | int, ...], value: Any) -> None:
-    """Set ``data[loc[0]][loc[1]]... = value``."""
+    """Set ``data[loc[0]][loc[1]]... = value``, adding missing mappings on the way."""
     for part in loc[:-1]:
-        data = data[part]
+        data = data.setdefault(part, {}) if isinstance(data, dict) else data[part]
     data[loc[-1]] = value
 
 
