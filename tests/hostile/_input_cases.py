@@ -56,7 +56,6 @@ class InProcess:
 @pytest.fixture
 def cli(sandbox: Path, capsys, monkeypatch) -> InProcess:
     """``cli("validate", "x.yaml")``: socsim in-process in a scratch copy of the inputs."""
-    (sandbox / "devices" / "float_soc.yaml").write_text((FIXTURES / "float_soc.yaml").read_text())
     return InProcess(sandbox, capsys, monkeypatch)
 
 
@@ -119,6 +118,7 @@ def float_scenario(box: Path, model_bytes: bytes | None, *, extra: str = "",
                    name: str = "float.yaml", model_name: str = "m.onnx") -> Path:
     """A scenario running ``workloads/<model_name>`` (written from ``model_bytes`` unless None)
     on the float_soc fixture's cpu, one inference."""
+    (box / "devices" / "float_soc.yaml").write_text((FIXTURES / "float_soc.yaml").read_text())
     if model_bytes is not None:
         (box / "workloads" / model_name).write_bytes(model_bytes)
     path = box / "scenarios" / name
