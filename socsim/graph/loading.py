@@ -1,8 +1,9 @@
 """ONNX -> :class:`Graph`: check, infer shapes, fuse QDQ groups, cost every op.
 
-Nothing is guessed: a dynamic dimension must be given a size (``shapes``), a zero-size tensor,
-an opset newer than onnx knows, an empty graph and NaN weights are errors, and infinite weights
-(an attention mask's -inf) are kept but reported in :attr:`LoadedModel.warnings`.
+Nothing is guessed (:mod:`socsim.graph.checks`): a dynamic dimension must be given a size
+(``shapes``); a zero-size tensor, an opset newer than onnx knows, an empty graph and NaN weights
+are errors; infinite weights (an attention mask's -inf) are kept but reported in
+:attr:`LoadedModel.warnings`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
 from socsim.errors import ModelError, UnsupportedOpError
+from socsim.graph.checks import check_opsets, check_weights, resolve_dims, static_shape
 from socsim.graph.cost import SUPPORTED_OPS, family_of, op_work
 from socsim.graph.ir import Graph, Op, Tensor
 
@@ -93,15 +94,15 @@ def load_model(source: str | Path | onnx.ModelProto,
     """
     model, name, path = _read(source)
     where = path or name
-    _check_opsets(model, where)
-    model = _resolve_dims(model, dict(shapes or {}), where)
+    check_opsets(model, where)
+    model = resolve_dims(model, dict(shapes or {}), where)
     try:
         onnx.checker.check_model(model)
         model = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except Exception as exc:
         raise ModelError(f"{where}: invalid ONNX model: {str(exc).splitlines()[0]}; check it "
                          "with onnx.checker.check_model and re-export it") from None
-    warnings = _check_weights(model, where)
+    warnings = check_weights(model, where)
     g = model.graph
     for i, node in enumerate(g.node):  # before shapes: unsupported ops have data-dependent ones
         if node.op_type not in SUPPORTED_OPS and node.op_type != "Constant":
@@ -119,7 +120,7 @@ def load_model(source: str | Path | onnx.ModelProto,
         if not tt.HasField("shape"):
             raise ModelError(f"{where}: tensor {vi.name!r} has no inferable shape",
                              hint="export the model with static input shapes")
-        shape = _static_shape(vi, where)
+        shape = static_shape(vi, where)
         tensors[vi.name] = Tensor(vi.name, shape, dtype_name(tt.elem_type))
     nodes = list(g.node)
     for i, node in enumerate(nodes):
@@ -143,120 +144,6 @@ def load_model(source: str | Path | onnx.ModelProto,
                          "nothing to simulate; check that the export wrote the model's nodes")
     graph = Graph(name, tuple(ops), tensors, graph_inputs, graph_outputs, path)
     return LoadedModel(graph, tuple(warnings))
-
-
-def _check_opsets(model: onnx.ModelProto, where: str) -> None:
-    """An opset newer than the installed onnx would be read with the wrong operator versions."""
-    newest = onnx.defs.onnx_opset_version()
-    for imp in model.opset_import:
-        if imp.domain in ("", "ai.onnx") and imp.version > newest:
-            raise ModelError(f"{where}: declares ONNX opset {imp.version}; socsim (onnx "
-                             f"{onnx.__version__}) knows opsets 1 to {newest}: re-export the "
-                             f"model with opset_version <= {newest}")
-
-
-def _dim_text(vi: onnx.ValueInfoProto, axis: int) -> str:
-    return f"dimension {axis} of {vi.name!r}"
-
-
-def _resolve_dims(model: onnx.ModelProto, shapes: dict[str, int],
-                  where: str) -> onnx.ModelProto:
-    """Give every named dynamic dimension of the graph's inputs and outputs its size.
-
-    Raises:
-        ModelError: a dimension without a size (named: how to give it one), a size for a name
-            the model does not have, or a zero-size input.
-    """
-    g = model.graph
-    consts = {i.name for i in g.initializer}
-    named: dict[str, str] = {}
-    unnamed: list[str] = []
-    for vi in g.input:
-        if vi.name in consts or not vi.type.tensor_type.HasField("shape"):
-            continue
-        for axis, d in enumerate(vi.type.tensor_type.shape.dim):
-            if d.HasField("dim_value"):
-                if d.dim_value <= 0:
-                    raise ModelError(f"{where}: input {vi.name!r} has size {d.dim_value} in "
-                                     f"dimension {axis}: a zero-size tensor holds no data; "
-                                     "re-export it with a positive size")
-            elif d.dim_param:
-                named.setdefault(d.dim_param, _dim_text(vi, axis))
-            else:
-                unnamed.append(_dim_text(vi, axis))
-    if unnamed:
-        raise ModelError(f"{where}: {unnamed[0]} has no size and no name; re-export the model "
-                         "with static input shapes (or name the dimension with "
-                         "onnx.tools.update_model_dims and give its size in `shapes`)")
-    missing = [n for n in named if n not in shapes]
-    if missing:
-        example = ", ".join(f"{n}: 1" for n in named)
-        raise ModelError(f"{where}: {named[missing[0]]} is dynamic ({missing[0]!r}); socsim "
-                         f"simulates one size: give it in the scenario's workload as "
-                         f"`shapes: {{{example}}}`")
-    unknown = sorted(set(shapes) - set(named))
-    if unknown:
-        raise ModelError(f"{where}: `shapes` names {unknown}, which are not dynamic dimensions "
-                         f"of the model's inputs; valid: {sorted(named) or 'none (all static)'}")
-    if not named:
-        return model
-    model = onnx.ModelProto.FromString(model.SerializeToString())
-    for vi in (*model.graph.input, *model.graph.output):
-        for d in vi.type.tensor_type.shape.dim:
-            if d.dim_param in shapes:
-                d.dim_value = shapes[d.dim_param]
-    return model
-
-
-def _static_shape(vi: onnx.ValueInfoProto, where: str) -> tuple[int, ...]:
-    """The shape of an inferred tensor, every dimension known and positive.
-
-    Raises:
-        ModelError: naming the tensor and the dimension.
-    """
-    shape = []
-    for axis, d in enumerate(vi.type.tensor_type.shape.dim):
-        if not d.HasField("dim_value"):
-            raise ModelError(f"{where}: shape inference left {_dim_text(vi, axis)} unknown "
-                             f"({d.dim_param or 'unnamed'}), so its work cannot be costed; "
-                             "export the model with static shapes (e.g. onnxsim)")
-        if d.dim_value <= 0:
-            raise ModelError(f"{where}: tensor {vi.name!r} has size {d.dim_value} in dimension "
-                             f"{axis}: a zero-size tensor holds no data; check the model's "
-                             "shapes")
-        shape.append(d.dim_value)
-    return tuple(shape)
-
-
-def _check_weights(model: onnx.ModelProto, where: str) -> list[str]:
-    """NaN weights are errors; infinite ones are kept (a mask's -inf) and reported.
-
-    Raises:
-        ModelError: naming the first tensor holding NaN.
-    """
-    warnings = []
-    tensors = list(model.graph.initializer)
-    tensors += [a.t for n in model.graph.node if n.op_type == "Constant"
-                for a in n.attribute if a.name == "value"]
-    for t in tensors:
-        if t.data_location == onnx.TensorProto.EXTERNAL:
-            continue
-        try:
-            value = numpy_helper.to_array(t)
-        except Exception:
-            continue  # dtypes numpy cannot hold; the kernels report them if they run
-        if not np.issubdtype(value.dtype, np.floating):
-            continue
-        nan = int(np.isnan(value).sum())
-        if nan:
-            raise ModelError(f"{where}: weight {t.name!r} holds {nan} NaN value(s) of "
-                             f"{value.size}: its outputs would be NaN; re-export the model "
-                             "from a checkpoint without NaN")
-        inf = int(np.isinf(value).sum())
-        if inf:
-            warnings.append(f"{Path(where).name}: weight {t.name!r} holds {inf} infinite "
-                            f"value(s) of {value.size} (kept as given, e.g. a mask's -inf)")
-    return warnings
 
 
 def _fuse_and_cost(nodes: list[onnx.NodeProto], tensors: dict[str, Tensor],
