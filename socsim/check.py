@@ -29,6 +29,9 @@ from socsim.sim.program import Job
 
 #: Largest total of uncompressed arrays read from one inputs file (a zip bomb stops here).
 MAX_INPUT_BYTES = 1 << 30
+#: Largest tensor a functional run computes: its kernels hold every tensor in host memory, and
+#: edge models' tensors are kilobytes to tens of megabytes.
+MAX_TENSOR_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,13 @@ def plan_workloads(scenario: Scenario) -> list[Job]:
             where = ("workloads", i, "shapes" if "`shapes`" in str(exc) and w.shapes else "model")
             raise type(exc)(locate(where, _one_line(exc))) from None
         models[key] = loaded
+        big = max(loaded.graph.tensors.values(), key=lambda t: t.nbytes)
+        if scenario.run.functional and big.nbytes > MAX_TENSOR_BYTES:
+            problems.append(locate(("workloads", i, "shapes" if w.shapes else "model"), (
+                f"tensor {big.name!r} {big.shape} holds {big.nbytes:,} bytes; a functional run "
+                f"computes every tensor in host memory (at most {MAX_TENSOR_BYTES:,} bytes "
+                "each): give smaller `shapes` or set run.functional: false")))
+            continue
         try:
             plan = policy.place(loaded.graph, soc)
             plan.validate(loaded.graph, soc)

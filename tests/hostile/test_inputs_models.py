@@ -49,6 +49,18 @@ def test_dynamic_dimension_with_shapes_is_simulated_at_that_size(cli, sandbox):
         assert out["w/0/z"].shape == (5, 3)
 
 
+@pytest.mark.parametrize("functional", [True, False])
+def test_huge_tensor_is_refused_before_functional_execution(cli, sandbox, functional):
+    path = float_scenario(sandbox, model(["N", 1000, 1000, 4]).SerializeToString(),
+                          extra=f"    shapes: {{N: 1000}}\nrun: {{functional: {functional}}}\n")
+    if functional:
+        msg = _model_error(cli, path, field="shapes")
+        assert "tensor 'x' (1000, 1000, 1000, 4) holds 16,000,000,000 bytes; a functional run " \
+               "computes every tensor in host memory" in msg
+    else:  # timing only: sizes are counters, nothing is allocated
+        assert cli("validate", str(path.relative_to(sandbox))).code == 0
+
+
 def test_shapes_naming_no_dimension(cli, sandbox):
     path = float_scenario(sandbox, model(["N", 4]).SerializeToString(),
                           extra="    shapes: {N: 1, M: 2}\n")
