@@ -60,7 +60,7 @@ class Origin:
 
     def problem(self, message: str, field: str) -> Problem:
         """A :class:`Problem` about ``field`` (a path in the overridden document)."""
-        shown = f"{self.path}: {field}" if self.path else field
+        shown = f"{self.path}: {field}" if self.path and field else (self.path or field)
         return Problem(message, self.file, self.line, self.col, shown or None)
 
 

@@ -91,6 +91,8 @@ def _message(cls: type[BaseModel], err: Any) -> str:
 
 
 def _shown(value: Any) -> str:
+    if value is None:
+        return "an empty value (null)"
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, float):
@@ -112,7 +114,7 @@ def _number_message(kind: str, value: Any) -> str:
     if isinstance(value, float) and value in (float("inf"), float("-inf")):
         return f"expected a finite number, got {value:g}; give a value"
     if kind.startswith("int") and isinstance(value, float):
-        return f"expected a whole number, got {value:g}; drop the fraction or exponent"
+        return f"expected a whole number, got {value!r}; drop the fraction or exponent"
     return f"expected {want}, got {_shown(value)}"
 
 
@@ -238,8 +240,8 @@ def _linked_soc(doc: Document, base: Path, scenario: Scenario,
         raise ConfigError(doc.locate(("soc",), f"{scenario.soc!r}: {problem}"))
     origins = []
     for i in range(len(scenario.soc_set)):
-        at = doc.locate(("soc_set", i), "")
-        origins.append(Origin(doc.file, at.line, at.col, f"soc_set.{i}"))
+        at = doc.locate(("soc_set", i), "")  # a line of the file, or the --set that wrote it
+        origins.append(Origin(at.file or doc.file, at.line, at.col, at.path))
     origins += [Origin(f"--set soc.{o}") for o in soc_overrides]
     return _soc_from(device, [*scenario.soc_set, *soc_overrides], origins)
 

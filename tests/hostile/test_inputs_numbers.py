@@ -24,7 +24,8 @@ DEVICE_CASES = [
     (("units", "npu", "dvfs", "points", 0, "freq_mhz"), 1e-300,
      "1e-300 is outside the plausible range 0.001 ≤ x ≤ 100000 MHz (1 kHz is below the "
      "slowest MCU clock"),
-    (("units", "cpu", "cores"), 1e12, "expected a whole number, got 1e+12; drop the fraction"),
+    (("units", "cpu", "cores"), 1e12,
+     "expected a whole number, got 1000000000000.0; drop the fraction"),
     (("units", "cpu", "cores"), 10 ** 12, "1000000000000 is outside the plausible range "
      "1 ≤ x ≤ 1024 (the largest edge parts have tens of cores"),
     (("memories", "mram", "size_kib"), NAN, "expected a finite number, got NaN (.nan)"),
