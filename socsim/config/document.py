@@ -64,20 +64,25 @@ class Origin:
         return Problem(message, self.file, self.line, self.col, shown or None)
 
 
-def parse(text: str, file: str) -> tuple[yaml.Node | None, Any]:
+def parse(text: str, file: str) -> tuple[yaml.Node | None, Any, list[yaml.Node]]:
     """Compose and construct one YAML document within the work limits.
 
     Returns:
-        The node tree (None for an empty document) and the plain data.
+        The node tree (None for an empty document), the plain data, and the key nodes that
+        repeat a key of their mapping.
 
     Raises:
-        ConfigError: malformed YAML, or a document over :data:`MAX_NODES` / :data:`MAX_DEPTH`.
+        ConfigError: malformed YAML, a key that is not a plain name, or a document over
+            :data:`MAX_NODES` / :data:`MAX_DEPTH`.
     """
     loader = _Loader(text)
+    dups: list[yaml.Node] = []
     try:
         node = loader.get_single_node()
         if node is not None:
-            _check_size(node, file)
+            shared, dups = _scan(node, file)
+            if shared:  # aliases: count what they expand to
+                _check_size(node, file)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -89,7 +94,7 @@ def parse(text: str, file: str) -> tuple[yaml.Node | None, Any]:
             mark.line + 1 if mark else None, mark.column + 1 if mark else None)) from None
     finally:
         loader.dispose()
-    return node, data
+    return node, data, dups
 
 
 #: What to do about the YAML errors a user can meet, by a phrase of the parser's message.
@@ -99,6 +104,56 @@ _FIXES = {
     "nesting depth": f"socsim files nest fewer than 10 levels (limit {MAX_DEPTH}): flatten it",
     "constructor for the tag": "socsim reads plain YAML (no !! tags): write the value itself",
 }
+
+
+def _scan(root: yaml.Node, file: str) -> tuple[bool, list[yaml.Node]]:
+    """One pass over the distinct nodes: their count and depth (exact when no node is shared),
+    keys that are not plain names, and repeated keys.
+
+    Returns:
+        Whether some node is reached twice (an alias), and the repeated key nodes.
+
+    Raises:
+        ConfigError: a complex key, or too many or too deeply nested values.
+    """
+    seen: set[int] = set()
+    shared = False
+    count = 0
+    dups: list[yaml.Node] = []
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    mapping, sequence, scalar = yaml.MappingNode, yaml.SequenceNode, yaml.ScalarNode
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            shared = True
+            continue
+        seen.add(id(node))
+        count += 1
+        if depth > MAX_DEPTH:
+            raise ConfigError(_at(node, file, _DEEP))
+        if node.__class__ is mapping:
+            names: set[str] = set()
+            for key, value in node.value:
+                if key.__class__ is not scalar:
+                    raise ConfigError(_at(key, file, "a key must be a plain name, not a list or "
+                                          "mapping; write `name: value`"))
+                if key.value in names:
+                    dups.append(key)
+                names.add(key.value)
+                count += 1
+                stack.append((value, depth + 1))
+        elif node.__class__ is sequence:
+            stack.extend((v, depth + 1) for v in node.value)
+        if count > MAX_NODES:
+            raise ConfigError(_at(root, file, _MANY))
+    return shared, dups
+
+
+_MANY = (f"this value expands to more than {MAX_NODES:,} values (YAML aliases *name repeat "
+         "&name's value); a device or scenario needs a few hundred: write fewer values or "
+         "reduce the aliases")
+_DEEP = (f"nested more than {MAX_DEPTH} lists or mappings deep; socsim files nest fewer than "
+         "10 levels: flatten the structure")
 
 
 def _check_size(root: yaml.Node, file: str) -> None:
@@ -117,14 +172,9 @@ def _check_size(root: yaml.Node, file: str) -> None:
             size[key] = 1 + sum(size[id(k)] for k in kids)
             depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
             if size[key] > MAX_NODES:
-                raise ConfigError(_at(node, file, (
-                    f"this value expands to more than {MAX_NODES:,} values through YAML "
-                    "aliases (*name repeats &name); a device or scenario needs a few hundred: "
-                    "write the values out or reduce the aliases")))
+                raise ConfigError(_at(node, file, _MANY))
             if depth[key] > MAX_DEPTH:
-                raise ConfigError(_at(node, file, (
-                    f"nested more than {MAX_DEPTH} lists or mappings deep; socsim files nest "
-                    "fewer than 10 levels: flatten the structure")))
+                raise ConfigError(_at(node, file, _DEEP))
             continue
         if key in size:
             continue
@@ -193,11 +243,13 @@ class Document:
 
     def __init__(self, text: str, file: str):
         self.file = file
-        self.node, self.data = parse(text, file)
-        self._check_keys()
+        self.node, self.data, dups = parse(text, file)
+        if dups:
+            self._report_duplicates({id(k) for k in dups})
         self.overrides: dict[Loc, Origin] = {}
 
-    def _check_keys(self) -> None:
+    def _report_duplicates(self, dups: set[int]) -> None:
+        """Raise one located problem per repeated key (``dups``: ids of their key nodes)."""
         problems = []
         seen_nodes: set[int] = set()
         stack: list[tuple[yaml.Node | None, Loc]] = [(self.node, ())]
@@ -207,18 +259,12 @@ class Document:
                 continue
             seen_nodes.add(id(node))
             if isinstance(node, yaml.MappingNode):
-                seen: set[str] = set()
                 for key, value in node.value:
-                    if not isinstance(key, yaml.ScalarNode):
-                        problems.append(_at(key, self.file, "a key must be a plain name, not a "
-                                            "list or mapping; write `name: value`"))
-                        continue
-                    if key.value in seen:
+                    if id(key) in dups:
                         problems.append(Problem(
                             f"duplicate key {key.value!r} (YAML would silently keep the last); "
                             "delete one", self.file, key.start_mark.line + 1,
                             key.start_mark.column + 1, _dotted((*loc, key.value))))
-                    seen.add(key.value)
                     stack.append((value, (*loc, key.value)))
             elif isinstance(node, yaml.SequenceNode):
                 stack.extend((v, (*loc, i)) for i, v in enumerate(node.value))

@@ -183,8 +183,10 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     Raises:
         ConfigError: for malformed YAML, unknown fields, impossible values or missing files.
     """
-    path = Path(path)
-    doc = read(path)
+    return _scenario_from(read(Path(path)), Path(path), overrides)
+
+
+def _scenario_from(doc: Document, path: Path, overrides: Sequence[str] = ()) -> Scenario:
     problem = _kind_problem(doc, "scenario")
     if problem:
         raise ConfigError(doc.locate((), problem))
@@ -321,7 +323,7 @@ def load_any(path: str | Path) -> SoC | Scenario:
     either = f"a scenario ({_SCENARIO_FIELDS}) or a device file ({_DEVICE_FIELDS})"
     doc.require_mapping("socsim file", f"the fields of {either}")
     if "workloads" in doc.data:
-        return load_scenario(path)
+        return _scenario_from(doc, Path(path))
     if "units" in doc.data:
-        return load_soc(path)
+        return _soc_from(doc)
     raise ConfigError(doc.locate((), f"neither {either}: add `workloads` or `units`"))

@@ -71,9 +71,10 @@ class Workload(Spec):
                                "when run.functional is true; default: seeded random inputs.")
     policy: PolicySpec | None = Field(None, description="Placement policy for this workload "
                                       "only; default: the scenario's `policy`.")
-    pin_weights: list[str] = Field(
-        default_factory=list, description="Regular expressions of op names whose weights, once "
-        "paged into their unit's `weights_cache`, are never evicted ('.*': all).")
+    pin_weights: list[Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=list, max_length=1000, description="Regular expressions of op names "
+        "whose weights, once paged into their unit's `weights_cache`, are never evicted ('.*': "
+        "all). At most 1,000 patterns of 1,000 characters: a few patterns cover any model.")
 
     @field_validator("pin_weights")
     @classmethod

@@ -89,6 +89,8 @@ SCENARIO_CASES = [
     (lambda d: d["run"].update(governors={"npu": {"name": "ondemand", "sample_ms": 1e-9}}),
      ("run", "governors", "npu", "sample_ms"), "1e-09 is outside the plausible range "
      "0.001 ≤ x ≤ 1e+06 ms (governors sample every 1-1000 ms"),
+    (lambda d: d["workloads"][0].update(pin_weights=["conv"] * 1001),
+     ("workloads", 0, "pin_weights"), "List should have at most 1000 items"),
     (lambda d: d["workloads"][0].update(shapes={"N": 0}), ("workloads", 0, "shapes", "N"),
      "0 is outside the plausible range 1 ≤ x ≤ 1e+06"),
 ]
