@@ -82,12 +82,25 @@ def _message(cls: type[BaseModel], err: Any) -> str:
         return _number_message(kind, value)
     if kind == "string_type":
         return f"expected a string, got {_shown(value)}; quote it"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return (f"expected a mapping (indented `name: value` lines or {{name: value}}), got "
+                f"{_kind_of(value)}")
+    if kind == "list_type":
+        return f"expected a list (`- item` lines or [a, b]), got {_kind_of(value)}"
     if kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == NAME_PATTERN:
         return f"{value!r} is not a valid name: use {NAME_RULE}"
     msg = msg.removeprefix("Value error, ")
     if isinstance(value, (dict, list)) or "outside the plausible range" in msg:
         return msg
     return f"{msg} (got {_shown(value)})"
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return _shown(value)
 
 
 def _shown(value: Any) -> str:

@@ -192,3 +192,15 @@ def test_yaml12_exponent_floats_are_numbers(cli, sandbox):
     text = (sandbox / "devices" / "exp.yaml").read_text().replace("'4.096e3'", "4.096e3")
     (sandbox / "devices" / "exp.yaml").write_text(text)
     assert cli("validate", "devices/exp.yaml").code == 0
+
+
+@pytest.mark.parametrize("assignment, expected", [
+    ("soc.units.npu.ops=Conv", "--set soc.units.npu.ops=Conv: units.npu.ops: expected a list "
+                               "(`- item` lines or [a, b]), got 'Conv'"),
+    ("soc.units=[]", "--set soc.units=[]: units: expected a mapping (indented `name: value` "
+                     "lines or {name: value}), got a list"),
+    ("run=null", "--set run=null: run: expected a mapping (indented `name: value` lines or "
+                 "{name: value}), got an empty value (null)"),
+], ids=["string-for-list", "list-for-mapping", "null-for-mapping"])
+def test_wrong_kind_of_value(cli, assignment, expected):
+    assert _one_error(cli("run", SCENARIO, "--set", assignment)) == expected
