@@ -86,7 +86,7 @@ def _message(cls: type[BaseModel], err: Any) -> str:
         return (f"expected a mapping (indented `name: value` lines or {{name: value}}), got "
                 f"{_kind_of(value)}")
     if kind == "list_type":
-        return f"expected a list (`- item` lines or [a, b]), got {_kind_of(value)}"
+        return f"expected a list (`- item` lines or [1, 2]), got {_kind_of(value)}"
     if kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == NAME_PATTERN:
         return f"{value!r} is not a valid name: use {NAME_RULE}"
     msg = msg.removeprefix("Value error, ")

@@ -196,7 +196,7 @@ def test_yaml12_exponent_floats_are_numbers(cli, sandbox):
 
 @pytest.mark.parametrize("assignment, expected", [
     ("soc.units.npu.ops=Conv", "--set soc.units.npu.ops=Conv: units.npu.ops: expected a list "
-                               "(`- item` lines or [a, b]), got 'Conv'"),
+                               "(`- item` lines or [1, 2]), got 'Conv'"),
     ("soc.units=[]", "--set soc.units=[]: units: expected a mapping (indented `name: value` "
                      "lines or {name: value}), got a list"),
     ("run=null", "--set run=null: run: expected a mapping (indented `name: value` lines or "
