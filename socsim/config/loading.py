@@ -7,6 +7,7 @@ field path, so a user sees ``scenarios/x.yaml:12:5: workloads.0.rate_hz: ...``.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import types
 import typing
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from socsim.config.document import Document, Loc, Origin, read
 from socsim.config.scenario import NAME_PATTERN, NAME_RULE, Scenario
 from socsim.config.soc import SoC
-from socsim.errors import ConfigError, Problem
+from socsim.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 _DEVICE_FIELDS = "name, units, memories (and optionally dma)"
@@ -122,7 +123,7 @@ def _number_message(kind: str, value: Any) -> str:
     if isinstance(value, str):
         return (f"expected {want}, got the string {value!r}; write a plain number such as 1.5 "
                 "or 2.5e3 (units are in the field name)")
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return "expected a finite number, got NaN (.nan); give a value"
     if isinstance(value, float) and value in (float("inf"), float("-inf")):
         return f"expected a finite number, got {value:g}; give a value"

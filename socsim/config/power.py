@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from socsim.config._base import (DeltaC, DoublingC, DType, Energy, Freq, PowerMw, Spec, Temp,
-                                 ThermalC, ThermalR, TimeUs, Volt)
+from socsim.config._base import (
+    DeltaC,
+    DoublingC,
+    DType,
+    Energy,
+    Freq,
+    PowerMw,
+    Spec,
+    Temp,
+    ThermalC,
+    ThermalR,
+    TimeUs,
+    Volt,
+)
 
 
 class OperatingPoint(Spec):

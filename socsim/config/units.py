@@ -10,9 +10,28 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from socsim.config._base import (AccumulatorBits, Align, ArrayDim, Bytes, Cores, Cycles, DType,
-                                 Energy, FpgaBw, FpgaCount, FpgaCycles, FpgaDepth, FpgaReal,
-                                 Fraction, Prefetch, Rate, Size, Spec, TimeNs, VectorBits)
+from socsim.config._base import (
+    AccumulatorBits,
+    Align,
+    ArrayDim,
+    Bytes,
+    Cores,
+    Cycles,
+    DType,
+    Energy,
+    FpgaBw,
+    FpgaCount,
+    FpgaCycles,
+    FpgaDepth,
+    FpgaReal,
+    Fraction,
+    Prefetch,
+    Rate,
+    Size,
+    Spec,
+    TimeNs,
+    VectorBits,
+)
 from socsim.config.power import Dvfs, Power, Thermal
 
 #: Operator families the cost models distinguish (see :func:`socsim.graph.cost.family_of`).

@@ -36,7 +36,7 @@ def test_alias_expansion_is_counted_in_linear_time():
 
 
 def test_aliases_within_the_limit_are_fine():
-    node, data, dups = parse(_bomb(3, 10), "f")  # 1,000 leaves
+    _, data, dups = parse(_bomb(3, 10), "f")  # 1,000 leaves
     assert len(data["a2"]) == 10 and data["a2"][0] is data["a1"] and not dups
     assert 10 ** 3 < MAX_NODES
 
@@ -65,7 +65,7 @@ def test_range_bounds_and_message():
     r = Range(0.0, 10.0, "GB/s", "why not", lo_open=True)
     assert r(10.0) == 10.0 and r.text() == "0 < x ≤ 10 GB/s"
     for bad in (0.0, 10.5):
-        with pytest.raises(ValueError, match=r"outside the plausible range 0 < x ≤ 10 GB/s \(why"):
+        with pytest.raises(ValueError, match=r"outside the plausible range 0 < x ≤ 10 GB/s"):
             r(bad)
     assert FREQ(0.001) == 0.001
 
@@ -78,7 +78,8 @@ def test_ranges_reach_descriptions_also_inside_optional_and_dict_fields():
 
 @pytest.mark.parametrize("value", [True, "64", math.inf, math.nan, 1e300])
 def test_numbers_are_strict_and_finite(value):
-    fields = dict(size_kib=64, page_kib=1, bw_gbps=1.0, read_pj_per_byte=1, write_pj_per_byte=1)
+    fields = {"size_kib": 64, "page_kib": 1, "bw_gbps": 1.0, "read_pj_per_byte": 1,
+              "write_pj_per_byte": 1}
     assert Sram(**fields).bw_gbps == 1.0
     with pytest.raises(ValidationError):
         Sram(**{**fields, "bw_gbps": value})

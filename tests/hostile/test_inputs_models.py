@@ -4,6 +4,7 @@ would, and every message is located at the workload's line in the scenario."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -13,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.hostile._input_cases import (SCENARIO, cli, edited, errors,  # noqa: F401
-                                        float_scenario, line_of, model)
+from tests.hostile._input_cases import (  # noqa: F401 (cli is a fixture)
+    SCENARIO, cli, edited, errors, float_scenario, line_of, model)
 
 
 def _model_error(cli, path, *, field: str = "model", command: str = "validate") -> str:
@@ -186,6 +187,13 @@ def _inputs_case(sandbox, writer) -> str:
     return path
 
 
+def _npy(array: np.ndarray) -> bytes:
+    """The bytes ``numpy.save`` writes: one array, not an archive."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
 def _savez(**arrays):
     return lambda p: np.savez(p, **arrays)
 
@@ -194,7 +202,7 @@ def _savez(**arrays):
     (lambda p: p.write_text("x: [1, 2, 3, 4]\n"), "is not an .npz archive; save it with "
                                                     "numpy.savez(path, **{name: array}) for "
                                                     "inputs ['x']"),
-    (lambda p: np.save(open(p, "wb"), np.zeros((1, 1, 4), np.float32)), "is not an .npz"),
+    (lambda p: p.write_bytes(_npy(np.zeros((1, 1, 4), np.float32))), "is not an .npz"),
     (_savez(y=np.zeros((1, 1, 4), np.float32)), "lacks arrays for model inputs ['x']; it has "
                                                 "['y']"),
     (_savez(x=np.zeros((1, 1, 5), np.float32)), "array 'x' has shape (1, 1, 5); expected (N, 1, "
