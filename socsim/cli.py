@@ -58,21 +58,22 @@ def run(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
 @app.command()
 def validate(files: Annotated[list[Path], typer.Argument(help="Device or scenario YAML files.")]):
     """Check device or scenario files; print file:line:col: field: message for each error."""
-    from socsim.config import load_any
-    from socsim.config.scenario import Scenario
-    from socsim.run import make_policies
+    from socsim.check import check_file  # everything a run checks: models, plans, inputs
 
     failed = False
     for f in files:
         try:
-            loaded = load_any(f)
-            if isinstance(loaded, Scenario):
-                make_policies(loaded)
-            out.print(f"{f}: ok ({'scenario' if isinstance(loaded, Scenario) else 'device'} "
-                      f"{loaded.name!r})")
+            checked = check_file(f)
         except SocsimError as exc:
             failed = True
             _report_error(exc)
+            continue
+        for note in checked.warnings:
+            err.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+        ops = sum(len(job.graph.ops) for job in checked.jobs)
+        placed = f", {len(checked.jobs)} workload(s), {ops} ops placed" if checked.jobs else ""
+        out.print(f"{f}: ok ({checked.kind} {checked.name!r}{placed})", highlight=False,
+                  soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 

@@ -9,10 +9,8 @@ from pathlib import Path
 from socsim.config.loading import load_scenario, scenario_document
 from socsim.config.scenario import Scenario
 from socsim.functional import FunctionalResult, execute_run
-from socsim.graph.ir import Graph
-from socsim.graph.loading import load_graph
 from socsim.policies import make_policy
-from socsim.policies.base import PlacementPolicy, Plan
+from socsim.policies.base import PlacementPolicy
 from socsim.report.tables import Tables, summary, tables
 from socsim.report.write import write_report
 from socsim.sim.engine import Job, Simulation
@@ -53,20 +51,14 @@ def plan_jobs(scenario: Scenario) -> list[Job]:
     """Load each workload's graph and place it with the scenario's policy.
 
     Raises:
-        ConfigError: bad policy name or parameters (located in the scenario file).
+        ConfigError: bad policy name or parameters, a bad inputs file (located in the
+            scenario file).
         ModelError, UnsupportedOpError: a model socsim cannot read or cost.
         PlacementError: the policy's plan is invalid.
     """
-    soc = scenario.device
-    graphs: dict[str, Graph] = {}
-    jobs = []
-    for w, policy in zip(scenario.workloads, make_policies(scenario)):
-        graph = graphs.get(w.model) or load_graph(w.model)
-        graphs[w.model] = graph
-        plan: Plan = policy.place(graph, soc)
-        plan.validate(graph, soc)
-        jobs.append(Job(w, graph, plan))
-    return jobs
+    from socsim.check import plan_workloads  # located errors; model warnings in plan notes
+
+    return plan_workloads(scenario)
 
 
 def make_policies(scenario: Scenario) -> list[PlacementPolicy]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from socsim.config._base import NonNegativeFloat, PositiveFloat, PositiveInt, Spec
+from socsim.config._base import Bandwidth, Bytes, Channels, Energy, Spec, TimeNs
 
 
 class DmaEngine(Spec):
@@ -15,15 +15,15 @@ class DmaEngine(Spec):
     interconnect or a DRAM with other streams: alone, ``setup_ns + b / rate_gbps`` ns.
     """
 
-    channels: PositiveInt = Field(description="Transfers the engine runs at once.")
-    bw_gbps: PositiveFloat = Field(description="Bandwidth of one channel, GB/s.")
-    setup_ns: NonNegativeFloat = Field(description="Fixed cost per transfer (descriptor "
+    channels: Channels = Field(description="Transfers the engine runs at once.")
+    bw_gbps: Bandwidth = Field(description="Bandwidth of one channel, GB/s.")
+    setup_ns: TimeNs = Field(description="Fixed cost per transfer (descriptor "
                                        "fetch, arbitration), ns.")
-    energy_pj_per_byte: NonNegativeFloat = Field(description="Engine energy per byte moved, pJ "
+    energy_pj_per_byte: Energy = Field(description="Engine energy per byte moved, pJ "
                                                  "(memory read/write energy is added on top).")
-    burst_bytes: PositiveInt | None = Field(
+    burst_bytes: Bytes | None = Field(
         None, description="Bytes per burst; None: one unbroken stream.")
-    burst_gap_ns: NonNegativeFloat = Field(
+    burst_gap_ns: TimeNs = Field(
         0.0, description="Dead time between bursts (re-arbitration, address phase), ns.")
     connects: list[str] = Field(min_length=2, description="Memories the engine can copy "
                                 "between (any to any).")
@@ -47,5 +47,5 @@ class DmaEngine(Spec):
 class Interconnect(Spec):
     """The shared bus / NoC every DMA transfer crosses; concurrent transfers divide it."""
 
-    bw_gbps: PositiveFloat = Field(description="Aggregate bandwidth, GB/s.")
+    bw_gbps: Bandwidth = Field(description="Aggregate bandwidth, GB/s.")
     description: str = Field("", description="What real fabric this models, and its source.")

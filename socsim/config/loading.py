@@ -7,155 +7,24 @@ field path, so a user sees ``scenarios/x.yaml:12:5: workloads.0.rate_hz: ...``.
 from __future__ import annotations
 
 import difflib
+import math
+import os
 import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from socsim.config.scenario import Scenario
+from socsim.config.document import Document, Loc, Origin, read
+from socsim.config.scenario import NAME_PATTERN, NAME_RULE, Scenario
 from socsim.config.soc import SoC
-from socsim.errors import ConfigError, Problem
+from socsim.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
-Loc = tuple[str | int, ...]
-
-
-class _Document:
-    """A parsed YAML document: the plain data and the node tree that knows line numbers."""
-
-    def __init__(self, text: str, file: str):
-        self.file = file
-        try:
-            self.node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError(Problem(
-                f"malformed YAML: {problem}", file,
-                mark.line + 1 if mark else None, mark.column + 1 if mark else None)) from None
-        self._check_duplicate_keys(self.node, ())
-        self.overrides: dict[Loc, str] = {}
-
-    def _check_duplicate_keys(self, node: yaml.Node | None, loc: Loc) -> None:
-        problems = []
-        stack = [(node, loc)]
-        while stack:
-            node, loc = stack.pop()
-            if isinstance(node, yaml.MappingNode):
-                seen: set[str] = set()
-                for key, value in node.value:
-                    if key.value in seen:
-                        problems.append(Problem(
-                            f"duplicate key {key.value!r} (YAML would silently keep the last)",
-                            self.file, key.start_mark.line + 1, key.start_mark.column + 1,
-                            _dotted((*loc, key.value))))
-                    seen.add(key.value)
-                    stack.append((value, (*loc, key.value)))
-            elif isinstance(node, yaml.SequenceNode):
-                stack.extend((v, (*loc, i)) for i, v in enumerate(node.value))
-        if problems:
-            raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
-
-    def locate(self, loc: Loc, message: str, *, missing: bool = False) -> Problem:
-        """A :class:`Problem` at the deepest node of ``loc`` that exists in the file.
-
-        Elements of ``loc`` that are not in the document (pydantic's union tags) are left out
-        of the path, except the last one of a ``missing`` field, which is its name; the error
-        points at the nearest enclosing node.
-        """
-        for prefix, origin in self.overrides.items():
-            shown = _through(loc, prefix)
-            if shown is not None:
-                return Problem(message, origin, path=_dotted(shown))
-        node = self.node
-        key_node = None
-        shown: list[str | int] = []
-        for i, part in enumerate(loc):
-            found = False
-            if isinstance(node, yaml.MappingNode):
-                for key, value in node.value:
-                    if key.value == str(part):
-                        key_node, node, found = key, value, True
-                        break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                if 0 <= part < len(node.value):
-                    key_node, node, found = None, node.value[part], True
-            if found or (missing and i == len(loc) - 1):  # else it is a union tag
-                shown.append(part)
-        mark = (key_node or node).start_mark if node is not None else None
-        return Problem(message, self.file, mark.line + 1 if mark else None,
-                       mark.column + 1 if mark else None, _dotted(shown))
-
-    def apply_overrides(self, assignments: Sequence[str]) -> None:
-        """Apply ``dotted.path=value`` overrides (values parsed as YAML scalars)."""
-        for assignment in assignments:
-            origin = f"--set {assignment}"
-            path, sep, raw = assignment.partition("=")
-            if not sep or not path:
-                raise ConfigError(Problem("expected dotted.path=value, e.g. "
-                                          "run.seed=3 or workloads.0.inferences=100", origin))
-            try:
-                value = yaml.safe_load(raw)
-            except yaml.YAMLError:
-                value = raw
-            loc = tuple(int(p) if p.isdigit() else p for p in path.split("."))
-            if not isinstance(self.data, dict):
-                self.data = {}
-            target: Any = self.data
-            for i, part in enumerate(loc[:-1]):
-                if isinstance(target, list) and isinstance(part, int) and part < len(target):
-                    target = target[part]
-                elif isinstance(target, dict):
-                    target = target.setdefault(part, {})
-                else:
-                    raise ConfigError(Problem(
-                        f"cannot descend into {_dotted(loc[:i + 1])!r}: it is not a mapping or "
-                        "an existing list index", origin, path=path))
-            last = loc[-1]
-            if isinstance(target, list) and isinstance(last, int) and last < len(target):
-                target[last] = value
-            elif isinstance(target, dict):
-                target[last] = value
-            else:
-                raise ConfigError(Problem(f"cannot set {path!r}", origin, path=path))
-            self.overrides[loc] = origin
-
-
-def _through(loc: Loc, prefix: Loc) -> Loc | None:
-    """``loc`` without pydantic's union tags if it lies under the override path ``prefix``
-    (the tags are elements of ``loc`` that the path skips), else None."""
-    shown: list[str | int] = []
-    i = 0
-    for part in loc:
-        if i < len(prefix) and str(part) == str(prefix[i]):
-            i += 1
-            shown.append(part)
-        elif i < len(prefix) and not isinstance(part, int) and shown:
-            continue  # a union tag between two elements of the path
-        elif i == len(prefix):
-            shown.append(part)
-        else:
-            return None
-    return tuple(shown) if i == len(prefix) else None
-
-
-def _dotted(loc: Iterable[str | int]) -> str:
-    return ".".join(str(p) for p in loc)
-
-
-def _read(path: Path) -> _Document:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(Problem("file not found; check the path", str(path))) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(Problem(f"cannot read: {exc}", str(path))) from None
-    return _Document(text, str(path))
+_DEVICE_FIELDS = "name, units, memories (and optionally dma)"
+_SCENARIO_FIELDS = "name, soc, workloads, policy (and optionally run)"
 
 
 def _fields_at(cls: Any, loc: Loc) -> list[str] | None:
@@ -200,6 +69,7 @@ def _unwrap(tp: Any, part: str | int | None) -> Any:
 
 def _message(cls: type[BaseModel], err: Any) -> str:
     kind, loc, msg = err["type"], tuple(err["loc"]), err["msg"]
+    value = err.get("input")
     if kind == "extra_forbidden":
         valid = _fields_at(cls, loc[:-1]) or []
         close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
@@ -209,13 +79,60 @@ def _message(cls: type[BaseModel], err: Any) -> str:
         return f"required field {loc[-1]!r} is missing; add it"
     if kind == "union_tag_invalid":
         return f"{msg}"
+    if kind in ("float_type", "int_type", "finite_number", "int_from_float"):
+        return _number_message(kind, value)
+    if kind == "string_type":
+        return f"expected a string, got {_shown(value)}; quote it"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return (f"expected a mapping (indented `name: value` lines or {{name: value}}), got "
+                f"{_kind_of(value)}")
+    if kind == "list_type":
+        return f"expected a list (`- item` lines or [1, 2]), got {_kind_of(value)}"
+    if kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == NAME_PATTERN:
+        return f"{value!r} is not a valid name: use {NAME_RULE}"
     msg = msg.removeprefix("Value error, ")
-    value = err.get("input")
-    shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
-    return f"{msg}{shown}"
+    if isinstance(value, (dict, list)) or "outside the plausible range" in msg:
+        return msg
+    return f"{msg} (got {_shown(value)})"
 
 
-def validate(cls: type[M], doc: _Document) -> M:
+def _kind_of(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return _shown(value)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "an empty value (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return repr(value)
+
+
+def _number_message(kind: str, value: Any) -> str:
+    """Why a value is not the number a field needs, and what to write instead."""
+    want = "a whole number" if kind.startswith("int") else "a number"
+    if isinstance(value, bool):
+        return (f"expected {want}, got the boolean {str(value).lower()} (YAML reads true, false, "
+                "yes, no, on, off as booleans); write a number")
+    if isinstance(value, str):
+        return (f"expected {want}, got the string {value!r}; write a plain number such as 1.5 "
+                "or 2.5e3 (units are in the field name)")
+    if isinstance(value, float) and math.isnan(value):
+        return "expected a finite number, got NaN (.nan); give a value"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return f"expected a finite number, got {value:g}; give a value"
+    if kind.startswith("int") and isinstance(value, float):
+        return f"expected a whole number, got {value!r}; drop the fraction or exponent"
+    return f"expected {want}, got {_shown(value)}"
+
+
+def validate(cls: type[M], doc: Document) -> M:
     """Validate ``doc`` as ``cls``, reporting every error with its file position.
 
     Raises:
@@ -231,10 +148,34 @@ def validate(cls: type[M], doc: _Document) -> M:
         raise ConfigError(problems) from None
 
 
-def _check_soc(soc: SoC, doc: _Document, prefix: Loc = ()) -> None:
+def _check_soc(soc: SoC, doc: Document, prefix: Loc = ()) -> None:
     problems = [doc.locate((*prefix, *loc), msg) for loc, msg in soc.check()]
     if problems:
         raise ConfigError(problems)
+
+
+def _kind_problem(doc: Document, want: str) -> str | None:
+    """Why ``doc`` is the other kind of file than ``want`` ("device" or "scenario"), or None."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    if want == "device" and "workloads" in data and "units" not in data:
+        return ("this is a scenario (it has `workloads`), not a device file; `soc:` must name a "
+                "device file such as ../devices/mcu_m55_u55.yaml")
+    if want == "scenario" and "units" in data and "workloads" not in data:
+        return ("this is a device file (it has `units`), not a scenario; run a scenario that "
+                "names it in `soc:` (e.g. scenarios/quickstart.yaml)")
+    return None
+
+
+def _soc_from(doc: Document, overrides: Sequence[str] = (),
+              origins: Sequence[Origin] | None = None) -> SoC:
+    problem = _kind_problem(doc, "device")
+    if problem:
+        raise ConfigError(doc.locate((), problem))
+    doc.require_mapping("device file", _DEVICE_FIELDS)
+    doc.apply_overrides(overrides, origins)
+    soc = validate(SoC, doc)
+    _check_soc(soc, doc)
+    return soc
 
 
 def load_soc(path: str | Path, overrides: Sequence[str] = ()) -> SoC:
@@ -243,11 +184,7 @@ def load_soc(path: str | Path, overrides: Sequence[str] = ()) -> SoC:
     Raises:
         ConfigError: with ``file:line:col: field.path: message`` for each problem.
     """
-    doc = _read(Path(path))
-    doc.apply_overrides(overrides)
-    soc = validate(SoC, doc)
-    _check_soc(soc, doc)
-    return soc
+    return _soc_from(read(Path(path)), overrides)
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
@@ -255,15 +192,19 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
 
     Paths in the scenario (the device file, each model) resolve relative to the scenario file.
     The policy's parameters are checked later, against the SoC, by the policy itself
-    (:func:`socsim.policies.make_policy`).
+    (:func:`socsim.policies.make_policy`); the models' contents by :mod:`socsim.check`.
 
     Raises:
         ConfigError: for malformed YAML, unknown fields, impossible values or missing files.
     """
-    from socsim.zoo import ensure  # the zoo builds bundled models on first use
+    return _scenario_from(read(Path(path)), Path(path), overrides)
 
-    path = Path(path)
-    doc = _read(path)
+
+def _scenario_from(doc: Document, path: Path, overrides: Sequence[str] = ()) -> Scenario:
+    problem = _kind_problem(doc, "scenario")
+    if problem:
+        raise ConfigError(doc.locate((), problem))
+    doc.require_mapping("scenario", _SCENARIO_FIELDS)
     soc_overrides = [o[len("soc."):] for o in overrides if o.startswith("soc.")]
     doc.apply_overrides([o for o in overrides if not o.startswith("soc.")])
     scenario = validate(Scenario, doc)
@@ -272,7 +213,7 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
         doc.apply_overrides([f"soc.{o}" for o in soc_overrides])
         scenario = validate(Scenario, doc)
     if isinstance(scenario.soc, str):
-        soc = load_soc(base / scenario.soc, [*scenario.soc_set, *soc_overrides])
+        soc = _linked_soc(doc, base, scenario, soc_overrides)
     else:
         if scenario.soc_set:
             raise ConfigError(doc.locate(("soc_set",), "soc_set changes a device file; with "
@@ -282,17 +223,15 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     problems = []
     workloads = []
     for i, w in enumerate(scenario.workloads):
-        model = (base / w.model).resolve()
-        if not model.exists() and not ensure(model):
-            problems.append(doc.locate(("workloads", i, "model"),
-                                       f"model file {str(model)!r} does not exist"))
-        update = {"model": str(model)}
+        model, why = _usable_file(base, w.model, "model", ".onnx")
+        if why:
+            problems.append(doc.locate(("workloads", i, "model"), why))
+        update = {"model": model}
         if w.inputs is not None:
-            inputs = (base / w.inputs).resolve()
-            if not inputs.exists():
-                problems.append(doc.locate(("workloads", i, "inputs"),
-                                           f"inputs file {str(inputs)!r} does not exist"))
-            update["inputs"] = str(inputs)
+            inputs, why = _usable_file(base, w.inputs, "inputs", ".npz")
+            if why:
+                problems.append(doc.locate(("workloads", i, "inputs"), why))
+            update["inputs"] = inputs
         workloads.append(w.model_copy(update=update))
     problems += [doc.locate(loc, msg) for loc, msg in _check_run(scenario, soc)]
     if problems:
@@ -300,6 +239,47 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     resolved = scenario.model_copy(update={"soc": soc, "workloads": workloads})
     resolved._doc = doc
     return resolved
+
+
+def _linked_soc(doc: Document, base: Path, scenario: Scenario,
+                soc_overrides: Sequence[str]) -> SoC:
+    """The device file a scenario's `soc:` names, with `soc_set` and `--set soc.` applied;
+    a file that is missing or of the wrong kind is reported at the `soc:` line."""
+    assert isinstance(scenario.soc, str)
+    try:
+        device = read(base / scenario.soc)
+    except ConfigError as exc:
+        raise ConfigError(doc.locate(("soc",), f"device file {scenario.soc!r}: "
+                                     f"{exc.problems[0].message}")) from None
+    problem = _kind_problem(device, "device")
+    if problem:
+        raise ConfigError(doc.locate(("soc",), f"{scenario.soc!r}: {problem}"))
+    origins = []
+    for i in range(len(scenario.soc_set)):
+        at = doc.locate(("soc_set", i), "")  # a line of the file, or the --set that wrote it
+        origins.append(Origin(at.file or doc.file, at.line, at.col, at.path))
+    origins += [Origin(f"--set soc.{o}") for o in soc_overrides]
+    return _soc_from(device, [*scenario.soc_set, *soc_overrides], origins)
+
+
+def _usable_file(base: Path, name: str, what: str, suffix: str) -> tuple[str, str | None]:
+    """The absolute path of a file a scenario names, and why it cannot be read (or None)."""
+    from socsim.zoo import ensure  # the zoo builds bundled models on first use
+
+    path = Path(os.path.realpath(base / name))
+    try:
+        path.stat()
+    except FileNotFoundError:
+        if what == "model" and ensure(path):
+            return str(path), None
+        return str(path), (f"{what} file {str(path)!r} does not exist; check the path "
+                           f"(relative to the scenario file) and give a {suffix} file")
+    except OSError as exc:
+        return str(path), f"{what} file {name!r}: {exc.strerror or exc}; give a {suffix} file"
+    if not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        return str(path), f"{what} file {str(path)!r} is {kind}; give a {suffix} file"
+    return str(path), None
 
 
 def _check_run(scenario: Scenario, soc: SoC) -> list[tuple[Loc, str]]:
@@ -342,17 +322,22 @@ def _check_run(scenario: Scenario, soc: SoC) -> list[tuple[Loc, str]]:
     return problems
 
 
-def scenario_document(scenario: Scenario) -> _Document | None:
+def scenario_document(scenario: Scenario) -> Document | None:
     """The parsed document a scenario came from (to locate later errors, e.g. policy params)."""
     return scenario._doc
 
 
 def load_any(path: str | Path) -> SoC | Scenario:
-    """Load a device or scenario file, telling them apart by their top-level keys."""
-    doc = _read(Path(path))
-    if isinstance(doc.data, dict) and "workloads" in doc.data:
-        return load_scenario(path)
-    if isinstance(doc.data, dict) and "units" in doc.data:
-        return load_soc(path)
-    raise ConfigError(doc.locate((), "neither a scenario (needs `workloads`) nor a device file "
-                                 "(needs `units`)"))
+    """Load a device or scenario file, telling them apart by their top-level keys.
+
+    Raises:
+        ConfigError: as :func:`load_scenario` or :func:`load_soc`, or neither kind of file.
+    """
+    doc = read(Path(path))
+    either = f"a scenario ({_SCENARIO_FIELDS}) or a device file ({_DEVICE_FIELDS})"
+    doc.require_mapping("socsim file", f"the fields of {either}")
+    if "workloads" in doc.data:
+        return _scenario_from(doc, Path(path))
+    if "units" in doc.data:
+        return _soc_from(doc)
+    raise ConfigError(doc.locate((), f"neither {either}: add `workloads` or `units`"))

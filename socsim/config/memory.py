@@ -6,15 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from socsim.config._base import NonNegativeFloat, PositiveFloat, PositiveInt, Spec
+from socsim.config._base import Bandwidth, Channels, Energy, PowerMw, Size, Spec
 
 
 class _MemoryBase(Spec):
-    size_kib: PositiveFloat = Field(description="Capacity, KiB.")
-    bw_gbps: PositiveFloat = Field(description="Sustained bandwidth seen by one reader, GB/s.")
-    read_pj_per_byte: NonNegativeFloat = Field(description="Energy to read one byte, pJ.")
-    write_pj_per_byte: NonNegativeFloat = Field(description="Energy to write one byte, pJ.")
-    leakage_mw: NonNegativeFloat = Field(0.0, description="Static power while powered, mW.")
+    size_kib: Size = Field(description="Capacity, KiB.")
+    bw_gbps: Bandwidth = Field(description="Sustained bandwidth seen by one reader, GB/s.")
+    read_pj_per_byte: Energy = Field(description="Energy to read one byte, pJ.")
+    write_pj_per_byte: Energy = Field(description="Energy to write one byte, pJ.")
+    leakage_mw: PowerMw = Field(0.0, description="Static power while powered, mW.")
 
     @property
     def size_bytes(self) -> int:
@@ -25,8 +25,8 @@ class Sram(_MemoryBase):
     """On-chip SRAM, allocated in whole pages."""
 
     kind: Literal["sram"] = "sram"
-    page_kib: PositiveFloat = Field(description="Allocation page size, KiB.")
-    banks: PositiveInt = Field(1, description="Independent banks (informative until paging "
+    page_kib: Size = Field(description="Allocation page size, KiB.")
+    banks: Channels = Field(1, description="Independent banks (informative until paging "
                                "models bank conflicts).")
 
     @model_validator(mode="after")

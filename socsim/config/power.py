@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from socsim.config._base import DType, NonNegativeFloat, PositiveFloat, Spec
+from socsim.config._base import (
+    DeltaC,
+    DoublingC,
+    DType,
+    Energy,
+    Freq,
+    PowerMw,
+    Spec,
+    Temp,
+    ThermalC,
+    ThermalR,
+    TimeUs,
+    Volt,
+)
 
 
 class OperatingPoint(Spec):
     """One DVFS operating point of a clock domain."""
 
-    freq_mhz: PositiveFloat = Field(description="Clock frequency at this point, MHz.")
-    voltage_v: PositiveFloat = Field(description="Supply voltage at this point, volts.")
+    freq_mhz: Freq = Field(description="Clock frequency at this point, MHz.")
+    voltage_v: Volt = Field(description="Supply voltage at this point, volts.")
 
 
 class Dvfs(Spec):
@@ -22,11 +35,11 @@ class Dvfs(Spec):
     """
 
     points: list[OperatingPoint] = Field(min_length=1, description="Available (f, V) points.")
-    nominal_mhz: PositiveFloat = Field(description="Point at which the Power energies hold.")
-    default_mhz: PositiveFloat | None = Field(
+    nominal_mhz: Freq = Field(description="Point at which the Power energies hold.")
+    default_mhz: Freq | None = Field(
         None, description="Point the unit runs at unless the scenario picks another "
         "(run.operating_points); defaults to nominal_mhz.")
-    transition_us: NonNegativeFloat = Field(
+    transition_us: TimeUs = Field(
         0.0, description="Time a change of operating point takes (PLL relock, regulator "
         "ramp), µs; ops starting meanwhile run at the old point.")
 
@@ -64,18 +77,18 @@ class Dvfs(Spec):
 class Power(Spec):
     """Energy parameters of a unit at its nominal operating point."""
 
-    energy_pj_per_mac: dict[DType, NonNegativeFloat] = Field(
+    energy_pj_per_mac: dict[DType, Energy] = Field(
         description="Dynamic energy of one multiply-accumulate per operand dtype, pJ.")
-    energy_pj_per_op: dict[DType, NonNegativeFloat] = Field(
+    energy_pj_per_op: dict[DType, Energy] = Field(
         description="Dynamic energy of one elementwise / pooling / activation operation per "
         "dtype, pJ.")
-    leakage_mw: NonNegativeFloat = Field(
+    leakage_mw: PowerMw = Field(
         description="Static (leakage) power while powered, at nominal voltage and "
         "leakage_ref_c, mW. Scales linearly with V/V_nominal.")
-    leakage_doubling_c: PositiveFloat | None = Field(
+    leakage_doubling_c: DoublingC | None = Field(
         None, description="Leakage doubles every this many °C above leakage_ref_c "
         "(subthreshold leakage grows exponentially with temperature); None: no dependence.")
-    leakage_ref_c: float = Field(25.0, description="Temperature at which leakage_mw holds, °C.")
+    leakage_ref_c: Temp = Field(25.0, description="Temperature at which leakage_mw holds, °C.")
 
 
 class Thermal(Spec):
@@ -85,9 +98,9 @@ class Thermal(Spec):
     steady state T = T_ambient + P * R.
     """
 
-    r_k_per_w: PositiveFloat = Field(description="Thermal resistance to ambient, K/W.")
-    c_j_per_k: PositiveFloat = Field(description="Thermal capacitance, J/K.")
-    trip_c: float | None = Field(None, description="Trip point: the `thermal` governor steps "
+    r_k_per_w: ThermalR = Field(description="Thermal resistance to ambient, K/W.")
+    c_j_per_k: ThermalC = Field(description="Thermal capacitance, J/K.")
+    trip_c: Temp | None = Field(None, description="Trip point: the `thermal` governor steps "
                                  "the frequency down while the unit is hotter, °C.")
-    hysteresis_c: NonNegativeFloat = Field(5.0, description="The `thermal` governor steps back "
+    hysteresis_c: DeltaC = Field(5.0, description="The `thermal` governor steps back "
                                            "up once the unit is this far below trip_c, °C.")

@@ -7,7 +7,31 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
-from socsim.config._base import PositiveFloat, PositiveInt, Spec
+from socsim.config._base import FRACTION, Freq, Range, Spec, Temp, count_in, real_in
+
+#: Most inferences (closed loop) or arrivals (open loop) one workload may ask for: every
+#: inference is simulated op by op, and a million of even a small model is hours of host time.
+MAX_INFERENCES = 1_000_000
+Inferences = count_in(Range(1, MAX_INFERENCES, "", "each inference is simulated op by op; a "
+                          "million is hours of host time"))
+InFlight = count_in(Range(1, 10_000, "", "a queue deeper than any runtime's"))
+RateHz = real_in(Range(0.0, 1e6, "Hz", "sensor frames and audio windows arrive at 1 Hz to 10 kHz",
+                     lo_open=True))
+DurationS = real_in(Range(0.0, 86_400.0, "s", "one day of simulated arrivals at most",
+                        lo_open=True))
+DeadlineMs = real_in(Range(0.0, 1e7, "ms", "edge deadlines are 1-1000 ms", lo_open=True))
+SampleMs = real_in(Range(1e-3, 1e6, "ms", "governors sample every 1-1000 ms; below 1 µs the "
+                       "samples outnumber the ops"))
+Seed = count_in(Range(0, 2 ** 63 - 1, "", "numpy seeds are non-negative; 63 bits keep them "
+                    "portable"))
+DimSize = count_in(Range(1, 1_000_000, "", "batch sizes, sequence lengths and image sides of "
+                         "edge models are 1 to a few thousand"))
+Threshold = real_in(Range(0.0, 1.0, "", FRACTION.why))
+
+#: Names that become folder names and ``workload/inference/output`` keys.
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$"
+NAME_RULE = ("letters, digits and _ . + - (at most 100, not starting with . + -): it names the "
+         "report folder and keys of outputs.npz")
 from socsim.config.soc import SoC
 
 
@@ -26,26 +50,31 @@ class Workload(Spec):
     periodic or Poisson, for ``duration_s`` seconds of simulated time).
     """
 
-    name: str = Field(description="Identifier used in reports.")
+    name: str = Field(pattern=NAME_PATTERN, description=f"Identifier used in reports: {NAME_RULE}.")
     model: str = Field(description="ONNX file, relative to the scenario file.")
-    inferences: PositiveInt | None = Field(None, description="Number of inferences to run.")
-    max_in_flight: PositiveInt = Field(1, description="Inferences of this workload in flight "
+    inferences: Inferences | None = Field(None, description="Number of inferences to run.")
+    max_in_flight: InFlight = Field(1, description="Inferences of this workload in flight "
                                        "at once; further arrivals queue (FIFO) and their "
                                        "latency includes the wait.")
-    rate_hz: PositiveFloat | None = Field(None, description="Open loop: arrival rate, 1/s.")
-    duration_s: PositiveFloat | None = Field(None, description="Open loop: arrival window, s.")
+    rate_hz: RateHz | None = Field(None, description="Open loop: arrival rate, 1/s.")
+    duration_s: DurationS | None = Field(None, description="Open loop: arrival window, s.")
     arrival: Literal["periodic", "poisson"] = Field(
         "periodic", description="Open loop: fixed period, or exponential gaps from run.seed.")
-    deadline_ms: PositiveFloat | None = Field(None, description="Relative deadline per "
+    deadline_ms: DeadlineMs | None = Field(None, description="Relative deadline per "
                                               "inference; misses are counted.")
+    shapes: dict[str, DimSize] = Field(
+        default_factory=dict, description="Size of each named dynamic dimension of the model's "
+        "inputs, e.g. `{N: 1}` for a batch dimension 'N'; a model with dynamic dimensions needs "
+        "every one given (socsim simulates one size, never a guessed one).")
     inputs: str | None = Field(None, description="Optional .npz of input arrays by input name, "
                                "samples along the first axis (cycled over inferences), used "
                                "when run.functional is true; default: seeded random inputs.")
     policy: PolicySpec | None = Field(None, description="Placement policy for this workload "
                                       "only; default: the scenario's `policy`.")
-    pin_weights: list[str] = Field(
-        default_factory=list, description="Regular expressions of op names whose weights, once "
-        "paged into their unit's `weights_cache`, are never evicted ('.*': all).")
+    pin_weights: list[Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=list, max_length=1000, description="Regular expressions of op names "
+        "whose weights, once paged into their unit's `weights_cache`, are never evicted ('.*': "
+        "all). At most 1,000 patterns of 1,000 characters: a few patterns cover any model.")
 
     @field_validator("pin_weights")
     @classmethod
@@ -65,6 +94,10 @@ class Workload(Spec):
             raise ValueError("give either `inferences: N` or both `rate_hz` and `duration_s`")
         if opened and (self.rate_hz is None or self.duration_s is None):
             raise ValueError("an open-loop workload needs both `rate_hz` and `duration_s`")
+        if opened and self.rate_hz * self.duration_s > MAX_INFERENCES:
+            raise ValueError(f"rate_hz x duration_s = {self.rate_hz * self.duration_s:g} "
+                             f"arrivals; at most {MAX_INFERENCES:,} (each is simulated op by "
+                             "op): lower the rate or the duration")
         return self
 
 
@@ -81,28 +114,28 @@ class GovernorSpec(Spec):
     """
 
     name: Literal["fixed", "performance", "powersave", "ondemand", "thermal"]
-    freq_mhz: PositiveFloat | None = Field(None, description="For `fixed`.")
-    sample_ms: PositiveFloat = Field(1.0, description="Sampling period of ondemand / thermal "
+    freq_mhz: Freq | None = Field(None, description="For `fixed`.")
+    sample_ms: SampleMs = Field(1.0, description="Sampling period of ondemand / thermal "
                                      "and of the temperature trace, ms.")
-    up_threshold: float = Field(0.8, gt=0, le=1, description="ondemand: go to max above this.")
-    down_threshold: float = Field(0.3, ge=0, lt=1, description="ondemand: step down below this.")
+    up_threshold: Threshold = Field(0.8, gt=0, description="ondemand: go to max above this.")
+    down_threshold: Threshold = Field(0.3, lt=1, description="ondemand: step down below this.")
 
 
 class RunSettings(Spec):
     """How to run the simulation."""
 
-    seed: int = Field(0, description="Seed of every random draw (arrivals, inputs).")
+    seed: Seed = Field(0, description="Seed of every random draw (arrivals, inputs).")
     functional: bool = Field(True, description="Execute the integer arithmetic of every "
                              "inference too (outputs.npz, integer events in the summary); "
                              "false runs timing and energy only (faster for many inferences).")
     out: str | None = Field(None, description="Report folder; default reports/<name>/.")
-    operating_points: dict[str, PositiveFloat] = Field(
+    operating_points: dict[str, Freq] = Field(
         default_factory=dict, description="Unit name -> DVFS freq_mhz to run at (else the "
         "unit's dvfs.default_mhz).")
     governors: dict[str, GovernorSpec] = Field(
         default_factory=dict, description="Unit name -> DVFS governor (default: fixed at the "
         "unit's operating point).")
-    ambient_c: float | None = Field(None, description="Ambient temperature, °C (default: the "
+    ambient_c: Temp | None = Field(None, description="Ambient temperature, °C (default: the "
                                     "SoC's ambient_c).")
     zero_copy: bool = Field(True, description="Let a unit read tensors in place from a memory "
                             "it shares with the producer; false forces a DMA copy for every "
@@ -112,7 +145,8 @@ class RunSettings(Spec):
 class Scenario(Spec):
     """The top-level scenario document."""
 
-    name: str = Field(description="Identifier; also the default report folder name.")
+    name: str = Field(pattern=NAME_PATTERN, description="Identifier; also the default report "
+                      f"folder name: {NAME_RULE}.")
     soc: Annotated[Annotated[SoC, Tag("inline")] | Annotated[str, Tag("path")],
                    Discriminator(lambda v: "path" if isinstance(v, str) else "inline")] = Field(
         description="Path to a device file (relative to this file), or the "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from socsim.config._base import Spec
+from socsim.config._base import Spec, Temp
 from socsim.config.dma import DmaEngine, Interconnect
 from socsim.config.memory import Memory
 from socsim.config.power import Thermal
@@ -29,7 +29,7 @@ class SoC(Spec):
     interconnect: Interconnect | None = Field(
         None, description="Shared bus/NoC that DMA transfers cross and divide; None: "
         "transfers contend only for their channel and the DRAMs they touch.")
-    ambient_c: float = Field(25.0, description="Ambient temperature of the thermal models, °C.")
+    ambient_c: Temp = Field(25.0, description="Ambient temperature of the thermal models, °C.")
     thermal_zones: dict[str, Thermal] = Field(
         default_factory=dict, description="Shared RC nodes by name (die regions, a package): "
         "every unit whose `thermal_zone` names one heats it with its power, and all of them "

@@ -10,7 +10,28 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from socsim.config._base import DType, NonNegativeFloat, PositiveFloat, PositiveInt, Spec
+from socsim.config._base import (
+    AccumulatorBits,
+    Align,
+    ArrayDim,
+    Bytes,
+    Cores,
+    Cycles,
+    DType,
+    Energy,
+    FpgaBw,
+    FpgaCount,
+    FpgaCycles,
+    FpgaDepth,
+    FpgaReal,
+    Fraction,
+    Prefetch,
+    Rate,
+    Size,
+    Spec,
+    TimeNs,
+    VectorBits,
+)
 from socsim.config.power import Dvfs, Power, Thermal
 
 #: Operator families the cost models distinguish (see :func:`socsim.graph.cost.family_of`).
@@ -22,7 +43,7 @@ OP_FAMILIES: tuple[str, ...] = OpFamily.__args__  # type: ignore[attr-defined]
 class Arithmetic(Spec):
     """Integer arithmetic of a unit: accumulator width and requantization rounding."""
 
-    accumulator_bits: Annotated[int, Field(ge=8, le=32)] = Field(
+    accumulator_bits: AccumulatorBits = Field(
         32, description="Accumulator width; results saturate at this width.")
     requant: Literal["onnx_rne", "tflite_double", "tflite_single"] = Field(
         "onnx_rne", description="Requantization: float scale + round-half-even (ONNX), or the "
@@ -38,7 +59,7 @@ class Arithmetic(Spec):
 
 class _UnitBase(Spec):
     description: str = Field("", description="Free text: what real part this models.")
-    cores: PositiveInt = Field(1, description="Cores / engines; each runs one op at a time.")
+    cores: Cores = Field(1, description="Cores / engines; each runs one op at a time.")
     dvfs: Dvfs
     power: Power
     memories: list[str] = Field(
@@ -51,14 +72,14 @@ class _UnitBase(Spec):
         None, description="An SRAM of `memories` that weights are paged into from `weights_in` "
         "on demand (a DMA page-in on a miss), kept there LRU across ops and inferences and "
         "evicted when the SRAM needs room; None: weights stream from `weights_in` every op.")
-    weights_prefetch: int = Field(
-        0, ge=0, description="With a `weights_cache`: how many of the unit's next ops (graph "
+    weights_prefetch: Prefetch = Field(
+        0, description="With a `weights_cache`: how many of the unit's next ops (graph "
         "order, same inference) get their weights paged in while the current op computes, as "
         "a compiler's double buffering does (1 = double buffering). A prefetch only uses room "
         "free or evictable now; it never waits. 0: page in on demand only.")
     ops: list[str] = Field(min_length=1, description="ONNX op types the unit executes.")
     dtypes: list[DType] = Field(min_length=1, description="Compute dtypes the unit supports.")
-    launch_overhead_cycles: NonNegativeFloat = Field(
+    launch_overhead_cycles: Cycles = Field(
         0, description="Fixed cycles per op (dispatch, descriptor setup, kernel call).")
     arithmetic: Arithmetic = Field(default_factory=Arithmetic)
     thermal: Thermal | None = Field(None, description="RC thermal model; None: the unit "
@@ -70,11 +91,11 @@ class _UnitBase(Spec):
         "NCHW", description="Layout of the 4-D activations the unit's kernels read and write. "
         "A unit reading a 4-D tensor another unit wrote in a different layout or channel "
         "alignment converts it first (docs/model.md, \"Layouts\").")
-    channel_align: PositiveInt = Field(
+    channel_align: Align = Field(
         1, description="Channels of the 4-D activations it writes are padded to a multiple of "
         "this (e.g. 16 for a 16-lane channel-parallel datapath); the padding is stored and "
         "moved.")
-    convert_bytes_per_cycle: PositiveFloat | None = Field(
+    convert_bytes_per_cycle: Rate | None = Field(
         None, description="Bytes per cycle the unit rearranges when converting a tensor's "
         "layout or alignment (a strided load/store pass). Required only if a placement makes "
         "the unit convert.")
@@ -124,23 +145,23 @@ def _check_families(value: dict[str, float]) -> dict[str, float]:
     return value
 
 
-Efficiency = dict[str, Annotated[float, Field(gt=0, le=1)]]
+Efficiency = dict[str, Fraction]
 
 
 class Cpu(_UnitBase):
     """CPU cluster with a SIMD datapath; MACs per cycle per core = vector bits / dtype bits."""
 
     kind: Literal["cpu"] = "cpu"
-    vector_bits_per_cycle: PositiveInt = Field(
+    vector_bits_per_cycle: VectorBits = Field(
         description="SIMD datapath bits retired per cycle per core (e.g. 64 for a dual-beat "
         "128-bit Helium M55 or a 64-bit-wide NEON A53 pipe).")
-    threads_per_op: PositiveInt = Field(
+    threads_per_op: Cores = Field(
         1, description="Cores one op is split across (a multi-threaded kernel); the cluster "
         "runs cores // threads_per_op ops at once.")
     efficiency: Efficiency = Field(
         description="Fraction of peak SIMD throughput reached per op family (must have "
         "'default').")
-    cache_kib: PositiveFloat | None = Field(
+    cache_kib: Size | None = Field(
         None, description="Last-level cache of the cluster, KiB. A conv or matrix op whose "
         "operands do not fit re-reads its activations once per half-cache block of weights "
         "(docs/model.md, \"CPU caches\"); None: every operand byte moves once.")
@@ -161,24 +182,24 @@ class Npu(_UnitBase):
     """A MAC-array (systolic) NPU: rows x cols processing elements."""
 
     kind: Literal["npu"] = "npu"
-    array_rows: PositiveInt = Field(description="PE array rows.")
-    array_cols: PositiveInt = Field(description="PE array columns.")
+    array_rows: ArrayDim = Field(description="PE array rows.")
+    array_cols: ArrayDim = Field(description="PE array columns.")
     dataflow: Literal["output_stationary", "weight_stationary", "input_stationary"] = Field(
         "output_stationary", description="Which operand stays in the PEs.")
-    macs_per_pe_per_cycle: dict[DType, PositiveFloat] = Field(
+    macs_per_pe_per_cycle: dict[DType, Rate] = Field(
         description="MACs one PE retires per cycle per dtype (e.g. int8: 1, int16: 0.5).")
-    elementwise_ops_per_cycle: PositiveFloat = Field(
+    elementwise_ops_per_cycle: Rate = Field(
         description="Throughput of the elementwise / activation / pooling engine, ops/cycle.")
-    ifmap_sram_kib: PositiveFloat | None = Field(
+    ifmap_sram_kib: Size | None = Field(
         None, description="Double-buffered input-feature-map SRAM (SCALE-Sim's IFMAP SRAM), "
         "KiB. None: buffers large enough, no fill/drain prologue is modelled.")
-    filter_sram_kib: PositiveFloat | None = Field(
+    filter_sram_kib: Size | None = Field(
         None, description="Double-buffered weight SRAM (SCALE-Sim's Filter SRAM), KiB. None: "
         "as for ifmap_sram_kib.")
-    ofmap_sram_kib: PositiveFloat | None = Field(
+    ofmap_sram_kib: Size | None = Field(
         None, description="Double-buffered output SRAM (SCALE-Sim's OFMAP SRAM), KiB. None: "
         "as for ifmap_sram_kib.")
-    sram_fill_words_per_cycle: PositiveFloat = Field(
+    sram_fill_words_per_cycle: Rate = Field(
         10, description="Words per cycle that fill the ifmap / filter SRAMs from the backing "
         "memory before the first fold (SCALE-Sim's estimate-bandwidth default is 10). Only "
         "read when all three SRAM sizes are set.")
@@ -201,9 +222,9 @@ class Dsp(_UnitBase):
     """A VLIW/SIMD DSP: MACs per cycle per dtype."""
 
     kind: Literal["dsp"] = "dsp"
-    macs_per_cycle: dict[DType, PositiveFloat] = Field(
+    macs_per_cycle: dict[DType, Rate] = Field(
         description="Peak MACs per cycle per core per dtype.")
-    ops_per_cycle: dict[DType, PositiveFloat] = Field(
+    ops_per_cycle: dict[DType, Rate] = Field(
         description="Peak elementwise ops per cycle per core per dtype.")
     efficiency: Efficiency = Field(description="Fraction of peak reached per op family.")
 
@@ -213,7 +234,6 @@ class Dsp(_UnitBase):
         return _check_families(value)
 
 
-NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
 class FpgaFabric(Spec):
@@ -224,21 +244,21 @@ class FpgaFabric(Spec):
     reconfig_pj_per_byte`` (docs/model.md, "FPGA fabric").
     """
 
-    dsp_slices: PositiveInt = Field(description="DSP slices of the fabric (DSP48E2 on "
+    dsp_slices: FpgaCount = Field(description="DSP slices of the fabric (DSP48E2 on "
                                     "UltraScale+).")
-    luts: PositiveInt = Field(description="6-input LUTs of the fabric.")
-    bram36: NonNegativeFloat = Field(description="36 Kb block RAMs (a RAMB18 counts 0.5).")
-    uram: NonNegativeInt = Field(0, description="288 Kb UltraRAM blocks (0 if the part has "
+    luts: FpgaCount = Field(description="6-input LUTs of the fabric.")
+    bram36: FpgaReal = Field(description="36 Kb block RAMs (a RAMB18 counts 0.5).")
+    uram: FpgaCount = Field(0, description="288 Kb UltraRAM blocks (0 if the part has "
                                  "none).")
-    reconfig_bw_mb_per_s: PositiveFloat = Field(
+    reconfig_bw_mb_per_s: FpgaBw = Field(
         description="Sustained bandwidth of the configuration port (PCAP / ICAP), MB/s "
         "(10^6 bytes per second).")
-    reconfig_setup_ns: NonNegativeFloat = Field(
+    reconfig_setup_ns: TimeNs = Field(
         0, description="Fixed time per reconfiguration (driver, decoupling, start-up), ns.")
-    reconfig_pj_per_byte: NonNegativeFloat = Field(
+    reconfig_pj_per_byte: Energy = Field(
         description="Energy per partial-bitstream byte: fetching it and writing the "
         "configuration memory, pJ.")
-    full_bitstream_bytes: PositiveInt | None = Field(
+    full_bitstream_bytes: Bytes | None = Field(
         None, description="Bytes of a full-device bitstream; a kernel without "
         "`bitstream_bytes` gets this times its largest resource share. Required if a kernel "
         "omits `bitstream_bytes`.")
@@ -255,18 +275,18 @@ class FpgaKernel(Spec):
     dtypes: list[DType] | None = Field(
         None, description="Compute dtypes it implements (a subset of the unit's `dtypes`); "
         "None: all of them.")
-    dsp_slices: NonNegativeInt = Field(description="DSP slices the kernel occupies.")
-    luts: NonNegativeInt = Field(description="LUTs the kernel occupies.")
-    bram36: NonNegativeFloat = Field(0, description="36 Kb block RAMs it occupies.")
-    uram: NonNegativeInt = Field(0, description="UltraRAM blocks it occupies.")
-    parallelism: PositiveInt | None = Field(None, description="MACs started per initiation.")
-    initiation_interval: PositiveInt | None = Field(None, description="Cycles between "
+    dsp_slices: FpgaCount = Field(description="DSP slices the kernel occupies.")
+    luts: FpgaCount = Field(description="LUTs the kernel occupies.")
+    bram36: FpgaReal = Field(0, description="36 Kb block RAMs it occupies.")
+    uram: FpgaCount = Field(0, description="UltraRAM blocks it occupies.")
+    parallelism: FpgaCycles | None = Field(None, description="MACs started per initiation.")
+    initiation_interval: FpgaCycles | None = Field(None, description="Cycles between "
                                                     "initiations (II).")
-    pipeline_depth: NonNegativeFloat | None = Field(None, description="Pipeline fill latency, "
+    pipeline_depth: FpgaDepth | None = Field(None, description="Pipeline fill latency, "
                                                     "cycles.")
-    elementwise_ops_per_cycle: PositiveFloat | None = Field(
+    elementwise_ops_per_cycle: Rate | None = Field(
         None, description="Throughput of its elementwise datapath, ops/cycle.")
-    bitstream_bytes: PositiveInt | None = Field(
+    bitstream_bytes: Bytes | None = Field(
         None, description="Partial bitstream size; None: the fabric's full_bitstream_bytes × "
         "the kernel's largest share of any resource.")
     preloaded: bool = Field(False, description="Resident at t = 0 (in the boot bitstream).")
@@ -288,13 +308,13 @@ class Fpga(_UnitBase):
     """
 
     kind: Literal["fpga"] = "fpga"
-    parallelism: PositiveInt | None = Field(
+    parallelism: FpgaCycles | None = Field(
         None, description="MACs the datapath starts per initiation (required without "
         "`kernels`).")
-    initiation_interval: PositiveInt = Field(1, description="Cycles between initiations (II).")
-    pipeline_depth: NonNegativeFloat | None = Field(
+    initiation_interval: FpgaCycles = Field(1, description="Cycles between initiations (II).")
+    pipeline_depth: FpgaDepth | None = Field(
         None, description="Fill latency of the pipeline, cycles (required without `kernels`).")
-    elementwise_ops_per_cycle: PositiveFloat | None = Field(
+    elementwise_ops_per_cycle: Rate | None = Field(
         None, description="Throughput of the elementwise datapath, ops/cycle (required "
         "without `kernels`).")
     fabric: FpgaFabric | None = Field(None, description="Fabric resources and reconfiguration "

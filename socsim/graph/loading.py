@@ -1,15 +1,23 @@
-"""ONNX -> :class:`Graph`: check, infer shapes, fuse QDQ groups, cost every op."""
+"""ONNX -> :class:`Graph`: check, infer shapes, fuse QDQ groups, cost every op.
+
+Nothing is guessed (:mod:`socsim.graph.checks`): a dynamic dimension must be given a size
+(``shapes``); a zero-size tensor, an opset newer than onnx knows, an empty graph and NaN weights
+are errors; infinite weights (an attention mask's -inf) are kept but reported in
+:attr:`LoadedModel.warnings`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
 from socsim.errors import ModelError, UnsupportedOpError
-from socsim.graph.cost import family_of, op_work
+from socsim.graph.checks import check_opsets, check_weights, resolve_dims, static_shape
+from socsim.graph.cost import SUPPORTED_OPS, family_of, op_work
 from socsim.graph.ir import Graph, Op, Tensor
 
 _QDQ = {"QuantizeLinear", "DequantizeLinear"}
@@ -23,6 +31,19 @@ def dtype_name(elem_type: int) -> str:
                                                          else name)
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """A graph and what the user should know about its model.
+
+    Attributes:
+        graph: the loaded graph.
+        warnings: things kept as they are but worth a look (e.g. infinite weights).
+    """
+
+    graph: Graph
+    warnings: tuple[str, ...] = ()
+
+
 def _read(source: str | Path | onnx.ModelProto) -> tuple[onnx.ModelProto, str, str | None]:
     if isinstance(source, onnx.ModelProto):
         return source, source.graph.name or "model", None
@@ -30,33 +51,65 @@ def _read(source: str | Path | onnx.ModelProto) -> tuple[onnx.ModelProto, str, s
     try:
         model = onnx.load(str(path))
     except FileNotFoundError:
-        raise ModelError(f"{path}: file not found") from None
+        raise ModelError(f"{path}: file not found; check the path") from None
+    except IsADirectoryError:
+        raise ModelError(f"{path}: is a directory; give an .onnx file") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or exc}); give a readable .onnx "
+                         "file") from None
     except Exception as exc:  # onnx raises DecodeError, ValueError... for a broken file
         raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})",
                          hint="regenerate it (workloads/generate.py) or re-export it") from None
     return model, path.stem, str(path)
 
 
-def load_graph(source: str | Path | onnx.ModelProto) -> Graph:
-    """Load an ONNX model as a socsim :class:`Graph`.
-
-    The model is checked, shapes are inferred (dynamic dims become 1), QuantizeLinear /
-    DequantizeLinear pairs around a compute node are fused into it, DequantizeLinear of
-    constants is folded into the consumer's weights, and every op gets its cost descriptor.
+def load_graph(source: str | Path | onnx.ModelProto,
+               shapes: Mapping[str, int] | None = None) -> Graph:
+    """Load an ONNX model as a socsim :class:`Graph` (see :func:`load_model`).
 
     Raises:
-        ModelError: the file is not a valid model, or a tensor shape cannot be inferred.
+        ModelError: as :func:`load_model`.
+        UnsupportedOpError: an op type socsim cannot cost.
+    """
+    return load_model(source, shapes).graph
+
+
+def load_model(source: str | Path | onnx.ModelProto,
+               shapes: Mapping[str, int] | None = None) -> LoadedModel:
+    """Load an ONNX model as a socsim :class:`Graph`, with warnings about its contents.
+
+    The model is checked, its dynamic input dimensions are given the sizes in ``shapes``,
+    shapes are inferred, QuantizeLinear / DequantizeLinear pairs around a compute node are fused
+    into it, DequantizeLinear of constants is folded into the consumer's weights, and every op
+    gets its cost descriptor.
+
+    Args:
+        source: an .onnx path or a ModelProto.
+        shapes: size of each named dynamic dimension (``{"N": 1}``); every one must be given.
+
+    Raises:
+        ModelError: the file is not a valid model; an opset newer than onnx knows; a dynamic
+            dimension without a size; a zero-size tensor; an empty graph; NaN weights.
         UnsupportedOpError: an op type socsim cannot cost.
     """
     model, name, path = _read(source)
     where = path or name
+    check_opsets(model, where)
+    model = resolve_dims(model, dict(shapes or {}), where)
     try:
         onnx.checker.check_model(model)
         model = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except Exception as exc:
-        raise ModelError(f"{where}: invalid ONNX model: {str(exc).splitlines()[0]}",
-                         hint="run onnx.checker.check_model on it for details") from None
+        raise ModelError(f"{where}: invalid ONNX model: {str(exc).splitlines()[0]}; check it "
+                         "with onnx.checker.check_model and re-export it") from None
+    warnings = check_weights(model, where)
     g = model.graph
+    for i, node in enumerate(g.node):  # before shapes: unsupported ops have data-dependent ones
+        if node.op_type not in SUPPORTED_OPS and node.op_type != "Constant":
+            label = node.name or f"{node.op_type}_{i}"
+            raise UnsupportedOpError(f"{where}: node {label!r}: socsim has no cost model "
+                                     f"for op type {node.op_type!r}; supported: "
+                                     f"{', '.join(sorted(SUPPORTED_OPS))}")
     tensors: dict[str, Tensor] = {}
     for init in g.initializer:
         tensors[init.name] = Tensor(init.name, tuple(init.dims), dtype_name(init.data_type), True)
@@ -67,8 +120,7 @@ def load_graph(source: str | Path | onnx.ModelProto) -> Graph:
         if not tt.HasField("shape"):
             raise ModelError(f"{where}: tensor {vi.name!r} has no inferable shape",
                              hint="export the model with static input shapes")
-        shape = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1
-                      for d in tt.shape.dim)
+        shape = static_shape(vi, where)
         tensors[vi.name] = Tensor(vi.name, shape, dtype_name(tt.elem_type))
     nodes = list(g.node)
     for i, node in enumerate(nodes):
@@ -87,7 +139,11 @@ def load_graph(source: str | Path | onnx.ModelProto) -> Graph:
     graph_outputs = tuple(o.name for o in g.output)
     ops = _fuse_and_cost(nodes, tensors, set(graph_outputs), where)
     ops = _fuse_activations(ops, set(graph_outputs))
-    return Graph(name, tuple(ops), tensors, graph_inputs, graph_outputs, path)
+    if not ops:
+        raise ModelError(f"{where}: the graph has no operators (only constants or nothing): "
+                         "nothing to simulate; check that the export wrote the model's nodes")
+    graph = Graph(name, tuple(ops), tensors, graph_inputs, graph_outputs, path)
+    return LoadedModel(graph, tuple(warnings))
 
 
 def _fuse_and_cost(nodes: list[onnx.NodeProto], tensors: dict[str, Tensor],

@@ -1,0 +1,181 @@
+"""Everything ``socsim run`` checks before it simulates, for ``socsim validate`` and the run.
+
+A scenario is checked as a run would use it: the YAML (strict numbers, ranges, names), the
+device file, each model (readable, static shapes or ``shapes`` for its dynamic dimensions,
+known opset, finite weights), each placement (the policy's plan against the units' ops and
+dtypes) and each ``inputs`` file (an .npz with one finite array per model input, samples along
+the first axis). Every problem is located in the scenario (``file:line:col: field``) with the
+fix; warnings (kept but worth a look) go into the plans' notes, which the run prints and
+records in ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from socsim.config.document import Loc
+from socsim.config.loading import load_any, load_scenario, scenario_document
+from socsim.config.scenario import Scenario, Workload
+from socsim.errors import ConfigError, ModelError, PlacementError, Problem, SocsimError
+from socsim.graph.ir import Graph
+from socsim.graph.loading import LoadedModel, load_model
+from socsim.sim.program import Job
+
+#: Largest total of uncompressed arrays read from one inputs file (a zip bomb stops here).
+MAX_INPUT_BYTES = 1 << 30
+#: Largest tensor a functional run computes: its kernels hold every tensor in host memory, and
+#: edge models' tensors are kilobytes to tens of megabytes.
+MAX_TENSOR_BYTES = 1 << 30
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What :func:`check_file` found in a file that has no errors.
+
+    Attributes:
+        kind: "scenario" or "device".
+        name: the scenario's or device's name.
+        jobs: each workload's graph and plan (scenarios only).
+        warnings: what the user should know (model contents, placement fallbacks).
+    """
+
+    kind: Literal["scenario", "device"]
+    name: str
+    jobs: tuple[Job, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def check_file(path: str | Path, overrides: Sequence[str] = ()) -> Checked:
+    """Check a device or scenario file as completely as a run would, without simulating.
+
+    Raises:
+        SocsimError: the first file-level problem, or every located problem found.
+    """
+    path = Path(path)
+    if overrides:
+        loaded = load_scenario(path, overrides)
+    else:
+        loaded = load_any(path)
+    if not isinstance(loaded, Scenario):
+        return Checked("device", loaded.name)
+    jobs = plan_workloads(loaded)
+    warnings = tuple(dict.fromkeys(n for job in jobs for n in job.plan.notes))
+    return Checked("scenario", loaded.name, tuple(jobs), warnings)
+
+
+def plan_workloads(scenario: Scenario) -> list[Job]:
+    """Load each workload's model, place it with its policy and check its inputs file.
+
+    Each model is loaded once per distinct ``(model, shapes)``. Model warnings join the plan's
+    notes, prefixed with the workload's name.
+
+    Raises:
+        ConfigError: a policy that cannot be built, or an unreadable inputs file, located in
+            the scenario file.
+        ModelError: a model socsim cannot read, located at its workload's ``model``.
+        PlacementError: a plan that puts an op on a unit that cannot run it, located at the
+            policy that made it.
+    """
+    from socsim.run import make_policies  # run imports this module
+
+    doc = scenario_document(scenario)
+
+    def locate(loc: Loc, message: str) -> Problem:
+        if doc is None:
+            return Problem(message, path=".".join(map(str, loc)))
+        return doc.locate(loc, message)
+
+    soc = scenario.device
+    models: dict[tuple[str, tuple[tuple[str, int], ...]], LoadedModel] = {}
+    jobs: list[Job] = []
+    problems: list[Problem] = []
+    for i, (w, policy) in enumerate(zip(scenario.workloads, make_policies(scenario))):
+        key = (w.model, tuple(sorted(w.shapes.items())))
+        try:
+            loaded = models.get(key) or load_model(w.model, w.shapes)
+        except ModelError as exc:
+            where = ("workloads", i, "shapes" if "`shapes`" in str(exc) and w.shapes else "model")
+            raise type(exc)(locate(where, _one_line(exc))) from None
+        models[key] = loaded
+        big = max(loaded.graph.tensors.values(), key=lambda t: t.nbytes)
+        if scenario.run.functional and big.nbytes > MAX_TENSOR_BYTES:
+            problems.append(locate(("workloads", i, "shapes" if w.shapes else "model"), (
+                f"tensor {big.name!r} {big.shape} holds {big.nbytes:,} bytes; a functional run "
+                f"computes every tensor in host memory (at most {MAX_TENSOR_BYTES:,} bytes "
+                "each): give smaller `shapes` or set run.functional: false")))
+            continue
+        try:
+            plan = policy.place(loaded.graph, soc)
+            plan.validate(loaded.graph, soc)
+        except PlacementError as exc:
+            at = ("workloads", i, "policy") if w.policy is not None else ("policy",)
+            raise PlacementError(locate(at, f"workload {w.name!r}: {_one_line(exc)}; place "
+                                        "those ops on a unit whose `ops` and `dtypes` "
+                                        "include them, or add them there")) from None
+        problems += [locate(("workloads", i, "inputs"), m)
+                     for m in check_inputs(w, loaded.graph)]
+        notes = tuple(f"workload {w.name!r}: {m}" for m in loaded.warnings)
+        jobs.append(Job(w, loaded.graph, replace(plan, notes=plan.notes + notes)))
+    if problems:
+        raise ConfigError(problems)
+    return jobs
+
+
+def _one_line(exc: SocsimError) -> str:
+    """An error's problems (and hint) as one line: the first few, then how many more."""
+    msgs = [p.message for p in exc.problems]
+    text = "; ".join(msgs[:3]) + (f"; and {len(msgs) - 3} more" if len(msgs) > 3 else "")
+    return f"{text} ({exc.hint})" if exc.hint else text
+
+
+def check_inputs(workload: Workload, graph: Graph) -> list[str]:
+    """Problems of a workload's ``inputs`` file against its graph (none without one).
+
+    The file must be an .npz archive (``numpy.savez``) without pickled objects, holding one
+    array per model input, named as the input, of the input's dtype, with at least one sample
+    along the first axis and the input's shape after it, and finite values.
+    """
+    if workload.inputs is None:
+        return []
+    path = workload.inputs
+    fix = (f"save it with numpy.savez(path, **{{name: array}}) for inputs "
+           f"{list(graph.inputs)}, samples along the first axis")
+    try:
+        with zipfile.ZipFile(path) as z:
+            total = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return [f"{path!r} is not an .npz archive; {fix}"]
+    if total > MAX_INPUT_BYTES:
+        return [f"{path!r} expands to {total:,} bytes, more than the {MAX_INPUT_BYTES:,}-byte "
+                "limit; give fewer samples (they are cycled over the inferences)"]
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        return [f"{path!r} cannot be read as an .npz of plain arrays ({exc}); {fix}"]
+    missing = [n for n in graph.inputs if n not in arrays]
+    if missing:
+        return [f"{path!r} lacks arrays for model inputs {missing}; it has {sorted(arrays)}; "
+                f"{fix}"]
+    problems = []
+    for name in graph.inputs:
+        array, t = arrays[name], graph.tensors[name]
+        want = (", ".join(map(str, t.shape)) + ",") if len(t.shape) == 1 else ", ".join(
+            map(str, t.shape))
+        if array.ndim < 1 or array.shape[1:] != t.shape or array.shape[0] < 1:
+            problems.append(f"array {name!r} has shape {array.shape}; expected (N, {want}) with "
+                            "N >= 1 samples along the first axis")
+        elif array.dtype != np.dtype(t.dtype):
+            problems.append(f"array {name!r} is {array.dtype}; the model's input is {t.dtype}: "
+                            f"save array.astype(numpy.{t.dtype})")
+        elif np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+            bad = int((~np.isfinite(array)).sum())
+            problems.append(f"array {name!r} holds {bad} NaN or infinite value(s); give finite "
+                            "inputs")
+    return [f"{path!r}: {p}" for p in problems]
