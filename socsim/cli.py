@@ -89,10 +89,10 @@ def _run(scenario: Path, out_dir: str | None, seed: int | None, overrides: list[
     state["folder"] = folder
     jobs = plan_jobs(loaded)
     size = run_size(loaded, jobs)
-    err.print(f"simulating {size}", highlight=False, soft_wrap=True)
     check_size(size, DEFAULT_MAX_OPS if max_ops is None else max_ops)
     phases = RichPhases(err)
-    with folder.staging() as tmp:
+    with folder.staging() as tmp:  # an unwritable place fails here, before simulating
+        err.print(f"simulating {size}", highlight=False, soft_wrap=True)
         result = simulate(loaded, jobs, size=size, progress=phases)
         result.write_into(tmp, progress=phases)
     for table in summary_tables(result.summary):

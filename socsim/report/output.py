@@ -118,11 +118,19 @@ def check_folder(folder: Path, option: str = "--out") -> None:
         OutputError: the folder is a file or a link, holds links or files that are not a
             report, is the working directory or a parent of it, or sits under a file.
     """
+    other = f"choose another folder with {option}" if option == "--out" else \
+        f"choose another folder with --out (or change {option})"
+    try:
+        _check_folder(folder, option, other)
+    except OSError as exc:  # a name too long, a loop of links, a folder we may not read
+        raise OutputError(Problem(f"{folder}: cannot write here: {exc.strerror or exc}",
+                                  path=option), hint=other) from None
+
+
+def _check_folder(folder: Path, option: str, other: str) -> None:
     def fail(message: str, hint: str) -> None:
         raise OutputError(Problem(f"{folder}: {message}", path=option), hint=hint)
 
-    other = f"choose another folder with {option}" if option == "--out" else \
-        f"choose another folder with --out (or change {option})"
     if folder.is_symlink():
         fail("is a symbolic link; socsim never writes through links", other)
     cwd = Path.cwd().resolve()
@@ -138,10 +146,7 @@ def check_folder(folder: Path, option: str = "--out") -> None:
         return
     if not folder.is_dir():
         fail("exists and is a file; the report is a folder", other)
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError as exc:
-        fail(f"cannot be read: {exc.strerror}", other)
+    entries = sorted(os.scandir(folder), key=lambda e: e.name)
     links = [e.name for e in entries if e.is_symlink()]
     if links:
         fail(f"holds symbolic links ({', '.join(links)}); socsim never follows them and will "
