@@ -27,6 +27,7 @@ import re
 import secrets
 import shutil
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -265,14 +266,21 @@ def _exchange(a: Path, b: Path) -> bool:
 
 @contextmanager
 def _sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) back while the folder is being swapped or cleaned up; a pending
-    one is delivered right after."""
-    mask = getattr(signal, "pthread_sigmask", None)
-    if mask is None:
+    """Hold Ctrl-C (SIGINT) back while the folder is being swapped or cleaned up; one that
+    arrived meanwhile is delivered (``KeyboardInterrupt``) right after.
+
+    A handler that records the signal rather than a signal mask: a process-directed signal
+    may be delivered to any thread that does not block it, and Python acts on it in the
+    main thread all the same.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = mask(signal.SIG_BLOCK, {signal.SIGINT})
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
     try:
         yield
     finally:
-        mask(signal.SIG_SETMASK, previous)
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, None)
