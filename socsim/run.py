@@ -227,11 +227,17 @@ class RunSize:
     def __str__(self) -> str:
         about = "" if self.exact else "about "
         each = "; ".join(f"{w}: {_count(n)} x {k}" for w, n, k in self.parts)
-        return (f"{about}{_count(self.inferences)} inferences, {about}{_count(self.ops)} ops "
+        return (f"{_about(self.inferences, about)} inferences, {_about(self.ops, about)} ops "
                 f"({each})")
 
 
+def _about(x: float, about: str) -> str:
+    return _count(x) if not math.isfinite(x) else about + _count(x)
+
+
 def _count(x: float) -> str:
+    if not math.isfinite(x):
+        return "unbounded"
     return f"{x:,.0f}" if x < 1e15 else f"{x:.3g}"
 
 
@@ -243,7 +249,7 @@ def run_size(scenario: Scenario, jobs: Sequence[Job]) -> RunSize:
             n = float(w.inferences)
         else:
             arrivals = w.rate_hz * w.duration_s  # inf for absurd rates: caught by the limit
-            n = math.ceil(arrivals) if math.isfinite(arrivals) else math.inf
+            n = float(math.ceil(arrivals)) if math.isfinite(arrivals) else math.inf
             exact = exact and w.arrival == "periodic"
         parts.append((w.name, n, len(job.graph.ops)))
     return RunSize(tuple(parts), exact)
@@ -257,10 +263,12 @@ def check_size(size: RunSize, max_ops: float | None) -> None:
     """
     if max_ops is None or size.ops <= max_ops:
         return
-    raise RunSizeError(
-        f"the run is {size}, over the limit of {_count(max_ops)} ops",
-        hint="lower `inferences` (or `rate_hz` x `duration_s`) in the scenario or with --set, "
-        f"or, if you mean it, raise the limit: --max-ops {_count(size.ops).replace(',', '')}")
+    fix = "lower `inferences` (or `rate_hz` x `duration_s`) in the scenario or with --set"
+    if size.ops < 1e15:  # beyond, no one means it
+        fix += (", or, if you mean it, raise the limit: --max-ops "
+                f"{math.ceil(size.ops)}")
+    raise RunSizeError(f"the run is {size}, over the limit of {_count(max_ops)} ops",
+                       hint=fix)
 
 
 def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = None,
