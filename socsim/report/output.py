@@ -39,7 +39,7 @@ REPORT_FILES = frozenset({"summary.json", "ops.csv", "transfers.csv", "trace.jso
 """Every file a report folder may hold; an existing folder with anything else is refused."""
 
 _STAGING_SUFFIX = ".partial"
-_NAME_CHARS = re.compile(r"[A-Za-z0-9._+@=,-]+")
+_NAME_CHARS = re.compile(r"[\w.+@=,-]+")  # \w: letters and digits of any script, and _
 _MAX_NAME_BYTES = 200  # room for the staging prefix and suffix within NAME_MAX (255)
 
 
