@@ -14,7 +14,13 @@ from __future__ import annotations
 import importlib
 
 from socsim.errors import (
-    ConfigError, ModelError, PlacementError, SimulationError, SocsimError, UnsupportedOpError)
+    ConfigError,
+    ModelError,
+    PlacementError,
+    SimulationError,
+    SocsimError,
+    UnsupportedOpError,
+)
 
 __version__ = "0.1.0"
 

@@ -23,7 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 out = Console()
 err = Console(stderr=True)
 
-_MAX_OPS_HELP = "2,000,000"  # socsim.run.DEFAULT_MAX_OPS (tests/test_cli.py keeps them equal)
+_MAX_OPS_HELP = "2,000,000"  # socsim.run.DEFAULT_MAX_OPS (tests/hostile/test_outputs_cli.py keeps them equal)
 
 
 def _version(value: bool) -> None:
@@ -79,8 +79,15 @@ def _run(scenario: Path, out_dir: str | None, seed: int | None, overrides: list[
     """The body of ``socsim run``; ``state["folder"]`` is the report folder once known."""
     from socsim.progress import RichPhases
     from socsim.report.console import summary_tables
-    from socsim.run import DEFAULT_MAX_OPS, check_size, load, plan_jobs, report_folder, \
-        run_size, simulate
+    from socsim.run import (
+        DEFAULT_MAX_OPS,
+        check_size,
+        load,
+        plan_jobs,
+        report_folder,
+        run_size,
+        simulate,
+    )
 
     if seed is not None:
         overrides.append(f"run.seed={seed}")
@@ -189,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and return its exit status.
 
     Usage errors are click's (status 2, with usage text); any :class:`SocsimError` becomes
-    one line per problem plus a hint, status 1; Ctrl-C one line, status 130; never a
-    traceback for bad input.
+    one line per problem plus a hint, status 1, and so does an OSError (a file the system
+    refuses); Ctrl-C one line, status 130; never a traceback for bad input.
     """
     try:
         _command().main(args=argv, prog_name="socsim")
@@ -200,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted", highlight=False)
         return 130
+    except OSError as exc:  # the machine's refusal (permissions, space), not a socsim bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"[red]error:[/] {escape(where + (exc.strerror or str(exc)))}",
+                  highlight=False, soft_wrap=True)
+        return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0

@@ -17,7 +17,19 @@ _WHERE = {
     "REPORT_FILES": "output", "ReportFolder": "output",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "REPORT_FILES",
+    "OutputError",
+    "ReportFolder",
+    "Tables",
+    "chrome_trace",
+    "energy",
+    "strict_summary",
+    "summary",
+    "summary_tables",
+    "timeline",
+    "write_report",
+]
 
 
 def __getattr__(name: str):

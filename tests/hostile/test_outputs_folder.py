@@ -238,7 +238,7 @@ def test_file_slipped_into_the_folder_during_the_run_is_kept(sandbox, capsys, mo
 def test_full_disk_while_writing_keeps_the_earlier_report(sandbox, capsys, monkeypatch):
     import errno
 
-    import socsim.report.write as write
+    from socsim.report import write
 
     scenario = tiny_scenario(sandbox)
     assert cli(capsys, "run", str(scenario), "--out", "out", cwd=sandbox).code == 0

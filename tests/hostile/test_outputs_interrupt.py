@@ -53,8 +53,8 @@ def _one_interrupt_line(err: str) -> str:
 def test_interrupt_while_writing_each_file(reports, capsys, monkeypatch, at_file):
     """Ctrl-C as the n-th report file is half written (n = 0..5), or during the simulation
     (n = 6: before any file)."""
-    import socsim.report.write as write
     import socsim.run
+    from socsim.report import write
 
     box, new = reports
     shutil.copytree(box / "out", box / "earlier_copy")
@@ -66,7 +66,7 @@ def test_interrupt_while_writing_each_file(reports, capsys, monkeypatch, at_file
         opened = []
 
         def half_then_interrupt(path, mode="r", *args, **kwargs):
-            fh = open(path, mode, *args, **kwargs)
+            fh = open(path, mode, *args, **kwargs)  # noqa: SIM115 (returned to the writer)
             opened.append(path)
             if len(opened) == at_file + 1:
                 fh.write(b"{" if "b" in mode else "{")
@@ -85,7 +85,7 @@ def test_interrupt_during_the_swap_is_held_until_the_new_report_is_in(reports, c
                                                                       monkeypatch):
     """A real SIGINT arriving while the folders are exchanged is delivered right after:
     the new report is complete and the message says so."""
-    import socsim.report.output as output
+    from socsim.report import output
 
     box, new = reports
     exchange = output._exchange

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import socsim.report.output as output
+from socsim.report import output
 from socsim.report.output import OutputError, ReportFolder, check_name, resolve_folder
 from socsim.report.write import strict_summary
 
