@@ -83,3 +83,17 @@ def test_readme_links_and_examples_hold():
         if not target.startswith("http"):
             assert (REPO / target).exists(), target
     assert "../shared" not in readme
+
+
+def test_readme_run_examples_load(capsys, tmp_path):
+    """Every ``socsim run`` example in the README loads and validates its --set overrides:
+    run with ``--max-ops 1``, each is refused by its size alone, after validation."""
+    readme = (REPO / "README.md").read_text()
+    examples = [" ".join(m.split()) for m in re.findall(r"`(socsim run scenarios/[^`]+)`",
+                                                        readme)]
+    assert len(examples) >= 2, examples
+    for k, example in enumerate(examples):
+        args = example.split()[1:]
+        r = cli(capsys, *args, "--max-ops", "1", "--out", str(tmp_path / str(k)), cwd=REPO)
+        assert r.code == 1 and "over the limit of 1 ops" in r.err, (example, r.text)
+    assert list(tmp_path.iterdir()) == []
