@@ -196,8 +196,10 @@ class ReportFolder:
             yield tmp
             with _sigint_deferred():
                 check_folder(self.path, self.option)  # nothing slipped in while we ran
-                self._swap(tmp)
+                earlier = self._swap(tmp)
                 self.committed = True
+                if earlier is not None:
+                    shutil.rmtree(earlier, ignore_errors=True)
         finally:
             if not self.committed:
                 with _sigint_deferred():
@@ -207,10 +209,10 @@ class ReportFolder:
 
     def _make_staging(self) -> Path:
         parent = self.path.parent
-        missing = [p for p in (parent, *parent.parents) if not p.exists()]
+        # the parents this run creates, outermost first, removed again if it fails
+        self._created = [p for p in reversed((parent, *parent.parents)) if not p.exists()]
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            self._created = list(reversed(missing))
             for _ in range(16):
                 tmp = parent / f".{self.path.name}.{secrets.token_hex(4)}{_STAGING_SUFFIX}"
                 try:
@@ -226,16 +228,21 @@ class ReportFolder:
                                       f"{exc.strerror or exc}", path=self.option),
                               hint="choose a folder you can write to") from None
 
-    def _swap(self, tmp: Path) -> None:
+    def _swap(self, tmp: Path) -> Path | None:
+        """Put ``tmp`` in the folder's place; return where the earlier report went."""
         if not self.path.exists():
             os.rename(tmp, self.path)
-            return
-        if not _exchange(tmp, self.path):
-            old = tmp.with_name(tmp.name.replace(_STAGING_SUFFIX, ".old"))
-            os.rename(self.path, old)
+            return None
+        if _exchange(tmp, self.path):
+            return tmp  # the earlier report, now under the staging name
+        old = tmp.with_name(tmp.name.replace(_STAGING_SUFFIX, ".old"))
+        os.rename(self.path, old)
+        try:
             os.rename(tmp, self.path)
-            tmp = old
-        shutil.rmtree(tmp)  # the earlier report, now under the staging name
+        except OSError:
+            os.rename(old, self.path)
+            raise
+        return old
 
 
 def _rmdir_if_empty(d: Path) -> None:
@@ -281,6 +288,6 @@ def _sigint_deferred() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
         if caught and callable(previous):
             previous(signal.SIGINT, None)
