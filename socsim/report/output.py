@@ -191,7 +191,8 @@ class ReportFolder:
             OutputError: the staging folder cannot be created (unwritable place, read-only
                 file system, a parent that is a file), before anything is simulated.
         """
-        tmp = self._make_staging()
+        with _sigint_deferred():  # a Ctrl-C now would leave the new staging folder behind
+            tmp = self._make_staging()
         try:
             yield tmp
             with _sigint_deferred():

@@ -153,8 +153,9 @@ def test_sigint_at_several_points_of_a_real_run(reports, capsys):
                 proc.send_signal(signal.SIGINT)
                 sent[point] = time.monotonic()
         time.sleep(0.005)
+    results = {point: proc.communicate(timeout=60) for point, proc in procs.items()}
     for point, proc in procs.items():
-        out, err = proc.communicate(timeout=60)
+        out, err = results[point]
         assert "Traceback" not in out + err, err
         assert point in sent, f"{point}: finished before it could be interrupted ({err})"
         assert proc.returncode == 130, (point, proc.returncode, err)
