@@ -17,19 +17,37 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.conftest import snapshot
+from socsim.cli import main
+from tests.hostile.conftest import REPO, snapshot
 from tests.hostile.outputs_support import cli, leftovers, tiny_scenario
 
 
+@pytest.fixture(scope="module")
+def references(tmp_path_factory) -> Path:
+    """Made once per module: an earlier (functional) report in ``out`` and, for reference,
+    the new run's (timing-only) report in ``ref_new``. Reports hold no paths, so copies of
+    them compare byte for byte with runs made in any sandbox."""
+    box = tmp_path_factory.mktemp("references")
+    for sub in ("devices", "scenarios"):
+        shutil.copytree(REPO / sub, box / sub)
+    (box / "workloads").mkdir()
+    shutil.copy2(REPO / "workloads" / "ds_cnn_int8.onnx", box / "workloads")
+    earlier = tiny_scenario(box, functional=True, file="earlier.yaml")
+    new = tiny_scenario(box, functional=False, file="new.yaml")
+    for scenario, folder in ((earlier, "out"), (new, "ref_new")):
+        assert main(["run", str(scenario), "--out", str(box / folder)]) == 0
+    return box
+
+
 @pytest.fixture
-def reports(sandbox, capsys):
-    """The sandbox with an earlier (functional) report in ``out`` and, for reference, the
-    new run's (timing-only) report in ``ref_new``; returns (sandbox, new scenario)."""
-    earlier = tiny_scenario(sandbox, functional=True, file="earlier.yaml")
-    new = tiny_scenario(sandbox, functional=False, file="new.yaml")
-    assert cli(capsys, "run", str(earlier), "--out", "out", cwd=sandbox).code == 0
-    assert cli(capsys, "run", str(new), "--out", "ref_new", cwd=sandbox).code == 0
-    return sandbox, new
+def reports(sandbox, references, capsys):
+    """The sandbox with copies of the module's earlier report (``out``) and new reference
+    (``ref_new``); returns (sandbox, the new run's scenario)."""
+    for folder in ("out", "ref_new"):
+        shutil.copytree(references / folder, sandbox / folder)
+    tiny_scenario(sandbox, functional=True, file="earlier.yaml")
+    capsys.readouterr()
+    return sandbox, tiny_scenario(sandbox, functional=False, file="new.yaml")
 
 
 def _whole(box: Path, folder: str = "out") -> str:
