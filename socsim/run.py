@@ -151,7 +151,7 @@ def report_folder(scenario: Scenario, out: str | None = None) -> ReportFolder:
     path = resolve_folder(out, name=scenario.name, run_out=scenario.run.out,
                           scenario_file=source, locate=locate)
     option = "--out" if out is not None else "run.out" if scenario.run.out else "name"
-    return ReportFolder(path, option)
+    return ReportFolder(path, option, locate)
 
 
 def plan_jobs(scenario: Scenario) -> list[Job]:

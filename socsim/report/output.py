@@ -108,12 +108,24 @@ def resolve_folder(cli_out: str | None, *, name: str, run_out: str | None,
     return Path(os.path.abspath(Path("reports") / name))
 
 
-def check_folder(folder: Path, option: str = "--out") -> None:
+_FIELDS = {"run.out": ("run", "out"), "name": ("name",)}
+
+
+def _problem(message: str, option: str, locate=None) -> Problem:
+    """``message`` under the option or field that chose the folder, with the scenario's
+    file:line:col when the folder came from the file (``run.out`` or ``name``)."""
+    if locate is not None and option in _FIELDS:
+        return locate(_FIELDS[option], message)
+    return Problem(message, path=option)
+
+
+def check_folder(folder: Path, option: str = "--out", locate=None) -> None:
     """Refuse a report folder that cannot be replaced whole without losing anything.
 
     Args:
         folder: the absolute report folder.
         option: how the user chose it (``--out``, ``run.out`` or ``name``), for messages.
+        locate: the scenario document's ``locate``, to give file:line:col for a field.
 
     Raises:
         OutputError: the folder is a file or a link, holds links or files that are not a
@@ -122,15 +134,15 @@ def check_folder(folder: Path, option: str = "--out") -> None:
     other = f"choose another folder with {option}" if option == "--out" else \
         f"choose another folder with --out (or change {option})"
     try:
-        _check_folder(folder, option, other)
+        _check_folder(folder, other, lambda m: _problem(m, option, locate))
     except OSError as exc:  # a name too long, a loop of links, a folder we may not read
-        raise OutputError(Problem(f"{folder}: cannot write here: {exc.strerror or exc}",
-                                  path=option), hint=other) from None
+        raise OutputError(_problem(f"{folder}: cannot write here: {exc.strerror or exc}",
+                                   option, locate), hint=other) from None
 
 
-def _check_folder(folder: Path, option: str, other: str) -> None:
+def _check_folder(folder: Path, other: str, problem) -> None:
     def fail(message: str, hint: str) -> None:
-        raise OutputError(Problem(f"{folder}: {message}", path=option), hint=hint)
+        raise OutputError(problem(f"{folder}: {message}"), hint=hint)
 
     if folder.is_symlink():
         fail("is a symbolic link; socsim never writes through links", other)
@@ -171,15 +183,25 @@ class ReportFolder:
             ...write files into tmp...
         # here the report is in place; on an exception the earlier folder is untouched
 
+    Args:
+        path: the absolute report folder.
+        option: what chose it (``--out``, ``run.out`` or ``name``), for messages.
+        locate: the scenario document's ``locate``, so that messages about ``run.out`` or
+            ``name`` carry file:line:col.
+
+    Raises:
+        OutputError: the folder cannot be used (see :func:`check_folder`).
+
     Attributes:
         path: the report folder.
         committed: whether this run's report has taken the folder's place.
     """
 
-    def __init__(self, path: Path, option: str = "--out"):
-        check_folder(path, option)
+    def __init__(self, path: Path, option: str = "--out", locate=None):
+        check_folder(path, option, locate)
         self.path = path
         self.option = option
+        self._locate = locate
         self.committed = False
         self._created: list[Path] = []
 
@@ -196,7 +218,7 @@ class ReportFolder:
         try:
             yield tmp
             with _sigint_deferred():
-                check_folder(self.path, self.option)  # nothing slipped in while we ran
+                check_folder(self.path, self.option, self._locate)  # nothing slipped in
                 earlier = self._swap(tmp)
                 self.committed = True
                 if earlier is not None:
@@ -225,8 +247,8 @@ class ReportFolder:
         except OSError as exc:
             for d in reversed(self._created):
                 _rmdir_if_empty(d)
-            raise OutputError(Problem(f"{self.path}: cannot write here: "
-                                      f"{exc.strerror or exc}", path=self.option),
+            raise OutputError(_problem(f"{self.path}: cannot write here: "
+                                       f"{exc.strerror or exc}", self.option, self._locate),
                               hint="choose a folder you can write to") from None
 
     def _swap(self, tmp: Path) -> Path | None:

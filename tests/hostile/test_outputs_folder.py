@@ -69,7 +69,9 @@ def test_run_out_escaping_into_a_folder_of_other_files_is_refused(sandbox, tmp_p
     scenario = tiny_scenario(sandbox, extra=", out: ../../etc")  # box/scenarios -> tmp/etc
     before = snapshot(tmp_path)
     r = cli(capsys, "run", str(scenario), cwd=sandbox)
-    refused(r, f"{etc}: holds files that are not a socsim report (passwd)", "run.out")
+    refused(r, f"tiny.yaml:6:35: run.out: {etc}: holds files that are not a socsim report "
+            "(passwd)", "hint: move them away or choose another folder with --out (or change "
+            "run.out)")
     unchanged(before, tmp_path)
 
 
