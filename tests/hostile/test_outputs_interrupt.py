@@ -176,7 +176,14 @@ def test_sigint_at_several_points_of_a_real_run(reports, capsys):
         out, err = results[point]
         assert "Traceback" not in out + err, err
         assert point in sent, f"{point}: finished before it could be interrupted ({err})"
+        state = _whole(box, f"out_{point}")
+        if point in ("simulating", "summary.json"):  # seconds of work left: always stopped
+            assert proc.returncode == 130, (point, proc.returncode, err)
+        if proc.returncode == 0:  # on a loaded box the last files can win the race
+            assert state == "new", point
+            continue
         assert proc.returncode == 130, (point, proc.returncode, err)
         line = _one_interrupt_line(err)
-        assert line.startswith("interrupted: "), line
-        assert _whole(box, f"out_{point}") == "earlier", point
+        # before the swap: the earlier report; during or after it: this run's, complete
+        assert state == ("earlier" if "still holds the earlier report" in line else "new"), (
+            point, line)
