@@ -3,35 +3,50 @@
 Public API: :func:`run_scenario` (load, place, simulate, tabulate), :func:`execute` (run an ONNX
 model on socsim's bit-accurate integer kernels), :func:`load_scenario`, :func:`load_soc`,
 :func:`load_graph`, and the error classes.
+
+Names are imported on first use (PEP 562 ``__getattr__``): ``import socsim`` and
+``socsim --version`` stay fast, and onnx, pandas, matplotlib and numba load only for the
+commands and functions that need them.
 """
 
 from __future__ import annotations
 
+import importlib
+
+from socsim.errors import (
+    ConfigError,
+    ModelError,
+    PlacementError,
+    SimulationError,
+    SocsimError,
+    UnsupportedOpError,
+)
+
 __version__ = "0.1.0"
 
-from socsim.config import load_scenario, load_soc  # noqa: E402
-from socsim.errors import (  # noqa: E402
-    ConfigError, ModelError, PlacementError, SimulationError, SocsimError, UnsupportedOpError)
-from socsim.graph import load_graph  # noqa: E402
-from socsim.run import RunResult, run_scenario  # noqa: E402
-
-import inspect as _inspect  # noqa: E402
-import types as _types  # noqa: E402
-
-from socsim import execute  # noqa: E402
+_LAZY = {
+    "load_scenario": "socsim.config",
+    "load_soc": "socsim.config",
+    "load_graph": "socsim.graph",
+    "RunResult": "socsim.run",
+    "run_scenario": "socsim.run",
+}
 
 
-class _CallableModule(_types.ModuleType):
-    """``socsim.execute`` is both the module (``import socsim.execute as sx; sx.run_model``) and
-    the function (``socsim.execute(model, inputs)``): a package attribute can only be one
-    object, and binding the function there would hide the module from ``import ... as``."""
+def __getattr__(name: str):
+    """Import a public name's module on first use (``execute``: the callable module)."""
+    if name == "execute":
+        return importlib.import_module("socsim.execute")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'socsim' has no attribute {name!r}")
 
-    def __call__(self, *args, **kwargs):
-        return self.execute(*args, **kwargs)
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
-execute.__class__ = _CallableModule
-execute.__signature__ = _inspect.signature(execute.execute)
 
 __all__ = [
     "ConfigError", "ModelError", "PlacementError", "RunResult", "SimulationError", "SocsimError",

@@ -1,14 +1,19 @@
-"""The ``socsim`` command line: a thin typer app; one error handler in :func:`main`."""
+"""The ``socsim`` command line: a thin typer app; one error handler in :func:`main`.
+
+Only what a command needs is imported when it runs: ``socsim --version`` and ``--help`` load
+typer and rich, not onnx, pandas, matplotlib or numba.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from socsim import __version__
 from socsim.errors import SocsimError
@@ -17,6 +22,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="socsim: simulate quantized neural networks on heterogeneous edge SoCs.")
 out = Console()
 err = Console(stderr=True)
+
+_MAX_OPS_HELP = "2,000,000"  # socsim.run.DEFAULT_MAX_OPS (tests/hostile/test_outputs_cli.py keeps them equal)
 
 
 def _version(value: bool) -> None:
@@ -32,27 +39,75 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 
 @app.command()
-def run(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-        out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder "
-                                                        "(default: run.out or reports/<name>).")] = None,
-        seed: Annotated[int | None, typer.Option(help="Override run.seed.")] = None,
+def run(scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", show_default=False,
+                                                 help="Scenario YAML file.")],
+        out_dir: Annotated[str | None, typer.Option(
+            "--out", metavar="DIR", help="Report folder, relative to the working directory "
+            "(default: run.out, relative to the scenario file, else reports/<name>). An "
+            "earlier report there is replaced whole.")] = None,
+        seed: Annotated[int | None, typer.Option(min=0, metavar="N",
+                                                 help="Override run.seed.")] = None,
         set_: Annotated[list[str] | None, typer.Option(
-            "--set", help="Override a scenario field: dotted.path=value (repeatable).")] = None):
+            "--set", metavar="PATH=VALUE",
+            help="Override a scenario field: dotted.path=value (repeatable).")] = None,
+        max_ops: Annotated[int | None, typer.Option(
+            "--max-ops", min=1, metavar="N", help="Refuse runs of more ops (inferences x ops "
+            f"per inference) than this; default {_MAX_OPS_HELP}.")] = None):
     """Simulate a scenario, print a summary table and write the report folder."""
-    from socsim.run import run_scenario
+    state: dict = {}
+    try:
+        _run(scenario, out_dir, seed, list(set_ or []), max_ops, state)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: {_interrupted_state(state.get('folder'))}", highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(130) from None
 
-    overrides = list(set_ or [])
+
+def _interrupted_state(folder) -> str:
+    """What Ctrl-C left: the report folder is always whole (see socsim.report.output)."""
+    if folder is None:
+        return "nothing was written"
+    if folder.committed:
+        return f"{folder.path}/ holds this run's complete report"
+    if folder.path.exists():
+        return f"{folder.path}/ still holds the earlier report, unchanged"
+    return f"no report was written ({folder.path}/ does not exist)"
+
+
+def _run(scenario: Path, out_dir: str | None, seed: int | None, overrides: list[str],
+         max_ops: int | None, state: dict) -> None:
+    """The body of ``socsim run``; ``state["folder"]`` is the report folder once known."""
+    from socsim.progress import RichPhases
+    from socsim.report.console import summary_tables
+    from socsim.run import (
+        DEFAULT_MAX_OPS,
+        check_size,
+        load,
+        plan_jobs,
+        report_folder,
+        run_size,
+        simulate,
+    )
+
     if seed is not None:
         overrides.append(f"run.seed={seed}")
-    result = run_scenario(scenario, overrides)
-    paths = result.write(out_dir)
-    _print_summary(result.summary)
-    for w, f in result.summary.get("functional", {}).items():
-        events = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in f["integer_events"].items())
-        out.print(f"functional {w}: {events}")
+    loaded = load(scenario, overrides)
+    folder = report_folder(loaded, out_dir)
+    state["folder"] = folder
+    jobs = plan_jobs(loaded)
+    size = run_size(loaded, jobs)
+    check_size(size, DEFAULT_MAX_OPS if max_ops is None else max_ops)
+    phases = RichPhases(err)
+    with folder.staging() as tmp:  # an unwritable place fails here, before simulating
+        err.print(f"simulating {size}", highlight=False, soft_wrap=True)
+        result = simulate(loaded, jobs, size=size, progress=phases)
+        result.write_into(tmp, progress=phases)
+    for table in summary_tables(result.summary):
+        out.print(table)
     for note in result.summary["notes"]:
-        out.print(f"[yellow]note:[/] {note}")
-    out.print(f"report: {paths[0].parent}/ ({', '.join(p.name for p in paths)})")
+        out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    names = sorted(p.name for p in folder.path.iterdir())
+    out.print(f"report: {folder.path}/ ({', '.join(names)})", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -87,65 +142,76 @@ def policies():
         cls = get_policy(name)
         params = ", ".join(cls.Params.model_fields) or "none"
         doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
-        out.print(f"[bold]{name}[/] (params: {params}): {doc}")
+        out.print(f"[bold]{name}[/] (params: {params}): {_rst_to_markup(doc)}", highlight=False)
 
 
-def _print_summary(s: dict) -> None:
-    lat, en = s["latency_ms"], s["energy_mj"]
-
-    def num(v: float | None, fmt: str = ".4g") -> str:
-        return "-" if v is None else format(v, fmt)
-
-    head = Table(title=f"{s['scenario']} on {s['soc']} ({s['policy']['name']}): "
-                       f"{s['inferences']} inferences in {s['simulated_ms']:.4g} ms simulated",
-                 show_header=False)
-    head.add_column("what")
-    head.add_column("value", justify="right")
-    head.add_row("latency ms (p50 / p99 / max)",
-                 f"{num(lat['p50'])} / {num(lat['p99'])} / {num(lat['max'])}")
-    head.add_row("deadline misses", str(s["deadline_misses"]))
-    head.add_row("energy mJ (total / per inference)",
-                 f"{num(en['total'])} / {num(en['per_inference'])}")
-    cats = ("compute", "sram", "dram", "dma", *(("reconfig",) if en["reconfig"] else ()),
-            "static", "idle")
-    head.add_row(f"  {' / '.join(cats)} mJ", " / ".join(num(en[k]) for k in cats))
-    out.print(head)
-    units = Table(title="Units and DMA engines")
-    for col in ("component", "ops / transfers", "busy ms", "utilisation", "energy mJ"):
-        units.add_column(col, justify="right")
-    for name, u in s["units"].items():
-        units.add_row(name, str(u["ops"]), f"{u['busy_ms']:.4g}", f"{u['utilisation']:.1%}",
-                      f"{u['energy_mj']:.4g}")
-    for name, d in s["dma"].items():
-        units.add_row(name, str(d["transfers"]), f"{d['busy_ms']:.4g}",
-                      f"{d['utilisation']:.1%}", "-")
-    out.print(units)
-    out.print(f"DMA bytes: {s['dma_bytes']:,}   zero-copy hand-offs: {s['zero_copy_count']:,} "
-              f"({s['zero_copy_bytes']:,} bytes)   spills: {s['spills']}   page faults: "
-              f"{s['page_faults']}   evictions: {s['paging']['evictions']}")
-    for name, f in s["fpga"].items():
-        out.print(f"{name}: {f['reconfigurations']} reconfigurations ({f['reconfig_ms']:.4g} ms, "
-                  f"{f['bitstream_mb']:.4g} MB of bitstream, {f['energy_mj']:.4g} mJ), "
-                  f"{f['evictions']} kernel evictions")
+def _rst_to_markup(text: str) -> str:
+    """reStructuredText inline literals (````x````) as rich bold; the rest escaped."""
+    parts = re.split(r"``(.+?)``", text)
+    return "".join(f"[bold]{escape(p)}[/]" if i % 2 else escape(p) for i, p in enumerate(parts))
 
 
 def _report_error(exc: SocsimError) -> None:
     for problem in exc.problems:
-        err.print(f"[red]error:[/] {problem}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(problem))}", highlight=False, markup=True,
+                  soft_wrap=True)
     if exc.hint:
-        err.print(f"hint: {exc.hint}", highlight=False, soft_wrap=True)
+        err.print(f"hint: {exc.hint}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _command():
+    """The click command behind ``app``, with help that shows what to type: no ``<bool>``
+    after flags, ``SCENARIO`` rather than typer's ``{scenario}`` in usage lines."""
+    command = typer.main.get_command(app)
+    groups = [command]
+    while groups:
+        group = groups.pop()
+        commands = [group, *getattr(group, "commands", {}).values()]
+        for cmd in commands:
+            if cmd is not group and hasattr(cmd, "commands"):
+                groups.append(cmd)
+                continue
+            cmd.get_help_option = _flag_without_type(cmd.get_help_option)
+            for param in cmd.params:
+                if param.param_type_name == "option" and getattr(param, "is_flag", False):
+                    param.metavar = ""
+                elif param.param_type_name == "argument":
+                    name = (param.metavar or param.name).upper()
+                    suffix = "..." if param.nargs != 1 else ""
+                    param.metavar = name
+                    param._usage_display_name = lambda n=name, s=suffix: n + s
+    return command
+
+
+def _flag_without_type(get_help_option):
+    """Wrap ``Command.get_help_option`` so that ``--help`` shows no ``<bool>`` either."""
+    def wrapped(ctx):
+        option = get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+    return wrapped
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and return its exit status.
 
     Usage errors are click's (status 2, with usage text); any :class:`SocsimError` becomes
-    one line per problem plus a hint, status 1; never a traceback for bad input.
+    one line per problem plus a hint, status 1, and so does an OSError (a file the system
+    refuses); Ctrl-C one line, status 130; never a traceback for bad input.
     """
     try:
-        app(args=argv, prog_name="socsim")
+        _command().main(args=argv, prog_name="socsim")
     except SocsimError as exc:
         _report_error(exc)
+        return 1
+    except KeyboardInterrupt:
+        err.print("interrupted", highlight=False)
+        return 130
+    except OSError as exc:  # the machine's refusal (permissions, space), not a socsim bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"[red]error:[/] {escape(where + (exc.strerror or str(exc)))}",
+                  highlight=False, soft_wrap=True)
         return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -7,7 +7,10 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
+import sys
+import types
 from collections.abc import Mapping
 
 import numpy as np
@@ -61,3 +64,17 @@ def execute(model: str | os.PathLike | onnx.ModelProto, inputs: Mapping[str, np.
         UnsupportedOpError: if the model uses an op socsim has no kernel for.
     """
     return run_model(model, inputs, qdq=qdq, arithmetic=arithmetic).outputs
+
+
+class _CallableModule(types.ModuleType):
+    """``socsim.execute`` is both this module (``import socsim.execute as sx; sx.run_model``)
+    and the function (``socsim.execute(model, inputs)``): a package attribute can only be one
+    object, and binding the function there would hide the module from ``import ... as``. The
+    module makes itself callable, so this holds however it is first imported."""
+
+    def __call__(self, *args, **kwargs):
+        return self.execute(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+__signature__ = inspect.signature(execute)

@@ -11,6 +11,7 @@ float inputs, the full range for integer inputs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,12 +82,13 @@ def _load_samples(job: Job) -> dict[str, np.ndarray] | None:
     return samples
 
 
-def execute_run(jobs: tuple[Job, ...], soc: SoC, completed: list[tuple], seed: int
-                ) -> FunctionalResult:
+def execute_run(jobs: tuple[Job, ...], soc: SoC, completed: list[tuple], seed: int,
+                on_inference: Callable[[], None] | None = None) -> FunctionalResult:
     """Run every completed inference of every job through socsim's kernels.
 
     Args:
         completed: the trace's inference records (workload, inference, ...).
+        on_inference: called after each inference (progress display).
     """
     result = FunctionalResult()
     for k, job in enumerate(jobs):
@@ -100,6 +102,8 @@ def execute_run(jobs: tuple[Job, ...], soc: SoC, completed: list[tuple], seed: i
                 continue
             index = rec[1]
             run = compiled.run(_inputs(job, index, seed, k, samples))
+            if on_inference is not None:
+                on_inference()
             for out_name, value in run.outputs.items():
                 result.outputs[f"{name}/{index}/{out_name}"] = value
             for node, stats in run.stats.items():

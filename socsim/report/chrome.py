@@ -13,6 +13,12 @@ from socsim.report.tables import Tables
 from socsim.sim.trace import Trace
 
 
+def _cols(frame, names: tuple[str, ...]) -> list[list]:
+    """Columns of ``frame`` as Python lists: iterating pandas rows (string arrays above all)
+    costs far more than the events built from them."""
+    return [frame[n].tolist() for n in names]
+
+
 def chrome_trace(t: Tables, trace: Trace) -> dict:
     """The trace-event document for ``t`` (and the counters and evictions of ``trace``)."""
     units, dma_engines, engines = trace.units, trace.dma_engines, trace.engines
@@ -28,25 +34,31 @@ def chrome_trace(t: Tables, trace: Trace) -> dict:
         for k in range(engines.get(name, 1)):
             events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": k,
                            "args": {"name": f"{name} {label} {k}"}})
-    for r in t.ops.itertuples(index=False):
+    ops = t.ops
+    for (op, op_type, unit, engine, start, end, workload, inference, dtype, macs, cycles,
+         energy_pj, freq) in zip(*_cols(ops, (
+            "op", "op_type", "unit", "engine", "start_ns", "end_ns", "workload", "inference",
+            "dtype", "macs", "cycles", "energy_pj", "freq_mhz"))):
         events.append({
-            "ph": "X", "name": r.op, "cat": r.op_type, "pid": pids[r.unit], "tid": int(r.engine),
-            "ts": r.start_ns / 1e3, "dur": (r.end_ns - r.start_ns) / 1e3,
-            "args": {"workload": r.workload, "inference": int(r.inference), "dtype": r.dtype,
-                     "macs": int(r.macs), "cycles": float(r.cycles),
-                     "energy_uj": float(r.energy_pj) / 1e6, "freq_mhz": float(r.freq_mhz)}})
-    for r in t.transfers.itertuples(index=False):
-        args = {"workload": r.workload, "inference": int(r.inference), "bytes": int(r.bytes),
-                "src": r.src, "dst": r.dst}
-        if r.kind != "zero_copy":
-            events.append({"ph": "X", "name": r.tensor, "cat": r.kind, "pid": pids[r.engine],
-                           "tid": int(r.channel), "ts": r.start_ns / 1e3,
-                           "dur": (r.end_ns - r.start_ns) / 1e3,
-                           "args": {**args, "energy_uj": float(r.energy_pj) / 1e6}})
+            "ph": "X", "name": op, "cat": op_type, "pid": pids[unit], "tid": int(engine),
+            "ts": start / 1e3, "dur": (end - start) / 1e3,
+            "args": {"workload": workload, "inference": int(inference), "dtype": dtype,
+                     "macs": int(macs), "cycles": float(cycles),
+                     "energy_uj": float(energy_pj) / 1e6, "freq_mhz": float(freq)}})
+    for (tensor, kind, engine, channel, start, end, workload, inference, nbytes, src, dst,
+         energy_pj) in zip(*_cols(t.transfers, (
+            "tensor", "kind", "engine", "channel", "start_ns", "end_ns", "workload",
+            "inference", "bytes", "src", "dst", "energy_pj"))):
+        args = {"workload": workload, "inference": int(inference), "bytes": int(nbytes),
+                "src": src, "dst": dst}
+        if kind != "zero_copy":
+            events.append({"ph": "X", "name": tensor, "cat": kind, "pid": pids[engine],
+                           "tid": int(channel), "ts": start / 1e3, "dur": (end - start) / 1e3,
+                           "args": {**args, "energy_uj": float(energy_pj) / 1e6}})
         else:
-            events.append({"ph": "i", "s": "t", "name": f"zero-copy {r.tensor}",
+            events.append({"ph": "i", "s": "t", "name": f"zero-copy {tensor}",
                            "cat": "zero_copy", "pid": pids["hand-offs"], "tid": 0,
-                           "ts": r.start_ns / 1e3, "args": args})
+                           "ts": start / 1e3, "args": args})
     for r in t.reconfigs.itertuples(index=False):
         events.append({"ph": "X", "name": f"reconfigure {r.kernel}", "cat": "reconfig",
                        "pid": pids[r.unit], "tid": 0, "ts": r.start_ns / 1e3,

@@ -38,10 +38,11 @@ def timeline(t: Tables, rows: list[str], engines: dict[str, int], *,
     other = cmap(9)
     fig = Figure(figsize=(12, 1.4 + 0.55 * len(rows)), layout="constrained")
     ax = fig.add_subplot()
+    dma_rows, unit_rows = set(dma["engine"].unique()), set(t.ops["unit"].unique())
     for y, row in enumerate(rows):
         lanes = max(1, engines.get(row, 1))
         h = 0.8 / lanes
-        is_unit = row not in set(dma["engine"]) and row in set(t.ops["unit"])
+        is_unit = row not in dma_rows and row in unit_rows
         frame = ops[ops["unit"] == row] if is_unit else dma[dma["engine"] == row]
         lane_col = "engine" if is_unit else "channel"
         key = frame["op_type"] if is_unit else pd.Series("DMA transfer", index=frame.index)
