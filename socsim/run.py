@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from socsim.config.loading import load_scenario, scenario_document
 from socsim.config.scenario import Scenario
 from socsim.errors import ConfigError, Problem, SocsimError
-from socsim.report.output import OutputError, ReportFolder, check_name, resolve_folder
+from socsim.report.output import OutputError, ReportFolder, resolve_folder
 
 if TYPE_CHECKING:
     from socsim.functional import FunctionalResult
@@ -141,13 +141,12 @@ def report_folder(scenario: Scenario, out: str | None = None) -> ReportFolder:
             (relative to the scenario file), else ``reports/<name>``.
 
     Raises:
-        OutputError: the name is not a plain file name, or the folder cannot be used.
+        OutputError: the folder cannot be used (the name itself is checked with the scenario:
+            ``socsim.config.scenario.NAME_PATTERN``).
     """
     doc = scenario_document(scenario)
     locate = doc.locate if doc is not None else None
     source = doc.file if doc is not None else None
-    if out is None and scenario.run.out is None:
-        check_name(scenario.name, source, locate)
     path = resolve_folder(out, name=scenario.name, run_out=scenario.run.out,
                           scenario_file=source, locate=locate)
     option = "--out" if out is not None else "run.out" if scenario.run.out else "name"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -39,43 +38,10 @@ REPORT_FILES = frozenset({"summary.json", "ops.csv", "transfers.csv", "trace.jso
 """Every file a report folder may hold; an existing folder with anything else is refused."""
 
 _STAGING_SUFFIX = ".partial"
-_NAME_CHARS = re.compile(r"[\w.+@=,-]+")  # \w: letters and digits of any script, and _
-_MAX_NAME_BYTES = 200  # room for the staging prefix and suffix within NAME_MAX (255)
 
 
 class OutputError(SocsimError):
     """The report folder cannot be used: a file, a link, foreign files, or not writable."""
-
-
-def check_name(name: str, source: str | None = None, locate=None) -> None:
-    """Check that a scenario ``name`` can be the report folder's name.
-
-    Args:
-        name: the scenario's ``name``.
-        source: the scenario file, for the message when ``locate`` is not given.
-        locate: the scenario document's ``locate(loc, message)``, to give file:line:col.
-
-    Raises:
-        OutputError: ``name`` is empty, ``.`` or ``..``, holds a path separator, a control
-            character or other punctuation, or is too long for a file name.
-    """
-    problem = None
-    if name in ("", ".", ".."):
-        problem = f"{name!r} cannot name a folder"
-    elif not _NAME_CHARS.fullmatch(name):
-        bad = sorted({c for c in name if not _NAME_CHARS.fullmatch(c)})
-        problem = f"{name!r} holds {''.join(bad)!r}"
-    elif len(name.encode()) > _MAX_NAME_BYTES:
-        problem = f"{len(name.encode())} bytes is too long for a file name"
-    if problem is None:
-        return
-    message = (f"{problem}: the name is the default report folder reports/<name>, so it must "
-               "be a plain file name (letters, digits, '.', '_', '-', '+', '@', '=', ','; not "
-               "'.' or '..')")
-    hint = "rename the scenario, or keep the name and choose the folder with --out or run.out"
-    where = locate(("name",), message) if locate is not None else Problem(message, source,
-                                                                          path="name")
-    raise OutputError(where, hint=hint)
 
 
 def resolve_folder(cli_out: str | None, *, name: str, run_out: str | None,
@@ -84,7 +50,7 @@ def resolve_folder(cli_out: str | None, *, name: str, run_out: str | None,
 
     Args:
         cli_out: the ``--out`` option as typed (``None`` when absent).
-        name: the scenario's name (checked by :func:`check_name` when it is used).
+        name: the scenario's name (a plain file name: socsim.config.scenario.NAME_PATTERN).
         run_out: the scenario's ``run.out`` as written.
         scenario_file: the scenario file ``run.out`` is relative to (``None``: the working
             directory, for a scenario built in Python).

@@ -9,21 +9,8 @@ from pathlib import Path
 import pytest
 
 from socsim.report import output
-from socsim.report.output import OutputError, ReportFolder, check_name, resolve_folder
+from socsim.report.output import OutputError, ReportFolder, resolve_folder
 from socsim.report.write import strict_summary
-
-
-@pytest.mark.parametrize("name", ["quickstart", "kws-2", "a.b_c+d@e=f,g", "café", "x" * 200])
-def test_plain_names_pass(name):
-    check_name(name)
-
-
-@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "a\\b", "tab\there", "nul\0", "a:b",
-                                  "x" * 201])
-def test_other_names_are_refused_naming_the_field(name):
-    with pytest.raises(OutputError) as info:
-        check_name(name, "s.yaml")
-    assert str(info.value).startswith("s.yaml: name: ")
 
 
 def test_paths_resolve_each_against_its_base(tmp_path, monkeypatch):
