@@ -3,7 +3,8 @@ the writer, and the report folder that is checked first and replaced whole.
 
 Names load on first use, so that :mod:`socsim.report.output` (needed before anything is
 simulated) does not pull in pandas and matplotlib. ``socsim.report.tables`` is the module
-(its function of the same name builds the frames: ``socsim.report.tables.tables``).
+(its function of the same name builds the frames: ``socsim.report.tables.tables``); likewise
+``socsim.report.reconcile.reconcile``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ _WHERE = {
     "Tables": "tables", "summary": "tables", "chrome_trace": "chrome",
     "energy": "plots", "timeline": "plots", "write_report": "write",
     "strict_summary": "write", "summary_tables": "console", "OutputError": "output",
-    "REPORT_FILES": "output", "ReportFolder": "output", "reconcile": "reconcile",
+    "REPORT_FILES": "output", "ReportFolder": "output",
 }
 
 __all__ = [
@@ -24,7 +25,6 @@ __all__ = [
     "Tables",
     "chrome_trace",
     "energy",
-    "reconcile",
     "strict_summary",
     "summary",
     "summary_tables",

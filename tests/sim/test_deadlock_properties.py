@@ -26,7 +26,7 @@ from hypothesis import event, given
 from onnx import TensorProto, helper
 
 from socsim.errors import SimulationError
-from socsim.report import reconcile
+from socsim.report.reconcile import reconcile
 from socsim.report.tables import summary, tables
 from tests.sim.property_cases import SETTINGS, outcome, prepare, simulate, tight_scenarios
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from socsim.report import reconcile, summary, tables
+from socsim.report.reconcile import reconcile
+from socsim.report.tables import summary, tables
 from socsim.run import run_scenario
 from socsim.sim.trace import OP_COLUMNS, TRANSFER_COLUMNS, Trace
 from socsim.zoo import ensure

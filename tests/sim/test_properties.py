@@ -33,7 +33,7 @@ from hypothesis import assume, event, given, settings
 from onnx import TensorProto, helper
 
 from socsim.errors import SimulationError
-from socsim.report import reconcile
+from socsim.report.reconcile import reconcile
 from socsim.report.tables import summary, tables
 from tests.sim.property_cases import (
     EXAMPLES,
