@@ -7,6 +7,12 @@ uint8 and int8 activations (int8 weights). onnxruntime (ORT_ENABLE_ALL, one thre
 zero differing elements, floats after the final DequantizeLinear included. ``qdq="reference"`` is
 checked against onnxruntime with every optimisation off and against ONNX's ReferenceEvaluator.
 
+onnxruntime's bits depend on the host's instruction set (x86 AVX2 and AVX-512BW add uint8 x int8
+products in saturating int16 pairs, VNNI exactly), so every comparison with onnxruntime runs
+socsim with ``arithmetic="onnxruntime"``, the arithmetic socsim models for this host, and names
+the host in its assertion message; on a host socsim does not model these tests skip with the
+reason. The ``avx2_subset`` cases are the ones tools/qemu_avx2.sh runs on an emulated Haswell.
+
 Float ops left between the integer ones (LayerNormalization, Erf, a DQ -> MatMul -> Q that
 onnxruntime keeps in float) are compared bit for bit as well; known gaps, if any, are listed in
 ``KNOWN_GAPS`` and marked ``xfail`` with the reason.
@@ -33,12 +39,15 @@ from onnxruntime.quantization import (
 
 from socsim import zoo
 from socsim.execute import compile_model, execute
+from socsim.kernels.host import HostNotModelledError, host_isa
 
 CALIBRATION_SEED = 1234
 CALIBRATION_SAMPLES = 4
 INPUT_SEEDS = (0, 1)
 
 SMALL_MODELS = ("resnet8", "ds_cnn", "transformer_block")
+AVX2_SUBSET = ("resnet8", "ds_cnn")
+"""Models whose eight variants tools/qemu_avx2.sh checks on an emulated AVX2 host."""
 VARIANTS = tuple(
     (fmt, per_channel, act)
     for fmt, per_channel, act in itertools.product(
@@ -95,6 +104,14 @@ def quantized(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     return get
 
 
+def _host() -> str:
+    """The host's onnxruntime arithmetic as socsim models it; skips the test if not modelled."""
+    try:
+        return str(host_isa())
+    except HostNotModelledError as e:
+        pytest.skip(str(e))
+
+
 def _ort(path: Path, feeds: dict[str, np.ndarray], level: ort.GraphOptimizationLevel
          ) -> list[np.ndarray]:
     so = ort.SessionOptions()
@@ -119,6 +136,8 @@ def _params() -> list:
     for name, (fmt, pc, act) in itertools.product(SMALL_MODELS, VARIANTS):
         gap = KNOWN_GAPS.get((name, fmt, pc, act))
         marks = [pytest.mark.xfail(reason=gap, strict=False)] if gap else []
+        if name in AVX2_SUBSET:
+            marks.append(pytest.mark.avx2_subset)
         out.append(pytest.param(name, fmt, pc, act, marks=marks,
                                 id=f"{name}-{fmt}-{'pc' if pc else 'pt'}-{act}"))
     return out
@@ -127,8 +146,9 @@ def _params() -> list:
 @pytest.mark.parametrize(("name", "fmt", "per_channel", "act"), _params())
 def test_integer_is_bit_exact_to_ort(quantized, name: str, fmt: str, per_channel: bool,
                                      act: str) -> None:
+    isa = _host()
     path = quantized(name, fmt, per_channel, act)
-    compiled = compile_model(path, qdq="integer")
+    compiled = compile_model(path, qdq="integer", arithmetic="onnxruntime")
     diff = total = 0
     for seed in INPUT_SEEDS:
         feeds = _inputs(name, seed)
@@ -136,7 +156,7 @@ def test_integer_is_bit_exact_to_ort(quantized, name: str, fmt: str, per_channel
         d, t = _differing(expected, compiled.run(feeds).outputs)
         diff, total = diff + d, total + t
     assert total > 0
-    assert diff == 0, f"{diff} of {total} output elements differ from onnxruntime"
+    assert diff == 0, f"host {isa}: {diff} of {total} output elements differ from onnxruntime"
 
 
 _REF_CASES = [
@@ -149,12 +169,14 @@ _REF_CASES = [
 @pytest.mark.parametrize(("name", "fmt", "per_channel", "act"), _REF_CASES)
 def test_reference_matches_ort_without_optimisation(quantized, name: str, fmt: str,
                                                     per_channel: bool, act: str) -> None:
+    isa = _host()
     path = quantized(name, fmt, per_channel, act)
-    compiled = compile_model(path, qdq="reference")
+    compiled = compile_model(path, qdq="reference", arithmetic="onnxruntime")
     feeds = _inputs(name, INPUT_SEEDS[0])
     expected = _ort(path, feeds, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     diff, total = _differing(expected, compiled.run(feeds).outputs)
-    assert diff == 0, f"{diff} of {total} output elements differ from onnxruntime (no opt.)"
+    assert diff == 0, (f"host {isa}: {diff} of {total} output elements differ from onnxruntime "
+                       "(no opt.)")
 
 
 def _opset19(path: Path) -> onnx.ModelProto:
@@ -186,9 +208,11 @@ def test_reference_matches_onnx_reference_evaluator(quantized, name: str, per_ch
 @pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
 def test_full_size_mobilenetv2_is_bit_exact_to_ort(quantized, fmt: str, per_channel: bool,
                                                    act: str) -> None:
+    isa = _host()
     path = quantized("mobilenetv2", fmt, per_channel, act)
     feeds = _inputs("mobilenetv2", INPUT_SEEDS[0])
     expected = _ort(path, feeds, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
-    diff, total = _differing(expected, execute(path, feeds, qdq="integer"))
+    diff, total = _differing(expected, execute(path, feeds, qdq="integer",
+                                               arithmetic="onnxruntime"))
     assert total == 1000
-    assert diff == 0, f"{diff} of {total} output elements differ from onnxruntime"
+    assert diff == 0, f"host {isa}: {diff} of {total} output elements differ from onnxruntime"
