@@ -93,7 +93,7 @@ def _correct(a, weights, pairs, ptr, cols, top, bottom, acc):  # pragma: no cove
             a1 = np.int32(a[p, k + 1])
             if (a0 * top[r, 0] + a1 * top[r, 1] <= 32767
                     and a0 * bottom[r, 0] + a1 * bottom[r, 1] >= -32768):
-                continue
+                continue  # these two activations cannot leave int16 with any risky column
             for i in range(ptr[r], ptr[r + 1]):
                 n = cols[i]
                 s = a0 * weights[k, n] + a1 * weights[k + 1, n]
@@ -113,8 +113,10 @@ def add_corrections(a: np.ndarray, plan: PairPlan, acc: np.ndarray) -> int:
     Returns:
         How many pair sums saturated.
     """
-    return int(_correct(a, plan.weights, plan.pairs, plan.ptr, plan.cols, plan.top,
-                        plan.bottom, acc))
+    if a.strides[0] < a.strides[1]:
+        a = np.ascontiguousarray(a)  # the loop reads rows: a copy beats strided reads
+    return int(_correct(a, plan.weights, plan.pairs, plan.ptr, plan.cols, plan.top, plan.bottom,
+                        acc))
 
 
 def matmul_corrections(a: np.ndarray, plan: PairPlan, acc: np.ndarray) -> int:
@@ -174,7 +176,8 @@ def warm_up() -> None:
     """Compiles (or loads from the disk cache) the loop for the common operand types."""
     plan = plan_pairs(np.full((2, 1), 127, np.int8))
     assert plan is not None
-    for a in (np.zeros((1, 2), np.uint8), np.zeros((1, 2), np.float32)):
-        for acc in (np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float64),
-                    np.zeros((1, 1), np.int64)):
+    for a in (np.zeros((1, 2), np.uint8), np.zeros((1, 2), np.float32),
+              np.zeros((2, 3), np.float32)[:, :2]):
+        for acc in (np.zeros((a.shape[0], 1), np.float32), np.zeros((a.shape[0], 1), np.float64),
+                    np.zeros((a.shape[0], 1), np.int64)):
             add_corrections(a, plan, acc)
