@@ -303,6 +303,7 @@ def test_reference_against_onnx_reference_evaluator(quantized, record_property, 
     assert evaluator_right + runtime_right == int(where.sum()), verdict
 
 
+@pytest.mark.avx2_subset
 @pytest.mark.parametrize("act", ["QUInt8", "QInt8"])
 @pytest.mark.parametrize("per_channel", [False, True], ids=["pt", "pc"])
 @pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
