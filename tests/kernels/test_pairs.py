@@ -252,15 +252,42 @@ def test_int8_activations_and_uint8_weights_stay_exact() -> None:
     assert res.stats["op"].pair_saturations == 0
 
 
+def _exact_cases(kind: str) -> tuple[onnx.ModelProto, np.ndarray]:
+    """Operands MLAS adds exactly even on AVX2: int8 activations, and ConvInteger."""
+    rng = np.random.default_rng(11)
+    s8 = np.array([-128, 127, -120, 100], np.int8)
+    if kind == "s8s8matmul":
+        a = rng.choice(s8, (4, 40))
+        node = helper.make_node("MatMulInteger", ["x", "b"], ["y"], name="op")
+        return _model(node, a, TensorProto.INT32, {"b": rng.choice(_S8, (40, 6))}), a
+    if kind == "s8conv":
+        x = rng.choice(s8, (1, 8, 5, 5))
+        node = helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"],
+                                ["y"], name="op", pads=[1, 1, 1, 1])
+        inits = {"xs": np.float32(0.02), "xz": np.int8(3), "w": rng.choice(_S8, (16, 8, 3, 3)),
+                 "ws": np.float32(0.01), "wz": np.int8(0), "ys": np.float32(0.5),
+                 "yz": np.int8(-5)}
+        return _model(node, x, TensorProto.INT8, inits), x
+    x = rng.choice(_U8, (1, 3, 5, 5))  # ConvInteger, uint8 x int8
+    node = helper.make_node("ConvInteger", ["x", "w", "xz"], ["y"], name="op", pads=[1, 1, 1, 1])
+    return _model(node, x, TensorProto.INT32, {"w": rng.choice(_S8, (4, 3, 3, 3)),
+                                               "xz": np.uint8(5)}), x
+
+
 @pytest.mark.avx2_subset
 @pytest.mark.parametrize("case", [f"{op}-{s}" for op in ("MatMulInteger", "QLinearMatMul",
                                                          "QGemm") for s in range(3)]
-                         + [f"conv-{i}" for i in range(len(_CONVS))])
+                         + [f"conv-{i}" for i in range(len(_CONVS))]
+                         + ["exact-s8s8matmul", "exact-s8conv", "exact-convinteger"])
 def test_one_node_models_match_onnxruntime(case: str) -> None:
     isa = _host()
     kind, index = case.rsplit("-", 1)
     if kind == "conv":
         model, x, *_ = _conv_case(0, *_CONVS[int(index)])
+    elif kind == "exact":
+        model, x = _exact_cases(index)
+        exact = run_model(model, {"x": x}, arithmetic=EXACT).outputs["y"]
+        assert np.array_equal(_ort(model, x), exact), f"host {isa}: not exact in onnxruntime"
     else:
         model, x, *_ = _matmul_case(int(index), kind)
     res = run_model(model, {"x": x}, arithmetic="onnxruntime")
