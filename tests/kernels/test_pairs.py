@@ -204,6 +204,18 @@ def test_matmul_pairs_match_reference(op: str, seed: int) -> None:
         assert res.stats["op"].pair_saturations == count
 
 
+@pytest.mark.parametrize("a_batched", [True, False], ids=["batched-a", "shared-a"])
+def test_batched_matmul_pairs_match_reference(a_batched: bool) -> None:
+    rng = np.random.default_rng(3)
+    b = rng.choice(_S8, (3, 21, 5))
+    a = rng.choice(_U8, (3, 4, 21) if a_batched else (4, 21))
+    node = helper.make_node("MatMulInteger", ["x", "b"], ["y"], name="op")
+    res = run_model(_model(node, a, TensorProto.INT32, {"b": b}), {"x": a}, arithmetic=PAIRS)
+    refs = [_matmul_ref(a[i] if a_batched else a, b[i], 0, True) for i in range(3)]
+    assert res.outputs["y"].tolist() == [sums for sums, _ in refs]
+    assert res.stats["op"].pair_saturations == sum(count for _, count in refs) > 0
+
+
 def _conv_case(seed: int, c: int, m: int, group: int, k: int
                ) -> tuple[onnx.ModelProto, np.ndarray, np.ndarray, int]:
     rng = np.random.default_rng(seed)
