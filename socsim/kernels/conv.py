@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from socsim.kernels import _pairs
 from socsim.kernels._common import act_bound, channel_shape, out_scale, requantize_acc, zp_int
 from socsim.kernels._gemm import conv_nd, conv_pads, exact_dtype
-from socsim.kernels import _pairs
 from socsim.kernels._qconv_plan import pairs_apply, plan_qlinear_conv, run_plan
 from socsim.kernels.dtypes import as_int, elem_type_of
 from socsim.kernels.registry import KernelContext, register

@@ -94,7 +94,7 @@ def _matmul_ref(a: np.ndarray, b: np.ndarray, a_zp: int, pairs: bool
 def _conv_ref(x: np.ndarray, w: np.ndarray, x_zp: int, group: int, pad: int, pairs: bool
               ) -> tuple[np.ndarray, int]:
     """(M, Ho, Wo) sums of one image (C, H, W), stride 1, K ordered (kh, kw, C of the group)."""
-    c, h, wd = x.shape
+    _, h, wd = x.shape
     m, cg, kh, kw = w.shape
     mg = m // group
     ho, wo = h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1
