@@ -95,7 +95,8 @@ def execute_run(jobs: tuple[Job, ...], soc: SoC, completed: list[tuple], seed: i
         name = job.workload.name
         compiled = compile_model(job.graph.path, arithmetic=_arithmetic_map(job, soc))
         samples = _load_samples(job)
-        totals = {"accumulator_saturations": 0, "output_saturations": 0, "requant_overflows": 0}
+        totals = {"accumulator_saturations": 0, "output_saturations": 0, "requant_overflows": 0,
+                  "pair_saturations": 0}
         flagged: set[str] = set()
         for rec in completed:
             if rec[0] != name:

@@ -46,13 +46,25 @@ def requantize_rows(acc, scale, zero_point, lo, hi, out):  # pragma: no cover - 
     lof, hif = np.float32(lo), np.float32(hi)
     below = above = 0
     p, m = acc.shape
+    row = np.empty(m, np.float32)
     for i in range(p):
         for j in range(m):
-            v = np.rint(np.float32(acc[i, j]) * scale[j]) + zpf
-            out[i, j], low, high = _clamp(v, lof, hif)
-            below += low
-            above += high
+            row[j] = np.rint(np.float32(acc[i, j]) * scale[j]) + zpf
+        below, above = _store_row(row, lof, hif, out[i], below, above)
     return _saturations(below, above, zero_point, lo, hi)
+
+
+@njit(inline="always", **_OPTIONS)
+def _store_row(row, lof, hif, out, below, above):  # pragma: no cover - compiled
+    """Counts the values of ``row`` below ``lof`` and above ``hif``, stores them clamped into
+    ``out``; three simple passes, each of which the compiler vectorizes."""
+    for j in range(row.size):
+        below += row[j] < lof
+    for j in range(row.size):
+        above += row[j] > hif
+    for j in range(row.size):
+        out[j] = np.int32(min(max(row[j], lof), hif))  # integral: int32 keeps the value
+    return below, above
 
 
 @njit(**_OPTIONS)
@@ -137,8 +149,8 @@ def window_columns(x, kernel, strides, dilations, top, left, wo, out):  # pragma
 @njit(**_OPTIONS)
 def depthwise_rne(x, weights, padded, bias, kernel, strides, dilations, top, left, scale,
                   zero_point, lo, hi, out):  # pragma: no cover - compiled
-    """Depthwise convolution of channels-last ``x`` (H, W, C) into ``out`` (Ho, Wo, C),
-    requantized as :func:`requantize_rows`; returns how many values saturated.
+    """Depthwise convolution of channels-last ``x`` (H, W, C) into C-contiguous ``out``
+    (Ho, Wo, C), requantized as :func:`requantize_rows`; returns how many values saturated.
 
     ``weights`` (taps, C) int32 multiply the raw activations; ``bias`` (C,) int32 already holds
     ``-x_zp * sum(w)``, so a tap that falls into the padding adds ``padded`` (taps, C) =
@@ -152,6 +164,7 @@ def depthwise_rne(x, weights, padded, bias, kernel, strides, dilations, top, lef
     zpf = np.float32(zero_point)
     lof, hif = np.float32(lo), np.float32(hi)
     acc = np.empty(c, np.int32)
+    row = np.empty((wo, c), np.float32)
     below = above = 0
     for oy in range(ho):
         for ox in range(wo):
@@ -169,10 +182,9 @@ def depthwise_rne(x, weights, padded, bias, kernel, strides, dilations, top, lef
                         for ch in range(c):
                             acc[ch] += padded[t, ch]
             for ch in range(c):
-                v = np.rint(np.float32(acc[ch]) * scale[ch]) + zpf
-                out[oy, ox, ch], low, high = _clamp(v, lof, hif)
-                below += low
-                above += high
+                row[ox, ch] = np.rint(np.float32(acc[ch]) * scale[ch]) + zpf
+        # one output row at a time: long passes for counting, clamping and storing
+        below, above = _store_row(row.reshape(-1), lof, hif, out[oy].reshape(-1), below, above)
     return _saturations(below, above, zero_point, lo, hi)
 
 

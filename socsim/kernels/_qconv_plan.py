@@ -21,6 +21,13 @@ point, clamped and counted, exactly as :func:`socsim.kernels.requant.requantize`
 which the next planned convolution reads without a transposing copy. Outside these conditions
 (and for activation types other than numpy's integers) there is no plan and the node takes the
 general path.
+
+On a target that adds uint8 x int8 products in saturating int16 pairs
+(``dot="u8s8_pairs_int16"``, :mod:`socsim.kernels._pairs`), a pointwise or im2col plan also
+holds the pairs of its raw weights that can saturate, in onnxruntime's K order (kh, kw, C), the
+order of the plan's own columns; their correction is added to the exact sums before
+requantization. Depthwise convolutions add exactly on that target too (MLAS's depthwise
+kernels widen to 16 bits before multiplying), so their plan does not change.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from typing import Literal
 
 import numpy as np
 
-from socsim.kernels import _jit
+from socsim.kernels import _jit, _pairs
 from socsim.kernels._common import out_scale
 from socsim.kernels._gemm import conv_pads, matmul_row_blocks
 from socsim.kernels.arithmetic import Arithmetic
@@ -66,6 +73,8 @@ class QConvPlan:
         lo: smallest output value.
         hi: largest output value.
         out_dtype: numpy dtype of the output.
+        pairs: the weights' pairs that can saturate on a ``u8s8_pairs_int16`` target (None:
+            exact sums).
     """
 
     kind: PlanKind
@@ -83,6 +92,7 @@ class QConvPlan:
     lo: int
     hi: int
     out_dtype: np.dtype
+    pairs: _pairs.PairPlan | None = None
     _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def pads(self, spatial: tuple[int, ...]) -> list[int]:
@@ -138,6 +148,7 @@ def plan_qlinear_conv(attrs: dict, arithmetic: Arithmetic, x_dtype: np.dtype,
     if bound >= _F32_EXACT or bound > arithmetic.acc_max:
         return None
 
+    pairs = None
     if kind == "depthwise":
         weights = np.ascontiguousarray(flat.T.astype(np.int32))  # (taps, C)
         bias_i, padded = bias.astype(np.int32), weights * np.int32(x_zp)
@@ -145,18 +156,27 @@ def plan_qlinear_conv(attrs: dict, arithmetic: Arithmetic, x_dtype: np.dtype,
         ordered = wi.transpose(2, 3, 1, 0).reshape(-1, m)  # (kh * kw * C, M)
         weights = np.concatenate([ordered, bias.reshape(1, m)]).astype(np.float32)
         bias_i = padded = None
+        if pairs_apply(arithmetic, x_dtype, w):
+            pairs = _pairs.plan_pairs(as_int(w, np.int64).transpose(2, 3, 1, 0).reshape(-1, m))
     scale32, _ = out_scale(x_scale, w_scale, y_scale)
     scale = np.ascontiguousarray(np.broadcast_to(scale32.reshape(-1), (m,)))
     return QConvPlan(kind, weights, bias_i, padded, kernel, strides, dil, pads_attr, auto_pad,
                      x_zp, scale, int(as_int(y_zero_point, np.int64).reshape(-1)[0]),
-                     y_range.lo, y_range.hi, np_dtype(y_range.elem_type))
+                     y_range.lo, y_range.hi, np_dtype(y_range.elem_type), pairs)
 
 
-def run_plan(plan: QConvPlan, x: np.ndarray) -> tuple[np.ndarray, int]:
+def pairs_apply(arithmetic: Arithmetic, x_dtype: np.dtype, w: np.ndarray) -> bool:
+    """True when the target pairs products in saturating int16 (uint8 x int8 only)."""
+    return (arithmetic.dot == "u8s8_pairs_int16" and np.dtype(x_dtype) == np.uint8
+            and w.dtype == np.int8)
+
+
+def run_plan(plan: QConvPlan, x: np.ndarray) -> tuple[np.ndarray, int, int]:
     """Runs ``plan`` on ``x`` (N, C, H, W), any memory layout.
 
     Returns:
-        The output (N, M, Ho, Wo), channels-last in memory, and how many outputs saturated.
+        The output (N, M, Ho, Wo), channels-last in memory, how many outputs saturated and
+        how many pair sums saturated (``u8s8_pairs_int16`` targets).
 
     Raises:
         ValueError: if the kernel does not fit in the padded input.
@@ -168,15 +188,18 @@ def run_plan(plan: QConvPlan, x: np.ndarray) -> tuple[np.ndarray, int]:
         raise ValueError(f"kernel {plan.kernel} (dilations {plan.dilations}) is larger than "
                          f"the padded input {tuple(x.shape[2:])} + pads {pads}")
     out = np.empty((n, ho, wo, plan.scale.size), plan.out_dtype)
-    saturated = 0
+    saturated = pair_saturations = 0
     for image, y in zip(x, out):
         if plan.kind == "depthwise":
             saturated += _depthwise(plan, image, pads, y)
             continue
-        acc = _pointwise(plan, image) if plan.kind == "pointwise" else _im2col(plan, image, pads)
+        cols = _pointwise(image) if plan.kind == "pointwise" else _im2col(plan, image, pads)
+        acc = matmul_row_blocks(cols, plan.weights)
+        if plan.pairs is not None:
+            pair_saturations += _pairs.add_corrections(cols[:, :-1], plan.pairs, acc)
         saturated += _jit.requantize_rows(acc, plan.scale, plan.zero_point, plan.lo, plan.hi,
                                           y.reshape(ho * wo, -1))
-    return out.transpose(0, 3, 1, 2), saturated
+    return out.transpose(0, 3, 1, 2), saturated, pair_saturations
 
 
 def _out_hw(plan: QConvPlan, hp: int, wp: int) -> tuple[int, int]:
@@ -184,7 +207,8 @@ def _out_hw(plan: QConvPlan, hp: int, wp: int) -> tuple[int, int]:
     return (hp - (kh - 1) * dh - 1) // sh + 1, (wp - (kw - 1) * dw - 1) // sw + 1
 
 
-def _pointwise(plan: QConvPlan, image: np.ndarray) -> np.ndarray:
+def _pointwise(image: np.ndarray) -> np.ndarray:
+    """Columns ``(H * W, C + 1)`` of ``image`` (C, H, W): pixels, then a column of ones."""
     c, h, w = image.shape
     if image.transpose(1, 2, 0).flags.c_contiguous:  # channels-last: rows of pixels
         cols = np.empty((h * w, c + 1), dtype=np.float32)
@@ -195,10 +219,12 @@ def _pointwise(plan: QConvPlan, image: np.ndarray) -> np.ndarray:
         cols[:c].reshape(c, h, w)[...] = image
         cols[c] = 1.0
         cols = cols.T
-    return matmul_row_blocks(cols, plan.weights)
+    return cols
 
 
 def _im2col(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:
+    """Columns ``(Ho * Wo, kh * kw * C + 1)`` of ``image`` (C, H, W), rows (kh, kw, C), padding
+    ``plan.pad_value``, then a column of ones."""
     c, h, w = image.shape
     top, left, bottom, right = pads
     ho, wo = _out_hw(plan, h + top + bottom, w + left + right)
@@ -225,7 +251,7 @@ def _im2col(plan: QConvPlan, image: np.ndarray, pads: list[int]) -> np.ndarray:
         cols_t[:k].reshape(taps.shape)[...] = taps
         cols_t[k] = 1.0
         cols = cols_t.T
-    return matmul_row_blocks(cols, plan.weights)
+    return cols
 
 
 def _depthwise(plan: QConvPlan, image: np.ndarray, pads: list[int], out: np.ndarray) -> int:

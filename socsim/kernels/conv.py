@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from socsim.kernels import _pairs
 from socsim.kernels._common import act_bound, channel_shape, out_scale, requantize_acc, zp_int
 from socsim.kernels._gemm import conv_nd, conv_pads, exact_dtype
-from socsim.kernels._qconv_plan import plan_qlinear_conv, run_plan
+from socsim.kernels._qconv_plan import pairs_apply, plan_qlinear_conv, run_plan
 from socsim.kernels.dtypes import as_int, elem_type_of
 from socsim.kernels.registry import KernelContext, register
 
@@ -61,11 +62,27 @@ def _int_conv(ctx: KernelContext, x: np.ndarray, x_zp: np.ndarray | None, w: np.
     return y.astype(np.float64, copy=False)
 
 
+def _conv_pairs(ctx: KernelContext, x: np.ndarray, x_zero_point: np.ndarray, w: np.ndarray,
+                acc: np.ndarray) -> None:
+    """Adds the saturated-pair corrections of a non-depthwise uint8 x int8 convolution."""
+    strides, dil, pads, group = _geometry(ctx, x, w)
+    if w.shape[1] == 1 and w.shape[0] == group and group > 1:
+        return  # depthwise: MLAS's depthwise kernels add exactly
+    plans = ctx.cached("pairs", lambda: _pairs.conv_pair_plans(w, group), 3)
+    if any(p is not None for p in plans):
+        ctx.count("pair_saturations", _pairs.conv_corrections(
+            x, int(zp_int(x_zero_point)), w, group, strides, dil, pads, acc, plans))
+
+
 @register("ConvInteger")
 def conv_integer(ctx: KernelContext, x: np.ndarray, w: np.ndarray,
                  x_zero_point: np.ndarray | None = None, w_zero_point: np.ndarray | None = None
                  ) -> tuple[np.ndarray, ...]:
-    """ConvInteger: int32 sums of zero-point-corrected products (saturated to the accumulator)."""
+    """ConvInteger: int32 sums of zero-point-corrected products (saturated to the accumulator).
+
+    Exact on every modelled target: onnxruntime's ConvInteger does not reach MLAS's U8S8
+    kernels (checked under ``qemu-x86_64 -cpu Haswell``, tests/kernels/test_pairs.py).
+    """
     acc = _int_conv(ctx, x, x_zero_point, w, w_zero_point)
     lo, hi = ctx.arithmetic.acc_min, ctx.arithmetic.acc_max
     ctx.count("accumulator_saturations", int(np.count_nonzero((acc < lo) | (acc > hi))))
@@ -80,7 +97,10 @@ def qlinear_conv(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
     """QLinearConv: exact integer sums plus int32 bias, requantized in the unit's mode.
 
     Constant operands are planned once (:mod:`socsim.kernels._qconv_plan`); the plan runs
-    whenever it applies, the general path below otherwise. Both give the same bits.
+    whenever it applies, the general path below otherwise. Both give the same bits. On a
+    ``u8s8_pairs_int16`` target, uint8 x int8 sums are those of saturated int16 pairs in
+    onnxruntime's K order (:mod:`socsim.kernels._pairs`), except for depthwise convolutions,
+    which MLAS adds exactly.
     """
     key = ("plan", x.dtype, x.ndim)
     plan = ctx.cache.get(key, False)
@@ -92,10 +112,13 @@ def qlinear_conv(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
         if constant:
             ctx.cache[key] = plan
     if plan is not None:
-        y, saturated = run_plan(plan, x)
+        y, saturated, pairs = run_plan(plan, x)
         ctx.count("output_saturations", saturated)
+        ctx.count("pair_saturations", pairs)
         return (y,)
     acc = _int_conv(ctx, x, x_zero_point, w, w_zero_point)
+    if pairs_apply(ctx.arithmetic, x.dtype, w):
+        _conv_pairs(ctx, x, x_zero_point, w, acc)
     if b is not None:
         acc = acc + channel_shape(as_int(b, np.int64).astype(np.float64), acc.ndim)
     scale, real = ctx.cached("scale", lambda: out_scale(x_scale, w_scale, y_scale), 1, 4, 6)

@@ -43,12 +43,15 @@ class OpStats:
             output zero point sits on (a range that starts at real 0, e.g. int8 zero point
             -128 after a fused ReLU) are the ReLU's floor and are not counted.
         requant_overflows: int32 overflows inside a fixed-point requantization (TFLite modes).
+        pair_saturations: pairs of 8-bit products whose int16 sum saturated on a
+            ``u8s8_pairs_int16`` target (x86 VPMADDUBSW; :mod:`socsim.kernels._pairs`).
     """
 
     op_type: str
     accumulator_saturations: int = 0
     output_saturations: int = 0
     requant_overflows: int = 0
+    pair_saturations: int = 0
 
 
 @dataclass(frozen=True)

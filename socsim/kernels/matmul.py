@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from socsim.kernels import _mlas
+from socsim.kernels import _mlas, _pairs
 from socsim.kernels._common import act_bound, requantize_acc, zp_int
 from socsim.kernels._gemm import exact_dtype, int_matmul
 from socsim.kernels.dtypes import as_int, elem_type_of
@@ -63,7 +63,40 @@ def _int_product(ctx: KernelContext, a: np.ndarray, a_zp: np.ndarray | None, b: 
     if a_zp is not None:
         af = af - dt(zp_int(a_zp)) if np.size(a_zp) == 1 else \
             af - as_int(a_zp, np.int64).astype(dt).reshape(-1, 1)
-    return int_matmul(af, bf, bound)
+    acc = int_matmul(af, bf, bound)
+    if ctx.arithmetic.dot == "u8s8_pairs_int16" and a.dtype == np.uint8 and b.dtype == np.int8:
+        _add_pairs(ctx, a, b, b_idx, trans_b, acc)
+    return acc
+
+
+def _add_pairs(ctx: KernelContext, a: np.ndarray, b: np.ndarray, b_idx: int, trans: bool,
+               acc: np.ndarray) -> None:
+    """Turns the exact uint8 x int8 sums ``acc`` into MLAS's saturated int16 pairs (K in
+    the operands' own order, :mod:`socsim.kernels._pairs`) and counts the saturations."""
+    def plans() -> list[_pairs.PairPlan | None]:
+        bi = as_int(b, np.int64)
+        bi = np.swapaxes(bi, -1, -2) if trans else bi
+        flat = bi.reshape((-1,) + bi.shape[-2:])
+        return [_pairs.plan_pairs(m) for m in flat]
+
+    per_batch = ctx.cached(("pairs", trans), plans, b_idx)
+    if all(p is None for p in per_batch):
+        return
+    if len(per_batch) == 1:
+        ctx.count("pair_saturations", _pairs.matmul_corrections(a, per_batch[0], acc))
+        return
+    k = a.shape[-1]
+    batch = acc.shape[:-2]
+    a_b = np.broadcast_to(a, batch + a.shape[-2:]).reshape((-1,) + a.shape[-2:])
+    b_shape = b.shape[:-2]
+    index = np.broadcast_to(np.arange(len(per_batch)).reshape(b_shape or (1,)),
+                            batch).reshape(-1)
+    flat = acc.reshape((-1,) + acc.shape[-2:])
+    count = 0
+    for i, (rows, j) in enumerate(zip(a_b, index)):
+        if per_batch[j] is not None:
+            count += _pairs.matmul_corrections(rows.reshape(-1, k), per_batch[j], flat[i])
+    ctx.count("pair_saturations", count)
 
 
 @register("MatMulInteger")
@@ -71,7 +104,8 @@ def matmul_integer(ctx: KernelContext, a: np.ndarray, b: np.ndarray,
                    a_zero_point: np.ndarray | None = None, b_zero_point: np.ndarray | None = None
                    ) -> tuple[np.ndarray, ...]:
     """MatMulInteger: int32 products of zero-point-corrected operands (per-row ``a`` zero
-    points, per-column ``b`` zero points), saturated to the accumulator."""
+    points, per-column ``b`` zero points), saturated to the accumulator. uint8 x int8 on a
+    ``u8s8_pairs_int16`` target: sums of saturated int16 pairs (:mod:`socsim.kernels._pairs`)."""
     acc = _int_product(ctx, a, a_zero_point, b, b_zero_point, 1, 3)
     lo, hi = ctx.arithmetic.acc_min, ctx.arithmetic.acc_max
     ctx.count("accumulator_saturations", int(np.count_nonzero((acc < lo) | (acc > hi))))
@@ -98,7 +132,8 @@ def qlinear_matmul(ctx: KernelContext, a: np.ndarray, a_scale: np.ndarray,
                    a_zero_point: np.ndarray, b: np.ndarray, b_scale: np.ndarray,
                    b_zero_point: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray
                    ) -> tuple[np.ndarray, ...]:
-    """QLinearMatMul: exact integer products requantized with ``a_s * b_s / y_s``."""
+    """QLinearMatMul: integer products (exact, or saturated pairs for uint8 x int8 on a
+    ``u8s8_pairs_int16`` target) requantized with ``a_s * b_s / y_s``."""
     acc = _int_product(ctx, a, a_zero_point, b, b_zero_point, 3, 5)
     scale, real = ctx.cached("scale", lambda: _scales(a_scale, b_scale, y_scale), 1, 4, 6)
     return (requantize_acc(ctx, acc, _per_column(scale), _per_column(real), y_zero_point,
@@ -110,7 +145,8 @@ def qgemm(ctx: KernelContext, a: np.ndarray, a_scale: np.ndarray, a_zero_point: 
           b: np.ndarray, b_scale: np.ndarray, b_zero_point: np.ndarray,
           c: np.ndarray | None = None, y_scale: np.ndarray | None = None,
           y_zero_point: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """com.microsoft QGemm: int32 bias ``C`` added to the exact product, then requantized with
+    """com.microsoft QGemm: int32 bias ``C`` added to the product (exact, or saturated pairs as
+    for QLinearMatMul), then requantized with
     ``alpha * a_s * b_s / y_s`` (or scaled to float32 when ``y_scale`` is absent)."""
     a = a.T if ctx.attr("transA", 0) else a
     acc = _int_product(ctx, a, a_zero_point, b, b_zero_point, 3, 5,

@@ -103,7 +103,8 @@ class KernelContext:
             itself (what onnxruntime prepacks), not a value socsim computed from constants.
         cache: per-step storage for data derived from constant inputs.
         events: counters of the current run (``accumulator_saturations``,
-            ``output_saturations``); the interpreter resets them per run.
+            ``output_saturations``, ``requant_overflows``, ``pair_saturations``); the
+            interpreter resets them per run.
     """
 
     name: str
