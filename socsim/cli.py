@@ -89,6 +89,11 @@ def policies():
         out.print(f"[bold]{name}[/] (params: {params}): {doc}")
 
 
+from socsim.cli_quantize import quantize  # noqa: E402  (light: imports inside the command)
+
+app.command()(quantize)
+
+
 def _print_summary(s: dict) -> None:
     lat, en = s["latency_ms"], s["energy_mj"]
 
