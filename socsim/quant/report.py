@@ -26,6 +26,8 @@ STANDARD_VARIANTS: dict[str, Recipe] = {
     "int8 per-channel": Recipe("int8", per_channel=True),
     "int8 per-tensor +CLE": Recipe("int8", equalize=True),
     "int8 per-tensor +CLE +BC": Recipe("int8", equalize=True, bias_correction=True),
+    "int4 per-tensor": Recipe("int4"),
+    "int4 per-tensor +CLE +BC": Recipe("int4", equalize=True, bias_correction=True),
     "int4 per-channel": Recipe("int4", per_channel=True),
     "int4 per-channel +CLE +BC": Recipe("int4", per_channel=True, equalize=True,
                                         bias_correction=True),
