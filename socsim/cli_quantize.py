@@ -38,8 +38,11 @@ def quantize(
     equalize: Annotated[bool, typer.Option("--equalize", help="Cross-layer equalization.")] = False,
     bias_correction: Annotated[bool, typer.Option("--bias-correction",
                                                   help="Bias correction.")] = False,
-    device: Annotated[Path | None, typer.Option(help="Device YAML of the target SoC.")] = None,
-    unit: Annotated[str | None, typer.Option(help="Target unit in --device.")] = None,
+    device: Annotated[Path | None, typer.Option(
+        help="Device YAML: the report simulates every variant on it.")] = None,
+    unit: Annotated[str | None, typer.Option(
+        help="Target unit in --device: its dtypes bound the bit-widths, its ops the "
+             "substitutions, and layers it cannot run are reported as fallbacks.")] = None,
     budget_bytes: Annotated[int | None, typer.Option(help="Mixed: weight byte budget.")] = None,
     max_accuracy_drop: Annotated[float | None, typer.Option(
         help="Mixed: largest top-1 drop from float (needs --eval).")] = None,
@@ -59,8 +62,8 @@ def quantize(
         raise ConfigError(f"--scheme {scheme!r} is not one of {', '.join(q.SCHEMES)}")
     if method not in q.METHODS:
         raise ConfigError(f"--method {method!r} is not one of {', '.join(q.METHODS)}")
-    if (device is None) != (unit is None):
-        raise ConfigError("--device and --unit go together", hint="pass both or neither")
+    if unit is not None and device is None:
+        raise ConfigError("--unit needs --device SOC.yaml", hint="pass the device file too")
     if scheme == "mixed" and (budget_bytes is None) == (max_accuracy_drop is None):
         raise ConfigError("--scheme mixed needs exactly one of --budget-bytes and "
                           "--max-accuracy-drop")
@@ -71,7 +74,7 @@ def quantize(
     data = _load_npz(eval_, "evaluation data", "--eval") if eval_ else None
     recipe = q.Recipe(scheme, per_channel, symmetric, method, percentile, equalize,
                       bias_correction)
-    target = q.unit_target(device, unit) if device else None
+    target = q.unit_target(device, unit) if unit else None
     subs = []
     if target is not None:
         if recipe.activation_dtype not in target.dtypes:
@@ -161,7 +164,7 @@ def _write_report(report: Path, proto, cal, data, result, rows, sens, summary, d
     plot_sensitivity(sens, f"{summary['model']}: per-layer sensitivity").savefig(
         report / "sensitivity.png", dpi=120)
     if data is not None:
-        variants = compare_variants(proto, cal, data, {f"requested: {result.recipe.label()}":
+        variants = compare_variants(proto, cal, data, {f"requested {result.recipe.label()}":
                                                        result}, device=device, out_dir=report)
         variants.to_csv(report / "variants.csv", index=False)
         summary["variants"] = variants.to_dict(orient="records")

@@ -119,7 +119,7 @@ def compare_variants(model: onnx.ModelProto, calib: Mapping[str, np.ndarray],
         if "labels" in data:
             row["accuracy"] = float((got.argmax(-1) == data["labels"]).mean())
         if device is not None and out_dir is not None:
-            slug = label.replace(" ", "_").replace("+", "")
+            slug = "".join(c for c in label.replace(" ", "_") if c.isalnum() or c in "_-")
             path = out_dir / f"variant_{slug}.onnx"
             onnx.save(batch_one(m), path)
             row.update(simulate(path, device, out_dir, slug, policy=policy))
