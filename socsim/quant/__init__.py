@@ -10,8 +10,15 @@ See docs/quantization.md.
 
 from __future__ import annotations
 
-from socsim.quant.calibrate import (METHODS, TensorStats, collect_stats, entropy_threshold,
-                                    mse_threshold, percentile_threshold, tensor_range)
+from socsim.quant.calibrate import (
+                                    METHODS,
+                                    TensorStats,
+                                    collect_stats,
+                                    entropy_threshold,
+                                    mse_threshold,
+                                    percentile_threshold,
+                                    tensor_range,
+)
 from socsim.quant.dynamic import quantize_dynamic
 from socsim.quant.equalize import EqualizedPair, bias_correct, equalize
 from socsim.quant.evaluate import accuracy, outputs, sqnr_db

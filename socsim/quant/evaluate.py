@@ -31,12 +31,12 @@ def outputs(model: onnx.ModelProto, data: Mapping[str, np.ndarray], *, engine: s
 
         compiled = compile_model(model, arithmetic="onnxruntime")
         out_name = model.graph.output[0].name
-        run = lambda feeds: compiled.run(feeds).outputs[out_name]  # noqa: E731
+        run = lambda feeds: compiled.run(feeds).outputs[out_name]
     else:
         import onnxruntime as ort
 
         sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-        run = lambda feeds: sess.run(None, feeds)[0]  # noqa: E731
+        run = lambda feeds: sess.run(None, feeds)[0]
     parts = [run({k: data[k][i:i + step] for k in names}) for i in range(0, n, step)]
     return np.concatenate(parts)
 

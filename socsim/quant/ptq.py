@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import onnx
+from google.protobuf.message import DecodeError
 
 from socsim.errors import ModelError
 from socsim.quant.calibrate import METHODS, TensorStats, collect_stats, tensor_range
@@ -121,7 +122,7 @@ def load_model(model: str | os.PathLike | onnx.ModelProto) -> onnx.ModelProto:
     try:
         proto = onnx.load(os.fspath(model))
         onnx.checker.check_model(proto)
-    except Exception as exc:  # onnx raises several unrelated types for a bad file
+    except (OSError, ValueError, DecodeError, onnx.checker.ValidationError) as exc:
         raise ModelError(f"{model}: not a readable ONNX model ({exc.__class__.__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''})",
                          hint="pass a float ONNX model, e.g. workloads/digits_cnn.onnx") from None
@@ -146,14 +147,14 @@ def calibration_ranges(stats: Mapping[str, TensorStats], model: onnx.ModelProto,
 
 
 def quantize_static(model: str | os.PathLike | onnx.ModelProto, calib: Mapping[str, np.ndarray],
-                    recipe: Recipe = Recipe(), *, stats: Mapping[str, TensorStats] | None = None,
+                    recipe: Recipe | None = None, *, stats: Mapping[str, TensorStats] | None = None,
                     progress: Callable[[int], None] | None = None) -> QuantResult:
     """Quantizes a float model with calibration data.
 
     Args:
         model: float model or its path.
         calib: calibration arrays keyed by input name, samples along the first axis.
-        recipe: what to do.
+        recipe: what to do (default: int8 per-tensor minmax).
         stats: statistics of the *same* (unequalized) model from an earlier call, to skip
             calibration; ignored when ``recipe.equalize`` changes the weights.
         progress: called with samples done while calibrating.
@@ -164,6 +165,7 @@ def quantize_static(model: str | os.PathLike | onnx.ModelProto, calib: Mapping[s
     Raises:
         ModelError: for an unreadable model or calibration data that lacks an input.
     """
+    recipe = recipe or Recipe()
     proto = load_model(model)
     _check_feeds(proto, calib, "calibration data")
     pairs: list[EqualizedPair] = []

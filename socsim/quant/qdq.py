@@ -30,8 +30,15 @@ from onnx import helper, numpy_helper
 
 from socsim.quant.params import ONNX_TYPES, QParams, qparams_for, quantize, weight_qparams
 
-__all__ = ["LayerRecord", "QUANT_OPS", "SAME_SCALE_OPS", "WEIGHTED_OPS", "weight_axis",
-           "weighted_layers", "write_qdq"]
+__all__ = [
+    "QUANT_OPS",
+    "SAME_SCALE_OPS",
+    "WEIGHTED_OPS",
+    "LayerRecord",
+    "weight_axis",
+    "weighted_layers",
+    "write_qdq",
+]
 
 WEIGHTED_OPS = ("Conv", "Gemm", "MatMul")
 SAME_SCALE_OPS = ("MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze")

@@ -46,7 +46,7 @@ class Sensitivity:
 
 
 def sensitivity(model: str | onnx.ModelProto, calib: Mapping[str, np.ndarray],
-                data: Mapping[str, np.ndarray], recipe: Recipe = Recipe(), *,
+                data: Mapping[str, np.ndarray], recipe: Recipe | None = None, *,
                 dtypes: Sequence[str] = ("int4", "int8"), base: str = "int8",
                 progress: Callable[[int], None] | None = None) -> list[Sensitivity]:
     """Measures every weighted layer at every dtype in ``dtypes``.
@@ -63,6 +63,7 @@ def sensitivity(model: str | onnx.ModelProto, calib: Mapping[str, np.ndarray],
     Returns:
         One :class:`Sensitivity` per layer and dtype, in graph order.
     """
+    recipe = recipe or Recipe()
     proto = load_model(model)
     if recipe.equalize:
         proto, _ = equalize(proto)

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from socsim.errors import ModelError
-from socsim.quant import (Recipe, accuracy, quantize_static, search_accuracy, search_size,
-                          sensitivity, unit_target)
+from socsim.quant import (
+    Recipe,
+    accuracy,
+    quantize_static,
+    search_accuracy,
+    search_size,
+    sensitivity,
+    unit_target,
+)
 from socsim.quant.mixed import layer_bytes
 from socsim.quant.qdq import weighted_layers
 
