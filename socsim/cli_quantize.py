@@ -27,10 +27,10 @@ def _load_npz(path: Path, what: str, flag: str) -> dict:
 
 def quantize(
     model: Annotated[Path, typer.Argument(help="Float ONNX model.")],
-    calib: Annotated[Path, typer.Option("--calib", help="Calibration .npz (arrays keyed by "
-                                        "input name, samples along axis 0).")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the QDQ model.")],
-    scheme: Annotated[str, typer.Option(help="int8 | int16 | int4 | mixed")] = "int8",
+    calib: Annotated[Path | None, typer.Option("--calib", help="Calibration .npz (arrays keyed "
+                                               "by input name, samples along axis 0).")] = None,
+    scheme: Annotated[str, typer.Option(help="int8 | int16 | int4 | mixed | dynamic")] = "int8",
     per_channel: Annotated[bool, typer.Option("--per-channel", help="Per-channel weights.")] = False,
     symmetric: Annotated[bool, typer.Option("--symmetric", help="Symmetric activations.")] = False,
     method: Annotated[str, typer.Option(help="minmax | percentile | entropy | mse")] = "minmax",
@@ -58,8 +58,14 @@ def quantize(
     from socsim import quant as q
 
     con = Console()
+    if scheme == "dynamic":
+        _dynamic(model, out, per_channel, con)
+        return
     if scheme not in q.SCHEMES:
-        raise ConfigError(f"--scheme {scheme!r} is not one of {', '.join(q.SCHEMES)}")
+        raise ConfigError(f"--scheme {scheme!r} is not one of {', '.join(q.SCHEMES)}, dynamic")
+    if calib is None:
+        raise ConfigError("static quantization needs --calib DATA.npz",
+                          hint="or --scheme dynamic, which needs no calibration data")
     if method not in q.METHODS:
         raise ConfigError(f"--method {method!r} is not one of {', '.join(q.METHODS)}")
     if unit is not None and device is None:
@@ -150,6 +156,28 @@ def quantize(
     if report is not None:
         _write_report(report, proto, cal, data, result, rows, sens, summary, device)
         con.print(f"report: {report}/")
+
+
+def _dynamic(model: Path, out: Path, per_channel: bool, con) -> None:
+    import onnx
+
+    from socsim.errors import ModelError
+    from socsim.quant import quantize_dynamic
+
+    try:
+        proto = onnx.load(model)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{model}: not a readable ONNX model ({exc})") from None
+    qm = quantize_dynamic(proto, per_channel=per_channel)
+    n = sum(x.op_type == "MatMulInteger" for x in qm.graph.node)
+    if n == 0:
+        raise ModelError(f"{model}: no MatMul/Gemm with a float 2-D weight to quantize "
+                         "dynamically", hint="use a static --scheme with --calib")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(qm, out)
+    con.print(f"{model.name} -> {out}: {n} MatMul/Gemm as DynamicQuantizeLinear + MatMulInteger "
+              f"(int8 weights{', per channel' if per_channel else ''}, uint8 activations "
+              "quantized at run time)")
 
 
 def _write_report(report: Path, proto, cal, data, result, rows, sens, summary, device) -> None:

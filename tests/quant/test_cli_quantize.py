@@ -62,3 +62,13 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
         assert main(argv) == 1, argv
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (argv, err)
+
+
+def test_dynamic_scheme(tmp_path, capsys):
+    out = tmp_path / "dyn.onnx"
+    assert main(["quantize", str(W / "transformer_block.onnx"), "--out", str(out),
+                 "--scheme", "dynamic"]) == 0
+    assert "MatMulInteger" in capsys.readouterr().out
+    assert sum(n.op_type == "DynamicQuantizeLinear" for n in onnx.load(out).graph.node) >= 4
+    assert main(["quantize", str(W / "digits_cnn.onnx"), "--out", str(out)]) == 1
+    assert "needs --calib" in capsys.readouterr().err
