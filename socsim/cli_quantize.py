@@ -188,7 +188,11 @@ def _write_report(report: Path, proto, cal, data, result, rows, sens, summary, d
 
     report.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(report / "layers.csv", index=False)
-    pd.DataFrame([vars(s) for s in sens]).to_csv(report / "sensitivity.csv", index=False)
+    from socsim.quant.sensitivity import ranking
+
+    order = {r.layer: i for i, r in enumerate(ranking(sens, "int4"))}
+    table = pd.DataFrame([{**vars(s), "rank_at_int4": order.get(s.layer)} for s in sens])
+    table.sort_values(["rank_at_int4", "dtype"]).to_csv(report / "sensitivity.csv", index=False)
     plot_sensitivity(sens, f"{summary['model']}: per-layer sensitivity").savefig(
         report / "sensitivity.png", dpi=120)
     if data is not None:

@@ -21,7 +21,7 @@ from socsim.quant.evaluate import outputs, sqnr_db
 from socsim.quant.ptq import Recipe, load_model, quantize_static
 from socsim.quant.qdq import weighted_layers
 
-__all__ = ["Sensitivity", "plot_sensitivity", "sensitivity"]
+__all__ = ["Sensitivity", "plot_sensitivity", "ranking", "sensitivity"]
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,19 @@ def sensitivity(model: str | onnx.ModelProto, calib: Mapping[str, np.ndarray],
     return res
 
 
-def plot_sensitivity(rows: Sequence[Sensitivity], title: str = "Per-layer sensitivity"):
-    """A grouped bar chart of SQNR per layer and dtype; returns the matplotlib Figure."""
+def ranking(rows: Sequence[Sensitivity], dtype: str = "int4") -> list[Sensitivity]:
+    """The rows measured at ``dtype``, most sensitive (lowest SQNR) first."""
+    return sorted((r for r in rows if r.dtype == dtype), key=lambda r: r.sqnr_db)
+
+
+def plot_sensitivity(rows: Sequence[Sensitivity], title: str = "Per-layer sensitivity", *,
+                     base: str = "int8"):
+    """Bars of output SQNR per layer for each non-base dtype, most sensitive layer first, and
+    the all-``base`` model's SQNR as a dashed line; returns the matplotlib Figure."""
     from matplotlib.figure import Figure
 
-    layers = list(dict.fromkeys(r.layer for r in rows))
-    dts = list(dict.fromkeys(r.dtype for r in rows))
+    dts = [d for d in dict.fromkeys(r.dtype for r in rows) if d != base] or [base]
+    layers = [r.layer for r in ranking(rows, dts[0])] or list(dict.fromkeys(r.layer for r in rows))
     fig = Figure(figsize=(max(6.0, 0.8 * len(layers) + 2), 3.6), layout="constrained")
     ax = fig.add_subplot()
     width = 0.8 / len(dts)
@@ -101,9 +108,14 @@ def plot_sensitivity(rows: Sequence[Sensitivity], title: str = "Per-layer sensit
     by = {(r.layer, r.dtype): r for r in rows}
     for k, dt in enumerate(dts):
         vals = [by[(lay, dt)].sqnr_db for lay in layers]
-        ax.bar(x + (k - (len(dts) - 1) / 2) * width, vals, width, label=f"{dt} weights")
-    ax.set_xticks(x, layers, rotation=30, ha="right")
-    ax.set_ylabel("output SQNR (dB), others int8")
+        ax.bar(x + (k - (len(dts) - 1) / 2) * width, vals, width,
+               label=f"this layer at {dt}, others {base}")
+    base_vals = [r.sqnr_db for r in rows if r.dtype == base]
+    if base_vals and dts != [base]:
+        ax.axhline(base_vals[0], color="k", linestyle="--", linewidth=1,
+                   label=f"every layer {base}")
+    ax.set_xticks(x, [f"{lay}\n({by[(lay, dts[0])].params} w)" for lay in layers])
+    ax.set_ylabel("output SQNR vs float (dB)")
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="lower right")
     return fig
