@@ -8,8 +8,9 @@ threaded and deterministic, so the same torch version writes the same weights.
   global average pool -> Gemm 10). Per-tensor int8 keeps its accuracy.
 * ``digits_dscnn.onnx``: a depthwise-separable network (3x3 conv 32, three depthwise 3x3 +
   pointwise 1x1 blocks to 64, 64, 128 channels with BatchNorm, global average pool, Gemm 10),
-  the MobileNet pattern; per-tensor int4 weights lose accuracy on it that per-channel scales
-  and cross-layer equalization recover (per-tensor int8 does not lose any on digits).
+  the MobileNet pattern, trained so that BatchNorm folding leaves depthwise channels with very
+  uneven weight ranges: per-tensor int8 weights lose accuracy that per-channel scales and
+  cross-layer equalization recover.
 * ``digits_calib.npz`` (``input``: 256 training images) and ``digits_test.npz`` (``input``,
   ``labels``: the 600-image test split), pixel values scaled to [0, 1], NCHW ``[N, 1, 8, 8]``.
 
@@ -67,13 +68,13 @@ def _build_models():
 
 
 # (optimizer, learning rate, weight decay, epochs, cosine schedule) per model. The depthwise-
-# separable model is trained with decoupled weight decay, as MobileNets are. Measured (see
-# docs/quantization.md): its folded per-channel weight ranges spread only ~2-4x (max / median),
-# far from MobileNetV2's outliers, so per-tensor int8 keeps its accuracy on digits; per-tensor
-# int4 is where it collapses (-4 points) and equalization + bias correction recover it.
-# Without the cosine schedule this recipe diverges (test accuracy 0.33).
+# separable model is trained hard (Adam at 3e-2, no weight decay): a few channels die or nearly
+# die, their running variance collapses, and folding gamma / sqrt(var + eps) into the depthwise
+# weights leaves one channel of the last depthwise layer ~400x the median range -- the effect
+# Nagel et al. (ICCV 2019, fig. 2) show for MobileNetV2. Its float accuracy is unaffected, but
+# per-tensor int8 weights cannot resolve the other channels (measured in docs/quantization.md).
 TRAINING = {"digits_cnn": ("Adam", 3e-3, 0.0, 60, True),
-            "digits_dscnn": ("AdamW", 1e-2, 0.05, 40, True)}
+            "digits_dscnn": ("Adam", 3e-2, 0.0, 40, True)}
 
 
 def _train(model, x: np.ndarray, y: np.ndarray, name: str, seed: int) -> None:

@@ -22,9 +22,13 @@ def test_equalization_keeps_function_and_narrows_spread(digits):
     a, b = _run(model, x), _run(eq, x)
     np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4 * np.abs(a).max())
     assert len(pairs) == len(equalization_pairs(model)) >= 7
-    worst_before = max(p.spread_before for p in pairs)
-    assert all(p.spread_after <= p.spread_before * 1.0001 for p in pairs)
-    assert max(p.spread_after for p in pairs) < worst_before / 2
+    # the last depthwise layer's ~1,200x max/min channel spread (a near-dead channel) is the
+    # one per-tensor quantization cannot cover; after equalization no layer exceeds 4x
+    assert max(p.spread_before for p in pairs) > 1000
+    assert max(p.spread_after for p in pairs) < 4
+    # a balanced pair may widen a layer that was already narrow, never the network overall
+    assert sum(np.log(p.spread_after) for p in pairs) < sum(np.log(p.spread_before)
+                                                           for p in pairs) / 2
 
 
 def test_pair_ranges_are_equal_after_equalization(digits):

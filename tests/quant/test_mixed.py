@@ -18,12 +18,13 @@ from socsim.quant.mixed import layer_bytes
 from socsim.quant.qdq import weighted_layers
 
 REPO_DEVICES = "devices/imx8mp.yaml"
+PC = Recipe(per_channel=True)
 
 
 @pytest.fixture(scope="module")
 def sens(digits):
     _, model, calib, test = digits
-    return sensitivity(model, calib, {k: v[:200] for k, v in test.items()}, Recipe())
+    return sensitivity(model, calib, {k: v[:200] for k, v in test.items()}, PC)
 
 
 def test_sensitivity_int4_is_worse_than_int8(sens):
@@ -41,7 +42,7 @@ def test_size_budget_is_met_and_result_matches_table(digits, sens):
     budget = (full + floor) // 2
     choice = search_size(model, sens, ["int4", "int8"], budget)
     assert set(choice.values()) == {"int4", "int8"}
-    res = quantize_static(model, calib, Recipe("mixed", weight_dtypes=choice))
+    res = quantize_static(model, calib, Recipe("mixed", per_channel=True, weight_dtypes=choice))
     assert res.weight_bytes <= budget
     assert res.weight_bytes == sum(layer_bytes(model, n, d) for n, d in choice.items())
     with pytest.raises(ModelError, match="below the smallest reachable"):
@@ -51,10 +52,11 @@ def test_size_budget_is_met_and_result_matches_table(digits, sens):
 def test_accuracy_budget_is_met(digits, sens):
     _, model, calib, test = digits
     data = {k: v[:200] for k, v in test.items()}
-    choice, acc = search_accuracy(model, calib, data, Recipe(), sens, ["int4", "int8"], 0.01)
+    choice, acc = search_accuracy(model, calib, data, PC, sens, ["int4", "int8"], 0.01)
     assert accuracy(model, data) - acc <= 0.01
     assert "int4" in choice.values()  # something was narrowed
-    q = quantize_static(model, calib, Recipe("mixed", weight_dtypes=choice)).model
+    q = quantize_static(model, calib, Recipe("mixed", per_channel=True,
+                                              weight_dtypes=choice)).model
     assert accuracy(q, data) == acc
 
 
