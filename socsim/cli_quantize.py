@@ -128,11 +128,12 @@ def quantize(
     table = Table(title=f"{model.name} -> {out} ({recipe.label()})")
     for col in ("layer", "op", "weights", "scale min..max", *(f"SQNR@{c} dB" for c in
                                                               (cands if sens else [])), "bytes"):
-        table.add_column(col, justify="left" if col in ("layer", "op") else "right")
+        table.add_column(col, justify="left" if col in ("layer", "op") else "right",
+                         no_wrap=True)
     for r in result.layers:
         sq = [f"{by[(r.name, c)]:.1f}" for c in cands] if sens else []
         table.add_row(r.name, r.op_type, r.weight_dtype + (" pc" if r.per_channel else ""),
-                      f"{r.weight_scale_min:.3g}..{r.weight_scale_max:.3g}", *sq,
+                      f"{r.weight_scale_min:.2g}..{r.weight_scale_max:.2g}", *sq,
                       str(r.weight_bytes))
         rows.append({**vars(r), **{f"sqnr_db_{c}": by.get((r.name, c)) for c in cands}})
     con.print(table)

@@ -24,6 +24,7 @@ __all__ = ["STANDARD_VARIANTS", "batch_one", "compare_variants", "simulate"]
 STANDARD_VARIANTS: dict[str, Recipe] = {
     "int8 per-tensor": Recipe("int8"),
     "int8 per-channel": Recipe("int8", per_channel=True),
+    "int8 per-tensor +BC": Recipe("int8", bias_correction=True),
     "int8 per-tensor +CLE": Recipe("int8", equalize=True),
     "int8 per-tensor +CLE +BC": Recipe("int8", equalize=True, bias_correction=True),
     "int4 per-tensor": Recipe("int4"),
