@@ -58,6 +58,8 @@ def quantize(
     from socsim import quant as q
 
     con = Console()
+    if not con.is_terminal:  # piped or captured: wide enough for the per-layer table
+        con = Console(width=120)
     if scheme == "dynamic":
         _dynamic(model, out, per_channel, con)
         return
@@ -125,18 +127,23 @@ def quantize(
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(result.model, out)
     by = {(s.layer, s.dtype): s.sqnr_db for s in sens}
+    shown = [c for c in cands if c != "int8"] if sens else []  # int8 is every row's base
     table = Table(title=f"{model.name} -> {out} ({recipe.label()})")
-    for col in ("layer", "op", "weights", "scale min..max", *(f"SQNR@{c} dB" for c in
-                                                              (cands if sens else [])), "bytes"):
+    for col in ("layer", "op", "weights", "scale min..max",
+                *(f"SQNR if {c} dB" for c in shown), "bytes"):
         table.add_column(col, justify="left" if col in ("layer", "op") else "right",
                          no_wrap=True)
     for r in result.layers:
-        sq = [f"{by[(r.name, c)]:.1f}" for c in cands] if sens else []
+        sq = [f"{by[(r.name, c)]:.1f}" for c in shown]
         table.add_row(r.name, r.op_type, r.weight_dtype + (" pc" if r.per_channel else ""),
                       f"{r.weight_scale_min:.2g}..{r.weight_scale_max:.2g}", *sq,
                       str(r.weight_bytes))
         rows.append({**vars(r), **{f"sqnr_db_{c}": by.get((r.name, c)) for c in cands}})
     con.print(table)
+    if sens and ("int8" in cands):
+        base = next(s.sqnr_db for s in sens if s.dtype == "int8")
+        con.print(f"sensitivity: output SQNR vs float with one layer at the column's dtype and "
+                  f"the rest int8; every layer int8: {base:.1f} dB")
     con.print(f"weights + biases: {result.weight_bytes:,} bytes (float: "
               f"{sum(4 * r.params for r in result.layers):,})")
     for p in result.equalized:
