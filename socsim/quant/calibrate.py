@@ -224,6 +224,9 @@ def collect_stats(model: onnx.ModelProto, data: Mapping[str, np.ndarray], *, bin
         Statistics per tensor name (graph inputs and every node output that is float).
     """
     import onnxruntime as ort
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument
+
+    from socsim.errors import ModelError
 
     exposed, names = _expose_all(model)
     opts = ort.SessionOptions()
@@ -233,9 +236,19 @@ def collect_stats(model: onnx.ModelProto, data: Mapping[str, np.ndarray], *, bin
     out_names = [o.name for o in sess.get_outputs()]
     stats = {n: TensorStats() for n in names}
     batch = batch_size_for(model)
+    inputs = {i.name for i in model.graph.input}
+    data = {k: (v.astype(np.float32) if v.dtype == np.float64 else v)
+            for k, v in data.items() if k in inputs}
     for pass_ in (0, 1):
         for feeds in _batches(data, batch):
-            outs = dict(zip(out_names, sess.run(out_names, feeds), strict=True))
+            try:
+                outs = dict(zip(out_names, sess.run(out_names, feeds), strict=True))
+            except (Fail, InvalidArgument) as exc:
+                shapes = ", ".join(f"{k} {v.shape} {v.dtype}" for k, v in feeds.items())
+                raise ModelError(f"the model cannot run on the calibration arrays ({shapes}): "
+                                 f"{str(exc).splitlines()[0]}",
+                                 hint="arrays must match the model inputs' shapes and types, "
+                                      "samples along the first axis") from None
             outs.update(feeds)
             for name in names:
                 x = outs.get(name)

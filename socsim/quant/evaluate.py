@@ -25,6 +25,8 @@ def outputs(model: onnx.ModelProto, data: Mapping[str, np.ndarray], *, engine: s
     names = [i.name for i in model.graph.input
              if i.name not in {t.name for t in model.graph.initializer}]
     step = batch if batch_size_for(model) > 1 else 1
+    data = {k: (data[k].astype(np.float32) if data[k].dtype == np.float64 else data[k])
+            for k in names}
     n = len(data[names[0]])
     if engine == "socsim":
         from socsim.execute import compile_model

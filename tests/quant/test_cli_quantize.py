@@ -46,8 +46,11 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     bad.write_text("not an npz")
     wrong = tmp_path / "wrong.npz"
     np.savez(wrong, image=np.zeros((2, 1, 8, 8), np.float32))
+    shape = tmp_path / "shape.npz"
+    np.savez(shape, input=np.zeros((2, 3, 8, 8), np.float32))
     model = str(W / "digits_cnn.onnx")
     cases = [
+        (["quantize", model, "--calib", str(shape), "--out", "x.onnx"], "cannot run on the "),
         (["quantize", model, "--calib", str(bad), "--out", "x.onnx"], "bad.npz: cannot read"),
         (["quantize", model, "--calib", str(wrong), "--out", "x.onnx"], "lacks the model input"),
         (["quantize", str(bad), "--calib", str(wrong), "--out", "x.onnx"], "not a readable ONNX"),
