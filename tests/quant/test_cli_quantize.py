@@ -51,6 +51,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     model = str(W / "digits_cnn.onnx")
     cases = [
         (["quantize", model, "--calib", str(shape), "--out", "x.onnx"], "cannot run on the "),
+        (["quantize", model, "--calib", str(shape), "--out", "x.onnx", "--eval", str(wrong)],
+         "wrong.npz: the evaluation data lacks the model input"),
         (["quantize", model, "--calib", str(bad), "--out", "x.onnx"], "bad.npz: cannot read"),
         (["quantize", model, "--calib", str(wrong), "--out", "x.onnx"], "lacks the model input"),
         (["quantize", str(bad), "--calib", str(wrong), "--out", "x.onnx"], "not a readable ONNX"),
