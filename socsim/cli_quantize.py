@@ -81,9 +81,9 @@ def quantize(
     cal = _load_npz(calib, "calibration data", "--calib")
     data = _load_npz(eval_, "evaluation data", "--eval") if eval_ else None
     if data is not None:
-        from socsim.quant.ptq import _check_feeds
+        from socsim.quant.ptq import check_feeds
 
-        _check_feeds(proto, data, f"{eval_}: the evaluation data")
+        check_feeds(proto, data, f"{eval_}: the evaluation data")
     recipe = q.Recipe(scheme, per_channel, symmetric, method, percentile, equalize,
                       bias_correction)
     target = q.unit_target(device, unit) if unit else None

@@ -22,7 +22,7 @@ from socsim.quant.calibrate import METHODS, TensorStats, collect_stats, tensor_r
 from socsim.quant.equalize import EqualizedPair, bias_correct, equalize, layer_weight_qparams
 from socsim.quant.qdq import LayerRecord, weighted_layers, write_qdq
 
-__all__ = ["SCHEMES", "QuantResult", "Recipe", "load_model", "quantize_static"]
+__all__ = ["SCHEMES", "QuantResult", "Recipe", "check_feeds", "load_model", "quantize_static"]
 
 SCHEMES: dict[str, tuple[str, str]] = {
     "int8": ("int8", "int8"), "int16": ("int16", "int16"), "int4": ("int4", "int8"),
@@ -167,7 +167,7 @@ def quantize_static(model: str | os.PathLike | onnx.ModelProto, calib: Mapping[s
     """
     recipe = recipe or Recipe()
     proto = load_model(model)
-    _check_feeds(proto, calib, "calibration data")
+    check_feeds(proto, calib, "calibration data")
     pairs: list[EqualizedPair] = []
     if recipe.equalize:
         proto, pairs = equalize(proto)
@@ -195,7 +195,8 @@ def with_dtypes(recipe: Recipe, dtypes: Mapping[str, str]) -> Recipe:
     return replace(recipe, scheme="mixed", weight_dtypes=dict(dtypes))
 
 
-def _check_feeds(model: onnx.ModelProto, data: Mapping[str, np.ndarray], what: str) -> None:
+def check_feeds(model: onnx.ModelProto, data: Mapping[str, np.ndarray], what: str) -> None:
+    """Raises ModelError naming ``what`` when ``data`` lacks one of the model's inputs."""
     inits = {i.name for i in model.graph.initializer}
     missing = [i.name for i in model.graph.input if i.name not in inits and i.name not in data]
     if missing:
