@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from onnx.reference import ReferenceEvaluator
@@ -88,3 +89,16 @@ def test_depthwise_model_per_tensor_collapse_is_recovered(digits):
                                                         bias_correction=True)).model, test)
     assert pt < fl - 0.1
     assert pc >= fl - 0.01 and cle >= fl - 0.01
+
+
+def test_mixed_int4_int8_matches_reference_evaluator(digits):
+    _, model, calib, test = digits
+    dtypes = {"conv5": "int4", "conv7": "int4", "gemm1": "int4"}
+    q = quantize_static(model, calib, Recipe("mixed", per_channel=True,
+                                             weight_dtypes=dtypes)).model
+    kinds = {i.name.removesuffix("_W_quantized"): i.data_type for i in q.graph.initializer
+             if i.name.endswith("_W_quantized")}
+    assert {k for k, t in kinds.items() if t == onnx.TensorProto.INT4} == set(dtypes)
+    x = test["input"][:4]
+    ref = ReferenceEvaluator(q).run(None, {"input": x})[0]
+    assert np.count_nonzero(socsim.execute(q, {"input": x}, qdq="reference")["logits"] != ref) == 0
