@@ -151,6 +151,11 @@ def _rst_to_markup(text: str) -> str:
     return "".join(f"[bold]{escape(p)}[/]" if i % 2 else escape(p) for i, p in enumerate(parts))
 
 
+from socsim.cli_quantize import quantize  # noqa: E402  (light: imports inside the command)
+
+app.command()(quantize)
+
+
 def _report_error(exc: SocsimError) -> None:
     for problem in exc.problems:
         err.print(f"[red]error:[/] {escape(str(problem))}", highlight=False, markup=True,

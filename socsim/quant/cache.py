@@ -1,0 +1,68 @@
+"""Quantize on load, cached: the piece a scenario's "float model + recipe" needs.
+
+``quantized_path(model, calib, recipe)`` returns the path of the QDQ model for that float
+model, calibration file and recipe, quantizing only when no cached file exists. The cache key
+is the SHA-256 of the model bytes, the calibration file bytes and the recipe, so editing any of
+them quantizes again and nothing stale is reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from socsim.errors import ModelError
+from socsim.quant.ptq import Recipe, quantize_static
+
+__all__ = ["cache_key", "quantized_path"]
+
+
+def cache_key(model: Path, calib: Path, recipe: Recipe) -> str:
+    """SHA-256 (hex, 16 chars) of the model bytes, calibration bytes and recipe."""
+    h = hashlib.sha256()
+    for p in (model, calib):
+        h.update(Path(p).read_bytes())
+    h.update(json.dumps(asdict(recipe), sort_keys=True, default=dict).encode())
+    return h.hexdigest()[:16]
+
+
+def quantized_path(model: str | os.PathLike, calib: str | os.PathLike, recipe: Recipe, *,
+                   cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cached QDQ model for ``model`` quantized by ``recipe`` on ``calib``.
+
+    Args:
+        model: float ONNX file.
+        calib: calibration .npz (arrays keyed by input name).
+        recipe: the quantization recipe (``scheme="mixed"`` needs its ``weight_dtypes``).
+        cache_dir: where quantized models are kept (default: ``.socsim-cache/quant`` beside the
+            model).
+
+    Returns:
+        Path of the quantized model (written now or found in the cache).
+
+    Raises:
+        ModelError: if a file is missing or unreadable.
+    """
+    model, calib = Path(model), Path(calib)
+    for p, what in ((model, "model"), (calib, "calibration data")):
+        if not p.is_file():
+            raise ModelError(f"{p}: the {what} file does not exist",
+                             hint="paths in a scenario resolve relative to the scenario file")
+    folder = Path(cache_dir) if cache_dir else model.parent / ".socsim-cache" / "quant"
+    out = folder / f"{model.stem}.{cache_key(model, calib, recipe)}.onnx"
+    if out.is_file():
+        return out
+    with np.load(calib) as z:
+        data = {k: z[k] for k in z.files}
+    result = quantize_static(model, data, recipe)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    onnx.save(result.model, tmp)
+    os.replace(tmp, out)  # atomic: concurrent runs never read a half-written file
+    return out
