@@ -18,8 +18,9 @@ For each output: ``sum_j sat16(s_j)`` with ``s_j = a[2j] b[2j] + a[2j+1] b[2j+1]
 exact sum plus ``sum_j (sat16(s_j) - s_j)``. socsim keeps its exact accumulator and adds that
 correction. Which (pair, output column) combinations can saturate at all is decided once per
 weight matrix: a pair whose positive weights add up to at most 32767 / 255 (negative ones to at
-least -32768 / 255) cannot, whatever the uint8 activations. The compiled loop skips, per row, the
-pairs that these activations cannot push beyond int16, and counts the pairs that saturated.
+least -32768 / 255) cannot, whatever the uint8 activations. The compiled loop skips, per block of
+rows, the pairs that these activations cannot push beyond int16, and counts the pairs that
+saturated.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ class PairPlan:
         top: per risky pair, the largest positive weight of each of its two rows over its
             risky columns (0 if none): ``a0 * top0 + a1 * top1`` bounds every pair sum above.
         bottom: the same for the most negative weights, a bound below.
+        w0: per entry of ``cols``, the weight of the pair's first row in that column.
+        w1: the same for the second row.
+        entry_pair: per entry of ``cols``, its index into ``pairs``.
+        ucols: the distinct columns of ``cols``, ascending.
+        slot: per entry of ``cols``, its column's index into ``ucols``.
     """
 
     weights: np.ndarray
@@ -60,6 +66,11 @@ class PairPlan:
     cols: np.ndarray
     top: np.ndarray
     bottom: np.ndarray
+    w0: np.ndarray
+    w1: np.ndarray
+    entry_pair: np.ndarray
+    ucols: np.ndarray
+    slot: np.ndarray
 
 
 def plan_pairs(weights: np.ndarray) -> PairPlan | None:
@@ -77,32 +88,85 @@ def plan_pairs(weights: np.ndarray) -> PairPlan | None:
     ptr = np.concatenate([[0], np.cumsum(sub.sum(axis=1))]).astype(np.int64)
     cols = np.nonzero(sub)[1].astype(np.int32)
     masked = np.where(sub[:, None, :], w[pairs], 0)  # (R, 2, M), risky columns only
+    entry_pair = np.repeat(np.arange(pairs.size), np.diff(ptr)).astype(np.int64)
+    ucols, slot = np.unique(cols, return_inverse=True)
     return PairPlan(np.ascontiguousarray(weights.astype(np.int32)), pairs.astype(np.int64),
                     ptr, cols, masked.max(axis=2, initial=0).astype(np.int32),
-                    masked.min(axis=2, initial=0).astype(np.int32))
+                    masked.min(axis=2, initial=0).astype(np.int32),
+                    w[pairs[entry_pair], 0, cols].astype(np.float32),
+                    w[pairs[entry_pair], 1, cols].astype(np.float32), entry_pair,
+                    ucols.astype(np.int64), slot.reshape(-1).astype(np.int64))
+
+
+_BLOCK = 256
+"""Pixels per block of the correction loop: its gathered activations and corrections stay in
+the first-level caches."""
 
 
 @njit(**_OPTIONS)
-def _correct(a, weights, pairs, ptr, cols, top, bottom, acc):  # pragma: no cover - compiled
-    """Adds ``sat16(s) - s`` of every saturating pair to ``acc`` (P, M); returns their count."""
+def _correct(a, pairs, cols, w0, w1, entry_pair, slot, ucols, top, bottom,
+             acc):  # pragma: no cover - compiled
+    """Adds ``sat16(s) - s`` of every saturating pair to ``acc`` (P, M); returns their count.
+
+    By blocks of pixels: the two activations of each risky pair are gathered pixel-contiguous,
+    then each (pair, column) entry computes its pair sums, their saturated difference and its
+    count in a branch-free loop the compiler vectorizes; a block skips the entries of a pair
+    whose largest activations cannot leave int16, and adds to ``acc`` only the columns where
+    something saturated. The arithmetic is float32 on
+    integers: products (at most 255 * 128) and pair sums (at most 2 * 255 * 128) are integers
+    far below 2^24, so every operation is exact and the bits are those of integer arithmetic
+    (numba widens int32 products to int64, which AVX2 cannot multiply in vectors).
+    """
     count = 0
-    for p in range(a.shape[0]):
-        for r in range(pairs.size):
+    npix = a.shape[0]
+    nr, nu = pairs.size, ucols.size
+    act = np.empty((nr, 2, _BLOCK), np.float32)
+    corr = np.zeros((nu, _BLOCK), np.float32)
+    live = np.empty(nr, np.bool_)
+    dirty = np.zeros(nu, np.int64)  # per column, saturations in this block
+    for start in range(0, npix, _BLOCK):
+        b = min(_BLOCK, npix - start)
+        for r in range(nr):
             k = 2 * pairs[r]
-            a0 = np.int32(a[p, k])
-            a1 = np.int32(a[p, k + 1])
-            if (a0 * top[r, 0] + a1 * top[r, 1] <= 32767
-                    and a0 * bottom[r, 0] + a1 * bottom[r, 1] >= -32768):
-                continue  # these two activations cannot leave int16 with any risky column
-            for i in range(ptr[r], ptr[r + 1]):
-                n = cols[i]
-                s = a0 * weights[k, n] + a1 * weights[k + 1, n]
-                if s > 32767:
-                    acc[p, n] += 32767 - s
-                    count += 1
-                elif s < -32768:
-                    acc[p, n] += -32768 - s
-                    count += 1
+            m0 = m1 = np.float32(0)
+            for q in range(b):
+                v0 = np.float32(a[start + q, k])
+                v1 = np.float32(a[start + q, k + 1])
+                act[r, 0, q] = v0
+                act[r, 1, q] = v1
+                m0 = max(m0, v0)
+                m1 = max(m1, v1)
+            live[r] = (m0 * top[r, 0] + m1 * top[r, 1] > 32767
+                       or m0 * bottom[r, 0] + m1 * bottom[r, 1] < -32768)
+        for i in range(cols.size):
+            r = entry_pair[i]
+            if not live[r]:
+                continue
+            x0, x1 = act[r, 0], act[r, 1]
+            c0, c1 = w0[i], w1[i]
+            out = corr[slot[i]]
+            n = 0
+            for q in range(b):
+                s = x0[q] * c0 + x1[q] * c1
+                d = min(max(s, np.float32(-32768)), np.float32(32767)) - s
+                out[q] += d
+                n += d != 0
+            if n:
+                count += n
+                dirty[slot[i]] += n
+        for u in range(nu):  # saturations are rare: only columns that have any are added
+            if dirty[u] == 0:
+                continue
+            col = ucols[u]
+            if 16 * dirty[u] > b:  # many: add the whole column
+                for q in range(b):
+                    acc[start + q, col] += corr[u, q]
+            else:  # few: a predictable branch skips the zeros
+                for q in range(b):
+                    if corr[u, q] != 0:
+                        acc[start + q, col] += corr[u, q]
+            corr[u, :b] = 0
+            dirty[u] = 0
     return count
 
 
@@ -113,10 +177,8 @@ def add_corrections(a: np.ndarray, plan: PairPlan, acc: np.ndarray) -> int:
     Returns:
         How many pair sums saturated.
     """
-    if a.strides[0] < a.strides[1]:
-        a = np.ascontiguousarray(a)  # the loop reads rows: a copy beats strided reads
-    return int(_correct(a, plan.weights, plan.pairs, plan.ptr, plan.cols, plan.top, plan.bottom,
-                        acc))
+    return int(_correct(a, plan.pairs, plan.cols, plan.w0, plan.w1, plan.entry_pair, plan.slot,
+                        plan.ucols, plan.top, plan.bottom, acc))
 
 
 def matmul_corrections(a: np.ndarray, plan: PairPlan, acc: np.ndarray) -> int:
