@@ -12,6 +12,7 @@ Only this package knows SimPy. Time is integer nanoseconds.
 from __future__ import annotations
 
 import gc
+from functools import partial
 
 import numpy as np
 import simpy
@@ -24,11 +25,12 @@ from socsim.hw.estimate import input_memory
 from socsim.hw.fabric import Fabric as KernelFabric
 from socsim.sim.bandwidth import Fabric, Link
 from socsim.sim.execution import OpExecution
-from socsim.sim.memory import MemoryPool
+from socsim.sim.memory import Memories, MemoryPool
 from socsim.sim.monitor import Monitors
 from socsim.sim.movement import DataMovement
 from socsim.sim.paging import PageCache, WeightPaging
 from socsim.sim.program import Inference, Job, Program
+from socsim.sim.resources import FitResource
 from socsim.sim.stations import Station, UnitState
 from socsim.sim.trace import Trace
 
@@ -72,7 +74,8 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
                                if unit.kind == "fpga" and unit.kernels is not None}
         self._kernel_ready: dict[str, dict[str, int]] = {n: {} for n in self.kernel_fabrics}
         self._config_port: dict[str, int] = dict.fromkeys(self.kernel_fabrics, 0)
-        self._kernel_released = self.env.event()
+        # room on each fabric: a put loads a kernel once it fits, a kernel's release is the get
+        self.kernel_areas = {name: FitResource(self.env) for name in self.kernel_fabrics}
         for unit in soc.units.values():
             pool = self.pools.get(unit.weights_cache) if unit.weights_cache else None
             if pool is not None and pool.cache is None:
@@ -91,7 +94,8 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
         for job in jobs:
             self._check_routes(job)
             self.trace.notes += list(job.plan.notes)
-        self._freed = self.env.event()  # succeeds (and is renewed) whenever memory is freed
+        # the memories as one resource: a put allocates once it fits, a free is the get
+        self.memory = Memories(self.env, self.pools)
         self._started = 0
         self._arrivals_open = 0  # arrival processes that may still start inferences
         self._timed_arrivals = 0  # open-loop arrival processes (they wake on their own)
@@ -240,17 +244,14 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
         self._started += 1
         pool = self.pools[self.input_memory]
         for t in prog.inputs:
-            size = pool.try_alloc(prog.nbytes[t])
-            while not size and prog.nbytes[t]:
-                if pool.footprint(prog.nbytes[t]) > pool.capacity:
-                    raise SimulationError(
-                        f"{prog.name}: input {prog.tensor_names[t]!r} "
-                        f"({prog.nbytes[t]} bytes) is larger than {self.input_memory!r} "
-                        f"({pool.capacity} bytes)",
-                        hint=f"enlarge memory {self.input_memory!r} in the device file, or set "
-                        "the SoC's inputs_in to a larger memory")
-                yield self._freed
-                size = pool.try_alloc(prog.nbytes[t])
+            nbytes = prog.nbytes[t]
+            if pool.footprint(nbytes) > pool.capacity:
+                raise SimulationError(
+                    f"{prog.name}: input {prog.tensor_names[t]!r} ({nbytes} bytes) is larger "
+                    f"than {self.input_memory!r} ({pool.capacity} bytes)",
+                    hint=f"enlarge memory {self.input_memory!r} in the device file, or set "
+                    "the SoC's inputs_in to a larger memory")
+            size = yield from self.memory.fit(partial(pool.alloc, nbytes))
             inf.locs[t].append((self.input_memory, None, size, None))
             self._produced(inf, t)
         specs = prog.specs
