@@ -21,6 +21,7 @@ from socsim.config.scenario import RunSettings
 from socsim.config.soc import SoC
 from socsim.errors import PlacementError, SimulationError
 from socsim.hw.dvfs import initial_mhz
+from socsim.hw.cost import converter
 from socsim.hw.estimate import input_memory
 from socsim.hw.fabric import Fabric as KernelFabric
 from socsim.sim.bandwidth import Fabric, Link
@@ -131,17 +132,13 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
         prog = next(p for p in self.programs if p.workload is job.workload)
         problems = []
         for spec in prog.specs:
-            u = spec.unit.unit
             for t, need in zip(spec.inputs, spec.need):
                 fmt = prog.fmt[t]
                 if need is None or fmt is None or fmt == need:
                     continue
                 writer = prog.producer[t]
-                if u.convert_bytes_per_cycle is not None:
-                    converter = spec.unit.name
-                elif self.soc.units[writer].convert_bytes_per_cycle is not None:
-                    converter = writer
-                else:
+                who = converter(self.soc, writer, spec.unit.name)
+                if who is None:
                     problems.append(
                         f"{job.workload.name}: op {spec.name!r} on {spec.unit.name!r} reads "
                         f"{prog.tensor_names[t]!r} written by {writer!r} as {fmt[0]}/c{fmt[1]} "
@@ -150,12 +147,12 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
                         f"units.{writer}.convert_bytes_per_cycle) in the device file, or give "
                         "both units one layout")
                     continue
-                power = self.soc.units[converter].power
+                power = self.soc.units[who].power
                 if prog.dtypes[t] not in power.energy_pj_per_op:
                     problems.append(
-                        f"{job.workload.name}: {converter!r} converts "
+                        f"{job.workload.name}: {who!r} converts "
                         f"{prog.tensor_names[t]!r} ({prog.dtypes[t]}): add "
-                        f"units.{converter}.power.energy_pj_per_op.{prog.dtypes[t]}")
+                        f"units.{who}.power.energy_pj_per_op.{prog.dtypes[t]}")
         return problems
 
     # -- processes -------------------------------------------------------------------------

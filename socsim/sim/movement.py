@@ -10,6 +10,7 @@ from functools import partial
 from math import ceil
 
 from socsim.errors import SimulationError
+from socsim.hw.cost import convert_cycles, converter
 from socsim.hw.timing import transfer_ns
 from socsim.sim.memory import MemoryPool
 from socsim.sim.program import Inference, OpSpec
@@ -83,9 +84,7 @@ class DataMovement:
     def _converter(self, inf: Inference, t: int, unit: UnitState) -> UnitState:
         """Who converts ``t`` for ``unit``: the reader if it can, else the writer (as a host
         CPU formats tensors for an accelerator's runtime)."""
-        if unit.unit.convert_bytes_per_cycle is not None:
-            return unit
-        return self.units[inf.prog.producer[t]]
+        return self.units[converter(self.soc, inf.prog.producer[t], unit.name)]
 
     def _convert(self, inf: Inference, t: int, unit: UnitState, need: tuple[str, int]):
         """Rewrite 4-D tensor ``t`` in format ``need`` on ``unit``: read a copy it can address
@@ -98,7 +97,7 @@ class DataMovement:
         in_b, out_b = prog.nbytes[t], prog.stored_bytes(t, need)
         dst, size = yield from self.memory.fit(partial(self._alloc_in, unit, out_b))
         u = unit.unit
-        cycles = max(in_b, out_b) / u.convert_bytes_per_cycle + u.launch_overhead_cycles
+        cycles = convert_cycles(u, in_b, out_b)
         bw_src, _, _, src_dram = self.mem_params[src]
         bw_dst, _, _, dst_dram = self.mem_params[dst]
         sram_ns = (0.0 if src_dram else in_b / bw_src) + (0.0 if dst_dram else out_b / bw_dst)
