@@ -12,13 +12,15 @@ simulated. The formulas (docs/model.md):
   channels padded to its ``channel_align``, :func:`padded_bytes`; a workload input as it
   arrived; re-read per cache block on a CPU, :func:`socsim.hw.cpu.input_rereads`), each
   output in the unit's format, the weights; a view moves none of its own;
-- memory time ``bytes / bw_GBps`` per memory (:func:`read_cost` for one read);
+- memory time ``bytes / bw_GBps`` per SRAM operand, each DRAM's bytes one stream
+  (:func:`memory_time`); read energy per byte (:func:`read_pj`);
 - layout conversions: who converts (:func:`converter`) and how many cycles
   (:func:`convert_cycles`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from socsim.config.memory import Memory
@@ -31,8 +33,8 @@ from socsim.hw.base import op_cycles
 from socsim.hw.cpu import input_rereads
 from socsim.hw.timing import compute_ns, dynamic_pj
 
-__all__ = ["OpCost", "activation_channels", "convert_cycles", "converter", "op_cost",
-           "padded_bytes", "read_cost"]
+__all__ = ["OpCost", "activation_channels", "convert_cycles", "converter", "memory_time",
+           "op_cost", "padded_bytes", "read_pj"]
 
 
 @dataclass(frozen=True)
@@ -81,13 +83,7 @@ class OpCost:
             operands += [(in_mems[i] if in_mems else home, nb)
                          for i, nb in enumerate(self.in_bytes)]
             operands += [(home, nb) for nb in self.out_bytes]
-        sram_ns = 0.0
-        dram_bytes: dict[str, int] = {}
-        for name, nb in operands:
-            if mems[name].kind == "dram":
-                dram_bytes[name] = dram_bytes.get(name, 0) + nb
-            else:
-                sram_ns += nb / mems[name].bw_gbps
+        sram_ns, dram_bytes = memory_time(mems, operands)
         return sram_ns + max((nb / mems[m].bw_gbps for m, nb in dram_bytes.items()),
                              default=0.0)
 
@@ -139,14 +135,27 @@ def op_cost(unit: Unit, op: Op, graph: Graph, point: OperatingPoint | None = Non
         moves=op.op_type not in VIEW_OPS)
 
 
-def read_cost(mem_name: str, mem: Memory, nbytes: int
-              ) -> tuple[float, float, float, str | None]:
-    """(ns alone, SRAM pJ, DRAM pJ, the memory's name if it is a shared DRAM) of reading
-    ``nbytes`` from memory ``mem_name``."""
+def memory_time(memories: Mapping[str, Memory], operands: Iterable[tuple[str, int]]
+                ) -> tuple[float, dict[str, int]]:
+    """(SRAM ns, bytes per DRAM) of moving each (memory, bytes) operand, in order: an SRAM
+    operand takes ``bytes / bw_gbps`` of its memory (summed); the bytes in each DRAM add up,
+    to stream as one flow sharing the DRAM's bandwidth (the engine's, see
+    :mod:`socsim.sim.bandwidth`; alone, ``bytes / bw_gbps``)."""
+    sram_ns = 0.0
+    dram_bytes: dict[str, int] = {}
+    for name, nb in operands:
+        mem = memories[name]
+        if mem.kind == "dram":
+            dram_bytes[name] = dram_bytes.get(name, 0) + nb
+        else:
+            sram_ns += nb / mem.bw_gbps
+    return sram_ns, dram_bytes
+
+
+def read_pj(mem: Memory, nbytes: int) -> tuple[float, float]:
+    """(SRAM pJ, DRAM pJ) of reading ``nbytes`` from ``mem`` (charged to its kind)."""
     pj = nbytes * mem.read_pj_per_byte
-    dram = mem.kind == "dram"
-    return (nbytes / mem.bw_gbps, 0.0 if dram else pj, pj if dram else 0.0,
-            mem_name if dram else None)
+    return (pj, 0.0) if mem.kind != "dram" else (0.0, pj)
 
 
 def converter(soc: SoC, writer: str, reader: str) -> str | None:

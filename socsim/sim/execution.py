@@ -10,6 +10,7 @@ from collections.abc import Generator
 from itertools import repeat
 from math import ceil
 
+from socsim.hw.cost import memory_time
 from socsim.hw.timing import compute_ns
 
 from socsim.sim.memory import MemoryPool
@@ -38,13 +39,13 @@ class OpExecution:
             elif not (yield from self._page_in(inf, spec)):
                 cache = None  # pinned pages leave no room: stream from weights_in
         if cache is not None:
-            w_ns, sram_pj, dram_pj, w_dram = spec.wc_cost
+            sram_pj, dram_pj = spec.wc_cost
             for j in inf.prog.prefetch[spec.wkey[1]]:  # double buffering: the next ops' weights
                 nxt = inf.prog.specs[j]
                 if not nxt.wcache.hit(nxt.wkey) and nxt.wkey not in nxt.wcache.pending:
                     env.process(self._prefetch(inf, nxt))
         else:
-            w_ns, sram_pj, dram_pj, w_dram = spec.w_cost
+            sram_pj, dram_pj = spec.w_cost
         # waits while no memory of the unit has room (fit() inlined: this runs per op)
         out_mems = self._alloc_outputs(inf, spec, unit)
         if out_mems is None:
@@ -54,8 +55,7 @@ class OpExecution:
         key = (w_pool, *in_mems, *out_mems)
         traffic = spec.traffic_cost.get(key)
         if traffic is None:
-            traffic = spec.traffic_cost[key] = self._traffic(spec, in_mems, out_mems, w_ns,
-                                                             w_dram, w_pool)
+            traffic = spec.traffic_cost[key] = self._traffic(spec, in_mems, out_mems, w_pool)
         traffic[5] += 1  # the ledger's count of ops that moved these bytes
         mem_ns, t_sram, t_dram, dram_bytes, _, _ = traffic
         sram_pj += t_sram
@@ -176,32 +176,31 @@ class OpExecution:
             yield env.timeout(usable - env.now)
             self._busy -= 1
 
-    def _traffic(self, spec: OpSpec, in_mems: list[str], out_mems: list[str], w_ns: float,
-                 w_dram: str | None, w_pool: MemoryPool) -> list:
+    def _traffic(self, spec: OpSpec, in_mems: list[str], out_mems: list[str],
+                 w_pool: MemoryPool) -> list:
         """[SRAM ns, operand SRAM pJ, operand DRAM pJ, DRAM bytes per DRAM or None, bytes per
         memory as (pool, read, written), 0] of an op reading its weights from ``w_pool``, its
         inputs from ``in_mems`` and writing its outputs to ``out_mems``. The last item counts
         the ops that moved these bytes (the ledger's, see :meth:`_finish`)."""
-        dram_bytes: dict[str, int] = {}
         moved: dict[str, list[int]] = {}
+        operands = [(w_pool.name, spec.weight_bytes)]
         if spec.weight_bytes:
             moved[w_pool.name] = [spec.weight_bytes, 0]
-        mem_ns, sram_pj, dram_pj = (w_ns, 0.0, 0.0) if w_dram is None else (0.0, 0.0, 0.0)
-        if w_dram is not None:
-            dram_bytes[w_dram] = spec.weight_bytes
+        sram_pj, dram_pj = 0.0, 0.0
         if spec.traffic:
             params = self.mem_params
             for nb, m, write in (*zip(spec.in_bytes, in_mems, repeat(False)),
                                  *zip(spec.out_bytes, out_mems, repeat(True))):
-                bw, rd, wr, dram = params[m]
+                _, rd, wr, dram = params[m]
                 moved.setdefault(m, [0, 0])[write] += nb
+                operands.append((m, nb))
                 pj = nb * (wr if write else rd)
                 if dram:
                     dram_pj += pj
-                    dram_bytes[m] = dram_bytes.get(m, 0) + nb
                 else:
-                    mem_ns += nb / bw
                     sram_pj += pj
+        # the time: the one formula of socsim.hw.cost
+        mem_ns, dram_bytes = memory_time(self.soc.memories, operands)
         return [mem_ns, sram_pj, dram_pj, {m: nb for m, nb in dram_bytes.items() if nb} or None,
                 tuple((self.pools[m], r, w) for m, (r, w) in moved.items()), 0]
 

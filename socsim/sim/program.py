@@ -10,7 +10,7 @@ import simpy
 from socsim.config.scenario import Workload
 from socsim.config.soc import SoC
 from socsim.graph.ir import Graph
-from socsim.hw.cost import activation_channels, op_cost, padded_bytes, read_cost
+from socsim.hw.cost import activation_channels, op_cost, padded_bytes, read_pj
 from socsim.policies.base import Plan
 from socsim.sim.stations import UnitState
 
@@ -29,10 +29,10 @@ class OpSpec:
 
     ``dyn_nom_pj`` is the dynamic energy at the unit's nominal voltage; the engine scales it by
     the unit's (V / V_nom)^2 when the op starts, and turns ``cycles`` into time at the unit's
-    frequency then. ``w_cost`` is (ns, SRAM pJ, DRAM pJ, DRAM name or None) of reading the
-    weights from
+    frequency then. ``w_cost`` is (SRAM pJ, DRAM pJ) of reading the weights from
     ``weights_in``; with a ``weights_cache`` (``wcache``, segment ``wkey``, paged in by DMA
-    engine ``wengine``), ``wc_cost`` is the same read from the cache. ``kernel`` names the
+    engine ``wengine``), ``wc_cost`` is the same read from the cache (their time: the
+    engine's ``_traffic``, with :func:`socsim.hw.cost.memory_time`). ``kernel`` names the
     FPGA kernel the op needs resident (None on other units and on fixed-datapath FPGAs).
     ``wpool`` is the pool of ``weights_in`` (the ledger counts weight reads there when the
     weights are not read from the cache).
@@ -100,7 +100,7 @@ class Program:
             s.out_total = sum(s.out_bytes) if s.traffic else 0
             s.traffic_cost = {}  # (memories it touched) -> cost, filled by the engine
             s.weight_bytes = cost.weight_bytes
-            s.w_cost = read_cost(unit.weights_in, soc.memories[unit.weights_in], s.weight_bytes)
+            s.w_cost = read_pj(soc.memories[unit.weights_in], s.weight_bytes)
             s.wpool = next(p for p in state.pools if p.name == unit.weights_in)
             s.wcache, s.wkey, s.wpin, s.wengine, s.wc_cost = None, (index, len(self.specs)), \
                 False, None, None
@@ -110,8 +110,7 @@ class Program:
                     s.wcache = pool.cache
                     s.wpin = any(re.fullmatch(p, op.name) for p in job.workload.pin_weights)
                     s.wengine = soc.dma_between(unit.weights_in, unit.weights_cache)
-                    s.wc_cost = read_cost(unit.weights_cache, soc.memories[unit.weights_cache],
-                                          s.weight_bytes)
+                    s.wc_cost = read_pj(soc.memories[unit.weights_cache], s.weight_bytes)
             # an FPGA with a kernel library runs the op on the kernel that implements it
             s.kernel = unit.kernel_for(op.op_type, op.dtype) if unit.kind == "fpga" else None
             s.cycles = cost.cycles
