@@ -3,8 +3,9 @@
 Per inference, every op is a process that waits for its inputs, brings each one into a memory
 its unit can read (in place when it already can: a zero-copy hand-off; else a DMA transfer
 that holds an engine channel for ``setup + bytes / bw``), allocates its outputs in the first
-of its unit's memories with room, holds one of the unit's engines for the roofline time of
-:mod:`socsim.hw.estimate`, records its energy, and frees every tensor no one reads any more.
+of its unit's memories with room (waiting, if none has, on the memories as one resource),
+holds one of the unit's engines for the roofline time of its cost record
+(:mod:`socsim.hw.cost`, the model the policies' estimates use), records its energy, and frees every tensor no one reads any more.
 
 Only this package knows SimPy. Time is integer nanoseconds.
 """
@@ -12,25 +13,25 @@ Only this package knows SimPy. Time is integer nanoseconds.
 from __future__ import annotations
 
 import gc
-from functools import partial
-
-import numpy as np
 import simpy
 
 from socsim.config.scenario import RunSettings
 from socsim.config.soc import SoC
-from socsim.errors import PlacementError, SimulationError
-from socsim.hw.dvfs import initial_mhz
+from socsim.errors import ConfigError, PlacementError, Problem, SimulationError
 from socsim.hw.cost import converter
+from socsim.hw.dvfs import initial_mhz
 from socsim.hw.estimate import input_memory
 from socsim.hw.fabric import Fabric as KernelFabric
+from socsim.hw.governors import available_governors, get_governor
+from socsim.sim.arrivals import Arrivals
 from socsim.sim.bandwidth import Fabric, Link
 from socsim.sim.execution import OpExecution
 from socsim.sim.memory import Memories, MemoryPool
 from socsim.sim.monitor import Monitors
 from socsim.sim.movement import DataMovement
 from socsim.sim.paging import PageCache, WeightPaging
-from socsim.sim.program import Inference, Job, Program
+from socsim.sim.program import Job, Program
+from socsim.sim.reconfiguration import Reconfiguration
 from socsim.sim.resources import FitResource
 from socsim.sim.stations import Station, UnitState
 from socsim.sim.trace import Trace
@@ -38,13 +39,16 @@ from socsim.sim.trace import Trace
 __all__ = ["Job", "Simulation"]
 
 
-class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
+class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPaging,
+                 Monitors):
     """One run of a set of jobs on a SoC.
 
-    The processes live in one module per concern: :mod:`socsim.sim.execution` (ops),
+    The processes live in one module per concern: :mod:`socsim.sim.arrivals` (workloads
+    and inferences), :mod:`socsim.sim.execution` (ops),
     :mod:`socsim.sim.movement` (copies, conversions, allocation), :mod:`socsim.sim.paging`
-    (weight page-ins), :mod:`socsim.sim.monitor` (thermal, DVFS, the sampled deadlock stop);
-    this class holds the state they share, the arrivals and the run.
+    (weight page-ins), :mod:`socsim.sim.reconfiguration` (FPGA kernels),
+    :mod:`socsim.sim.monitor` (thermal, DVFS, the sampled deadlock stop); this class holds
+    the state they share and the run.
 
     Args:
         soc: the device.
@@ -61,6 +65,11 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
                       for name, m in soc.memories.items()}
         self.ambient_c = soc.ambient_c if settings.ambient_c is None else settings.ambient_c
         self.units: dict[str, UnitState] = {}
+        for name, gov in settings.governors.items():
+            if gov.name not in available_governors():
+                raise ConfigError(Problem(
+                    f"unknown governor {gov.name!r}; available: {available_governors()}",
+                    path=f"run.governors.{name}.name"))
         for name, unit in soc.units.items():
             freq = initial_mhz(settings.governors.get(name), unit.dvfs,
                                settings.operating_points.get(name))
@@ -176,8 +185,8 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
             zone = state.unit.thermal_zone
             if zone is not None:
                 groups.setdefault(f"zone {zone}", []).append(name)
-            elif state.unit.thermal is not None or (gov is not None and gov.name in (
-                    "ondemand", "thermal")):
+            elif state.unit.thermal is not None or (gov is not None
+                                                    and get_governor(gov.name).samples):
                 groups[name] = [name]
             else:
                 self.trace.counters.append((0, name, "freq_mhz", state.freq_mhz))
@@ -202,82 +211,6 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
                 "on a unit with more memory")
         self._finish()
         return self.trace
-
-    def _closed_loop(self, prog: Program, count: int, in_flight: int):
-        slots = simpy.Resource(self.env, capacity=in_flight)
-        for i in range(count):
-            req = slots.request()
-            yield req
-            self.env.process(self._inference(prog, i, self.env.now, slots, req))
-        self._arrivals_open -= 1
-
-    def _open_loop(self, prog: Program):
-        w = prog.workload
-        slots = simpy.Resource(self.env, capacity=w.max_in_flight)
-        horizon = w.duration_s * 1e9
-        period = 1e9 / w.rate_hz
-        rng = np.random.default_rng([self.settings.seed, prog.index])
-        t, i = 0.0, 0
-        while t < horizon:
-            yield self.env.timeout(round(t) - self.env.now)
-            self.env.process(self._admit(prog, i, slots))
-            i += 1
-            t += rng.exponential(period) if w.arrival == "poisson" else period
-        self._arrivals_open -= 1
-        self._timed_arrivals -= 1
-
-    def _admit(self, prog: Program, index: int, slots: simpy.Resource):
-        """An open-loop arrival waits (queued, FIFO) for one of the workload's slots."""
-        arrival = self.env.now
-        req = slots.request()
-        yield req
-        yield from self._inference(prog, index, arrival, slots, req)
-
-    def _inference(self, prog: Program, index: int, arrival: int, slots: simpy.Resource,
-                   req: simpy.Event):
-        """One inference: place its inputs, start its ops, wait for its outputs, free its slot."""
-        env = self.env
-        inf = Inference(env, prog, index)
-        self._started += 1
-        pool = self.pools[self.input_memory]
-        for t in prog.inputs:
-            nbytes = prog.nbytes[t]
-            if pool.footprint(nbytes) > pool.capacity:
-                raise SimulationError(
-                    f"{prog.name}: input {prog.tensor_names[t]!r} ({nbytes} bytes) is larger "
-                    f"than {self.input_memory!r} ({pool.capacity} bytes)",
-                    hint=f"enlarge memory {self.input_memory!r} in the device file, or set "
-                    "the SoC's inputs_in to a larger memory")
-            size = yield from self.memory.fit(partial(pool.alloc, nbytes))
-            inf.locs[t].append((self.input_memory, None, size, None))
-            self._produced(inf, t)
-        specs = prog.specs
-        for i in prog.sources:
-            env.process(self._op(inf, specs[i]))
-        for ev in inf.outputs.values():
-            if ev.callbacks is not None:
-                yield ev
-        deadline = prog.workload.deadline_ms
-        self.trace.inferences.append((prog.name, index, arrival, env.now,
-                                      None if deadline is None
-                                      else arrival + round(deadline * 1e6)))
-        for t in prog.outputs:
-            self._unref(inf, t)
-        slots.release(req)
-        if not self._arrivals_open and len(self.trace.inferences) == self._started:
-            self._done = True
-
-    def _produced(self, inf: Inference, t: int) -> None:
-        """Tensor ``t`` of ``inf`` is ready: start the ops it was the last input missing for."""
-        ev = inf.outputs.get(t)
-        if ev is not None:
-            ev.succeed()
-        waiting = inf.waiting
-        specs = inf.prog.specs
-        for c in inf.prog.consumers[t]:
-            waiting[c] -= 1
-            if not waiting[c]:
-                self.env.process(self._op(inf, specs[c]))
 
     def _finish(self) -> None:
         trace = self.trace

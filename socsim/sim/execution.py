@@ -1,4 +1,4 @@
-"""An op's execution: its engine, its FPGA kernel, its roofline time and its record.
+"""An op's execution: its engine, its roofline time and its record.
 
 Part of :class:`socsim.sim.engine.Simulation` (a mixin: the engine's state lives there).
 """
@@ -144,38 +144,6 @@ class OpExecution:
         unit.op_static_pj += static_pj
         return engine, start, end, static_pj, freq, volt, vscale2
 
-    def _configure(self, inf: Inference, spec: OpSpec):
-        """Make the op's FPGA kernel resident and wait until it is usable.
-
-        A miss is a partial reconfiguration (:meth:`socsim.hw.fabric.Fabric.acquire`: LRU
-        eviction of unpinned kernels, time and energy from the fabric's parameters) through
-        the fabric's one configuration port, so reconfigurations of a unit serialise. The op
-        holds its engine meanwhile; a kernel that fits only once a running op's kernel is
-        released waits for that release.
-        """
-        env = self.env
-        name = spec.unit.name
-        fabric = self.kernel_fabrics[name]
-        kernel = spec.kernel
-        rc = yield from self.kernel_areas[name].fit(partial(_load, fabric, kernel))
-        ready = self._kernel_ready[name]
-        if not rc.hit:
-            start = max(env.now, self._config_port[name])
-            end = start + ceil(rc.time_ns)
-            self._config_port[name] = ready[kernel] = end
-            for k in rc.evicted:
-                ready.pop(k, None)
-            spec.unit.dyn_pj += rc.energy_pj  # heats the unit like its ops' energy
-            spec.unit.reconfig_pj += rc.energy_pj
-            self.trace.reconfigs.append((inf.prog.name, inf.index, spec.name, name, kernel,
-                                         start, end, rc.bitstream_bytes, rc.energy_pj,
-                                         " ".join(rc.evicted)))
-        usable = ready.get(kernel, 0)
-        if usable > env.now:
-            self._busy += 1  # the configuration port works (not a stall)
-            yield env.timeout(usable - env.now)
-            self._busy -= 1
-
     def _traffic(self, spec: OpSpec, in_mems: list[str], out_mems: list[str],
                  w_pool: MemoryPool) -> list:
         """[SRAM ns, operand SRAM pJ, operand DRAM pJ, DRAM bytes per DRAM or None, bytes per
@@ -204,8 +172,3 @@ class OpExecution:
         return [mem_ns, sram_pj, dram_pj, {m: nb for m, nb in dram_bytes.items() if nb} or None,
                 tuple((self.pools[m], r, w) for m, (r, w) in moved.items()), 0]
 
-
-def _load(fabric, kernel: str):
-    """Acquire ``kernel`` on ``fabric`` (a :class:`~socsim.hw.fabric.Reconfig`), or None
-    while it does not fit beside the kernels running ops hold."""
-    return fabric.acquire(kernel) if fabric.can_load(kernel) else None
