@@ -21,7 +21,7 @@ from socsim.errors import ConfigError, PlacementError, Problem, SimulationError
 from socsim.hw.cost import converter
 from socsim.hw.dvfs import initial_mhz
 from socsim.hw.estimate import input_memory
-from socsim.hw.fabric import Fabric as KernelFabric
+from socsim.hw.fabric import kernel_library
 from socsim.hw.governors import available_governors, get_governor
 from socsim.sim.arrivals import Arrivals
 from socsim.sim.bandwidth import Fabric, Link
@@ -80,8 +80,8 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
         self._dma_bytes = dict.fromkeys(soc.dma, 0)
         # FPGA kernel libraries: what is configured, when each kernel is usable, and when the
         # unit's configuration port (one per fabric: reconfigurations serialise) is free
-        self.kernel_fabrics = {name: KernelFabric(unit) for name, unit in soc.units.items()
-                               if unit.kind == "fpga" and unit.kernels is not None}
+        self.kernel_fabrics = {name: lib for name, unit in soc.units.items()
+                               if (lib := kernel_library(unit)) is not None}
         self._kernel_ready: dict[str, dict[str, int]] = {n: {} for n in self.kernel_fabrics}
         self._config_port: dict[str, int] = dict.fromkeys(self.kernel_fabrics, 0)
         # room on each fabric: a put loads a kernel once it fits, a kernel's release is the get

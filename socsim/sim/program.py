@@ -11,6 +11,7 @@ from socsim.config.scenario import Workload
 from socsim.config.soc import SoC
 from socsim.graph.ir import Graph
 from socsim.hw.cost import activation_channels, op_cost, padded_bytes, read_pj
+from socsim.hw.fabric import kernel_of
 from socsim.policies.base import Plan
 from socsim.sim.stations import UnitState
 
@@ -112,7 +113,7 @@ class Program:
                     s.wengine = soc.dma_between(unit.weights_in, unit.weights_cache)
                     s.wc_cost = read_pj(soc.memories[unit.weights_cache], s.weight_bytes)
             # an FPGA with a kernel library runs the op on the kernel that implements it
-            s.kernel = unit.kernel_for(op.op_type, op.dtype) if unit.kind == "fpga" else None
+            s.kernel = kernel_of(unit, op.op_type, op.dtype)
             s.cycles = cost.cycles
             s.macs, s.util = op.macs, cost.utilisation
             s.dyn_nom_pj = cost.dynamic_pj
