@@ -8,17 +8,18 @@ asks the registry (:func:`get_governor`).
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, ClassVar
+
+from socsim.registry import Registry
 
 if TYPE_CHECKING:  # annotations only: governors are pure functions of plain data
     from socsim.config.power import Thermal
     from socsim.config.scenario import GovernorSpec
 
-__all__ = ["Governor", "available_governors", "get_governor", "register_governor"]
+__all__ = ["GOVERNORS", "Governor", "available_governors", "get_governor", "register_governor"]
 
-_REGISTRY: dict[str, type[Governor]] = {}
-_entry_points_loaded = False
+#: the governors by name (built-ins by decorator, others from the entry-point group)
+GOVERNORS: Registry[type[Governor]] = Registry("governor", "socsim.governors")
 
 
 class Governor:
@@ -50,26 +51,12 @@ def register_governor(cls: type[Governor]) -> type[Governor]:
     Raises:
         ValueError: if the name is taken by another class.
     """
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"a governor named {cls.name!r} is already registered "
-                         f"({_REGISTRY[cls.name].__module__})")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    for ep in entry_points(group="socsim.governors"):
-        register_governor(ep.load())
+    return GOVERNORS.register(cls)
 
 
 def available_governors() -> list[str]:
     """Names of every registered governor."""
-    _load_entry_points()
-    return sorted(_REGISTRY)
+    return GOVERNORS.names()
 
 
 def get_governor(name: str) -> Governor:
@@ -78,12 +65,7 @@ def get_governor(name: str) -> Governor:
     Raises:
         KeyError: naming the valid governors.
     """
-    _load_entry_points()
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise KeyError(f"unknown governor {name!r}; available: "
-                       f"{available_governors()}") from None
+    return GOVERNORS.get(name)()
 
 
 @register_governor

@@ -46,8 +46,8 @@ def plugin(tmp_path, monkeypatch):
                                            "crawl = socsim_test_governor:Crawl\n")
     monkeypatch.syspath_prepend(str(site))
     # a fresh registry that reads the entry points again; restored after the test
-    monkeypatch.setattr(governors, "_REGISTRY", dict(governors._REGISTRY))
-    monkeypatch.setattr(governors, "_entry_points_loaded", False)
+    monkeypatch.setattr(governors.GOVERNORS, "entries", dict(governors.GOVERNORS.entries))
+    monkeypatch.setattr(governors.GOVERNORS, "loaded", False)
     return site
 
 
