@@ -10,7 +10,7 @@ simulated. The formulas (docs/model.md):
   (:func:`socsim.hw.timing.compute_ns`);
 - bytes an op moves: each input as read (a produced 4-D activation in the unit's own layout,
   channels padded to its ``channel_align``, :func:`padded_bytes`; a workload input as it
-  arrived; re-read per cache block on a CPU, :func:`socsim.hw.cpu.input_rereads`), each
+  arrived; re-read as the unit kind's kernels do, :func:`socsim.hw.base.input_rereads`), each
   output in the unit's format, the weights; a view moves none of its own;
 - memory time ``bytes / bw_GBps`` per SRAM operand, each DRAM's bytes one stream
   (:func:`memory_time`); read energy per byte (:func:`read_pj`);
@@ -29,8 +29,7 @@ from socsim.config.soc import SoC
 from socsim.config.units import Unit
 from socsim.graph.cost import VIEW_OPS
 from socsim.graph.ir import Graph, Op, Tensor
-from socsim.hw.base import op_cycles
-from socsim.hw.cpu import input_rereads
+from socsim.hw.base import input_rereads, op_cycles
 from socsim.hw.timing import compute_ns, dynamic_pj
 
 __all__ = ["OpCost", "activation_channels", "convert_cycles", "converter", "memory_time",
