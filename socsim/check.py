@@ -122,9 +122,21 @@ def plan_workloads(scenario: Scenario) -> list[Job]:
                      for m in check_inputs(w, loaded.graph)]
         notes = tuple(f"workload {w.name!r}: {m}" for m in loaded.warnings)
         jobs.append(Job(w, loaded.graph, replace(plan, notes=plan.notes + notes)))
+    problems += _check_governors(scenario, locate)
     if problems:
         raise ConfigError(problems)
     return jobs
+
+
+def _check_governors(scenario: Scenario, locate) -> list[Problem]:
+    """Each ``run.governors.<unit>.name`` is registered (built-in or by entry point)."""
+    from socsim.hw.governors import available_governors
+
+    known = available_governors()
+    return [locate(("run", "governors", unit, "name"),
+                   f"unknown governor {spec.name!r}; registered: {', '.join(known)} (or "
+                   "publish one in the `socsim.governors` entry-point group)")
+            for unit, spec in scenario.run.governors.items() if spec.name not in known]
 
 
 def _one_line(exc: SocsimError) -> str:

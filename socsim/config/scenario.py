@@ -113,7 +113,8 @@ class GovernorSpec(Spec):
       its ``thermal.trip_c``, step up once it is ``hysteresis_c`` below.
     """
 
-    name: Literal["fixed", "performance", "powersave", "ondemand", "thermal"]
+    name: str = Field(description="A registered governor (socsim.hw.governors: the built-ins "
+                      "below, or one from the `socsim.governors` entry-point group).")
     freq_mhz: Freq | None = Field(None, description="For `fixed`.")
     sample_ms: SampleMs = Field(1.0, description="Sampling period of ondemand / thermal "
                                      "and of the temperature trace, ms.")

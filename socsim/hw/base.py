@@ -15,7 +15,9 @@ from socsim.config.units import Unit
 from socsim.graph.ir import Graph, Op
 
 CycleModel = Callable[[Unit, Op, Graph], "Cycles"]
+RereadModel = Callable[[Unit, Op, Graph], int]
 _MODELS: dict[str, CycleModel] = {}
+_REREADS: dict[str, RereadModel] = {}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,26 @@ def cost_model(kind: str) -> Callable[[CycleModel], CycleModel]:
         return fn
 
     return register
+
+
+def rereads_model(kind: str) -> Callable[[RereadModel], RereadModel]:
+    """Register how many times a unit kind's kernels read an op's activation inputs
+    (decorator; returns the function unchanged). Kinds without one read them once."""
+
+    def register(fn: RereadModel) -> RereadModel:
+        if kind in _REREADS:
+            raise ValueError(f"a reread model for kind {kind!r} is already registered")
+        _REREADS[kind] = fn
+        return fn
+
+    return register
+
+
+def input_rereads(unit: Unit, op: Op, graph: Graph) -> int:
+    """How many times ``op`` on ``unit`` reads its activation inputs from memory (the kind's
+    reread model, e.g. a CPU's cache blocking; else 1)."""
+    model = _REREADS.get(unit.kind)
+    return 1 if model is None else model(unit, op, graph)
 
 
 def op_cycles(unit: Unit, op: Op, graph: Graph) -> Cycles:

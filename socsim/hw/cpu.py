@@ -15,7 +15,7 @@ from math import ceil
 from socsim.config._base import bits_of
 from socsim.config.units import Cpu
 from socsim.graph.ir import Graph, Op
-from socsim.hw.base import Cycles, cost_model
+from socsim.hw.base import Cycles, cost_model, rereads_model
 
 
 @cost_model("cpu")
@@ -26,15 +26,16 @@ def cpu_cycles(unit: Cpu, op: Op, graph: Graph) -> Cycles:
     return Cycles((op.macs + op.elem_ops) / rate, eff if op.macs else 0.0)
 
 
-def input_rereads(unit, op: Op, graph: Graph) -> int:
-    """How many times ``op`` on ``unit`` reads its activation inputs from memory.
+@rereads_model("cpu")
+def cpu_input_rereads(unit: Cpu, op: Op, graph: Graph) -> int:
+    """How many times ``op`` on CPU ``unit`` reads its activation inputs from memory.
 
-    1, unless ``unit`` is a CPU with ``cache_kib`` and ``op`` is a conv or matrix op whose
+    1, unless ``unit`` has ``cache_kib`` and ``op`` is a conv or matrix op whose
     weights, inputs and outputs together exceed the cache: then the kernel blocks the weights
     by half the cache and streams the activations once per block,
     ``⌈weight bytes / (cache / 2)⌉`` times.
     """
-    if unit.kind != "cpu" or unit.cache_kib is None or op.family not in ("conv", "gemm"):
+    if unit.cache_kib is None or op.family not in ("conv", "gemm"):
         return 1
     cache = unit.cache_kib * 1024
     weights = graph.bytes_of(op.weights)

@@ -1,43 +1,29 @@
-"""DVFS governors as pure decisions: (governor, state) -> the operating point to move to."""
+"""DVFS governors as pure decisions: (governor, state) -> the operating point to move to.
+
+The governors themselves are in a registry (:mod:`socsim.hw.governors`); these functions
+apply the one a unit's spec names.
+"""
 
 from __future__ import annotations
 
 from socsim.config.power import Dvfs, Thermal
 from socsim.config.scenario import GovernorSpec
+from socsim.hw.governors import get_governor
 
 
 def initial_mhz(gov: GovernorSpec | None, dvfs: Dvfs, chosen: float | None) -> float:
     """Frequency a unit starts at: the governor's, else ``chosen`` (run.operating_points),
     else the unit's default point."""
-    freqs = sorted(p.freq_mhz for p in dvfs.points)
     if gov is not None:
-        if gov.name in ("performance", "thermal"):
-            return freqs[-1]
-        if gov.name == "powersave":
-            return freqs[0]
-        if gov.name == "fixed" and gov.freq_mhz is not None:
-            return gov.freq_mhz
+        start = get_governor(gov.name).initial_mhz(gov, sorted(p.freq_mhz for p in dvfs.points))
+        if start is not None:
+            return start
     return chosen if chosen is not None else dvfs.default.freq_mhz
 
 
 def next_mhz(gov: GovernorSpec, dvfs: Dvfs, current: float, utilisation: float,
              temp_c: float, thermal: Thermal | None) -> float:
-    """Where ``gov`` moves a unit at a sampling instant.
-
-    ondemand: above ``up_threshold`` utilisation jump to the highest point; below
-    ``down_threshold`` step one point down. thermal: above ``trip_c`` step one point down;
-    below ``trip_c - hysteresis_c`` step one point up. Others keep their point.
-    """
-    freqs = sorted(p.freq_mhz for p in dvfs.points)
-    i = freqs.index(current)
-    if gov.name == "ondemand":
-        if utilisation > gov.up_threshold:
-            return freqs[-1]
-        if utilisation < gov.down_threshold:
-            return freqs[max(0, i - 1)]
-    elif gov.name == "thermal" and thermal is not None and thermal.trip_c is not None:
-        if temp_c > thermal.trip_c:
-            return freqs[max(0, i - 1)]
-        if temp_c < thermal.trip_c - thermal.hysteresis_c:
-            return freqs[min(len(freqs) - 1, i + 1)]
-    return current
+    """Where ``gov`` moves a unit at a sampling instant (see each governor in
+    :mod:`socsim.hw.governors`)."""
+    return get_governor(gov.name).next_mhz(gov, sorted(p.freq_mhz for p in dvfs.points),
+                                           current, utilisation, temp_c, thermal)

@@ -1,9 +1,10 @@
-"""Static estimates of op and transfer times, shared by the policies and the simulator.
+"""Static estimates of op and transfer times for the policies, from the one cost model.
 
-An op's run time is the roofline ``max(compute, memory)`` of :mod:`socsim.hw.timing`, where
-memory time sums ``bytes / bw`` of each input (from the memory it is read in), each output
-(written to the unit's home memory, the first of its ``memories``) and the weights (streamed
-from ``weights_in``).
+An op's run time is the roofline ``max(compute, memory)`` of its
+:class:`~socsim.hw.cost.OpCost` (the record the simulator compiles), where memory time sums
+``bytes / bw`` of each input (from the memory it is read in), each output (written to the
+unit's home memory, the first of its ``memories``) and the weights (streamed from
+``weights_in``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from collections.abc import Sequence
 from socsim.config.power import OperatingPoint
 from socsim.config.soc import SoC
 from socsim.config.units import Unit
-from socsim.graph.cost import VIEW_OPS
 from socsim.graph.ir import Graph, Op, Tensor
-from socsim.hw.base import op_cycles
-from socsim.hw.cpu import input_rereads
+from socsim.hw.cost import activation_channels, convert_cycles, converter, op_cost, padded_bytes
 from socsim.hw.timing import compute_ns, transfer_ns
 
 
@@ -34,24 +33,14 @@ def input_memory(soc: SoC) -> str:
 def memory_ns(soc: SoC, unit: Unit, op: Op, graph: Graph,
               in_mems: Sequence[str] | None = None, out_mem: str | None = None) -> float:
     """Time the op's operand traffic takes at the bandwidths of the memories involved."""
-    home = out_mem or unit.memories[0]
-    mems = soc.memories
-    t = graph.bytes_of(op.weights) / mems[unit.weights_in].bw_gbps
-    if op.op_type in VIEW_OPS:
-        return t
-    rereads = input_rereads(unit, op, graph)
-    for i, name in enumerate(op.inputs):
-        t += rereads * graph.tensors[name].nbytes / mems[in_mems[i] if in_mems else home].bw_gbps
-    t += graph.bytes_of(op.outputs) / mems[home].bw_gbps
-    return t
+    return op_cost(unit, op, graph).memory_ns(soc, unit, tuple(in_mems) if in_mems else None,
+                                              out_mem)
 
 
 def op_run_ns(unit: Unit, op: Op, graph: Graph, soc: SoC,
               point: OperatingPoint | None = None) -> float:
     """Estimated run time of ``op`` on ``unit`` with operands in the unit's home memory."""
-    point = point or unit.dvfs.default
-    compute = compute_ns(op_cycles(unit, op, graph).compute, point.freq_mhz)
-    return max(compute, memory_ns(soc, unit, op, graph))
+    return op_cost(unit, op, graph, point).run_ns(soc, unit)
 
 
 def transfer_estimate_ns(soc: SoC, src_mem: str, unit: Unit, tensor: Tensor) -> float:
@@ -76,10 +65,13 @@ def convert_estimate_ns(soc: SoC, writer: str | None, reader: str, tensor: Tenso
     w, r = soc.units[writer], soc.units[reader]
     if (w.layout, w.channel_align) == (r.layout, r.channel_align):
         return 0.0
-    unit = r if r.convert_bytes_per_cycle is not None else w
-    if unit.convert_bytes_per_cycle is None:
+    who = converter(soc, writer, reader)
+    if who is None:
         return float("inf")
-    c = tensor.shape[1]
-    padded = tensor.nbytes * (-(-c // r.channel_align) * r.channel_align) / c
-    cycles = max(tensor.nbytes, padded) / unit.convert_bytes_per_cycle
-    return (cycles + unit.launch_overhead_cycles) * 1e3 / unit.dvfs.default.freq_mhz
+    unit = soc.units[who]
+    c = activation_channels(tensor)
+    # the engine converts the copy the writer stored (padded to its alignment) into the
+    # reader's format
+    src = padded_bytes(tensor.nbytes, c, w.channel_align) if c else tensor.nbytes
+    dst = padded_bytes(tensor.nbytes, c, r.channel_align) if c else tensor.nbytes
+    return compute_ns(convert_cycles(unit, src, dst), unit.dvfs.default.freq_mhz)

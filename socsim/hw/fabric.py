@@ -250,3 +250,17 @@ class Fabric:
         used = self._occupancy(beside)
         need = self.kernels[name].resources
         return all(used[r] + need[r] <= self.capacity[r] for r in FPGA_RESOURCES)
+
+
+def kernel_library(unit) -> Fabric | None:
+    """A fresh residency model of ``unit``'s reconfigurable kernel library, or None for a unit
+    without one (any kind: generic code asks this instead of naming the FPGA)."""
+    return Fabric(unit) if getattr(unit, "kernels", None) is not None else None
+
+
+def kernel_of(unit, op_type: str, dtype: str) -> str | None:
+    """The library kernel that runs ``op_type`` in ``dtype`` on ``unit`` (None: the unit has
+    no kernel library, or a fixed datapath runs it)."""
+    if getattr(unit, "kernels", None) is None:
+        return None
+    return unit.kernel_for(op_type, dtype)

@@ -18,7 +18,7 @@ from socsim.config.soc import SoC
 from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
 from socsim.hw.estimate import convert_estimate_ns, input_memory, op_run_ns, transfer_estimate_ns
-from socsim.hw.fabric import Fabric
+from socsim.hw.fabric import kernel_library
 from socsim.policies.base import PlacementPolicy, Plan, PolicyParams, require_units
 from socsim.policies.registry import register_policy
 
@@ -46,8 +46,8 @@ class GreedyEft(PlacementPolicy):
         candidates = self.params.units or list(soc.units)
         engines = {u: [0.0] * soc.units[u].engines for u in candidates}
         ready: dict[str, tuple[float, str | None]] = {t: (0.0, None) for t in graph.inputs}
-        fabrics = {u: Fabric(soc.units[u]) for u in candidates
-                   if soc.units[u].kind == "fpga" and soc.units[u].kernels is not None}
+        fabrics = {u: lib for u in candidates
+                   if (lib := kernel_library(soc.units[u])) is not None}
         units = []
         for op in graph.ops:
             best = None

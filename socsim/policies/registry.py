@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
 from pydantic import ValidationError
 
 from socsim.config.scenario import PolicySpec
 from socsim.config.soc import SoC
 from socsim.errors import ConfigError, Problem
 from socsim.policies.base import PlacementPolicy
+from socsim.registry import Registry
 
-_REGISTRY: dict[str, type[PlacementPolicy]] = {}
-_entry_points_loaded = False
+#: the policies by name (built-ins by decorator, others from the entry-point group)
+POLICIES: Registry[type[PlacementPolicy]] = Registry("policy", "socsim.policies")
 
 
 def register_policy(cls: type[PlacementPolicy]) -> type[PlacementPolicy]:
@@ -22,26 +21,12 @@ def register_policy(cls: type[PlacementPolicy]) -> type[PlacementPolicy]:
     Raises:
         ValueError: if the name is taken.
     """
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"a policy named {cls.name!r} is already registered "
-                         f"({_REGISTRY[cls.name].__module__})")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    for ep in entry_points(group="socsim.policies"):
-        register_policy(ep.load())
+    return POLICIES.register(cls)
 
 
 def available_policies() -> list[str]:
     """Names of every registered policy."""
-    _load_entry_points()
-    return sorted(_REGISTRY)
+    return POLICIES.names()
 
 
 def get_policy(name: str | type[PlacementPolicy]) -> type[PlacementPolicy]:
@@ -52,11 +37,7 @@ def get_policy(name: str | type[PlacementPolicy]) -> type[PlacementPolicy]:
     """
     if isinstance(name, type):
         return name
-    _load_entry_points()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown policy {name!r}; available: {available_policies()}") from None
+    return POLICIES.get(name)
 
 
 def make_policy(spec: PolicySpec, soc: SoC, locate=None) -> PlacementPolicy:

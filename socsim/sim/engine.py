@@ -3,8 +3,9 @@
 Per inference, every op is a process that waits for its inputs, brings each one into a memory
 its unit can read (in place when it already can: a zero-copy hand-off; else a DMA transfer
 that holds an engine channel for ``setup + bytes / bw``), allocates its outputs in the first
-of its unit's memories with room, holds one of the unit's engines for the roofline time of
-:mod:`socsim.hw.estimate`, records its energy, and frees every tensor no one reads any more.
+of its unit's memories with room (waiting, if none has, on the memories as one resource),
+holds one of the unit's engines for the roofline time of its cost record
+(:mod:`socsim.hw.cost`, the model the policies' estimates use), records its energy, and frees every tensor no one reads any more.
 
 Only this package knows SimPy. Time is integer nanoseconds.
 """
@@ -12,36 +13,42 @@ Only this package knows SimPy. Time is integer nanoseconds.
 from __future__ import annotations
 
 import gc
-
-import numpy as np
 import simpy
 
 from socsim.config.scenario import RunSettings
 from socsim.config.soc import SoC
-from socsim.errors import PlacementError, SimulationError
+from socsim.errors import ConfigError, PlacementError, Problem, SimulationError
+from socsim.hw.cost import converter
 from socsim.hw.dvfs import initial_mhz
 from socsim.hw.estimate import input_memory
-from socsim.hw.fabric import Fabric as KernelFabric
+from socsim.hw.fabric import kernel_library
+from socsim.hw.governors import available_governors, get_governor
+from socsim.sim.arrivals import Arrivals
 from socsim.sim.bandwidth import Fabric, Link
 from socsim.sim.execution import OpExecution
-from socsim.sim.memory import MemoryPool
+from socsim.sim.memory import Memories, MemoryPool
 from socsim.sim.monitor import Monitors
 from socsim.sim.movement import DataMovement
 from socsim.sim.paging import PageCache, WeightPaging
-from socsim.sim.program import Inference, Job, Program
+from socsim.sim.program import Job, Program
+from socsim.sim.reconfiguration import Reconfiguration
+from socsim.sim.resources import FitResource
 from socsim.sim.stations import Station, UnitState
 from socsim.sim.trace import Trace
 
 __all__ = ["Job", "Simulation"]
 
 
-class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
+class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPaging,
+                 Monitors):
     """One run of a set of jobs on a SoC.
 
-    The processes live in one module per concern: :mod:`socsim.sim.execution` (ops),
+    The processes live in one module per concern: :mod:`socsim.sim.arrivals` (workloads
+    and inferences), :mod:`socsim.sim.execution` (ops),
     :mod:`socsim.sim.movement` (copies, conversions, allocation), :mod:`socsim.sim.paging`
-    (weight page-ins), :mod:`socsim.sim.monitor` (thermal, DVFS, the sampled deadlock stop);
-    this class holds the state they share, the arrivals and the run.
+    (weight page-ins), :mod:`socsim.sim.reconfiguration` (FPGA kernels),
+    :mod:`socsim.sim.monitor` (thermal, DVFS, the sampled deadlock stop); this class holds
+    the state they share and the run.
 
     Args:
         soc: the device.
@@ -58,6 +65,11 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
                       for name, m in soc.memories.items()}
         self.ambient_c = soc.ambient_c if settings.ambient_c is None else settings.ambient_c
         self.units: dict[str, UnitState] = {}
+        for name, gov in settings.governors.items():
+            if gov.name not in available_governors():
+                raise ConfigError(Problem(
+                    f"unknown governor {gov.name!r}; available: {available_governors()}",
+                    path=f"run.governors.{name}.name"))
         for name, unit in soc.units.items():
             freq = initial_mhz(settings.governors.get(name), unit.dvfs,
                                settings.operating_points.get(name))
@@ -68,11 +80,12 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
         self._dma_bytes = dict.fromkeys(soc.dma, 0)
         # FPGA kernel libraries: what is configured, when each kernel is usable, and when the
         # unit's configuration port (one per fabric: reconfigurations serialise) is free
-        self.kernel_fabrics = {name: KernelFabric(unit) for name, unit in soc.units.items()
-                               if unit.kind == "fpga" and unit.kernels is not None}
+        self.kernel_fabrics = {name: lib for name, unit in soc.units.items()
+                               if (lib := kernel_library(unit)) is not None}
         self._kernel_ready: dict[str, dict[str, int]] = {n: {} for n in self.kernel_fabrics}
         self._config_port: dict[str, int] = dict.fromkeys(self.kernel_fabrics, 0)
-        self._kernel_released = self.env.event()
+        # room on each fabric: a put loads a kernel once it fits, a kernel's release is the get
+        self.kernel_areas = {name: FitResource(self.env) for name in self.kernel_fabrics}
         for unit in soc.units.values():
             pool = self.pools.get(unit.weights_cache) if unit.weights_cache else None
             if pool is not None and pool.cache is None:
@@ -91,7 +104,8 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
         for job in jobs:
             self._check_routes(job)
             self.trace.notes += list(job.plan.notes)
-        self._freed = self.env.event()  # succeeds (and is renewed) whenever memory is freed
+        # the memories as one resource: a put allocates once it fits, a free is the get
+        self.memory = Memories(self.env, self.pools)
         self._started = 0
         self._arrivals_open = 0  # arrival processes that may still start inferences
         self._timed_arrivals = 0  # open-loop arrival processes (they wake on their own)
@@ -127,17 +141,13 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
         prog = next(p for p in self.programs if p.workload is job.workload)
         problems = []
         for spec in prog.specs:
-            u = spec.unit.unit
             for t, need in zip(spec.inputs, spec.need):
                 fmt = prog.fmt[t]
                 if need is None or fmt is None or fmt == need:
                     continue
                 writer = prog.producer[t]
-                if u.convert_bytes_per_cycle is not None:
-                    converter = spec.unit.name
-                elif self.soc.units[writer].convert_bytes_per_cycle is not None:
-                    converter = writer
-                else:
+                who = converter(self.soc, writer, spec.unit.name)
+                if who is None:
                     problems.append(
                         f"{job.workload.name}: op {spec.name!r} on {spec.unit.name!r} reads "
                         f"{prog.tensor_names[t]!r} written by {writer!r} as {fmt[0]}/c{fmt[1]} "
@@ -146,12 +156,12 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
                         f"units.{writer}.convert_bytes_per_cycle) in the device file, or give "
                         "both units one layout")
                     continue
-                power = self.soc.units[converter].power
+                power = self.soc.units[who].power
                 if prog.dtypes[t] not in power.energy_pj_per_op:
                     problems.append(
-                        f"{job.workload.name}: {converter!r} converts "
+                        f"{job.workload.name}: {who!r} converts "
                         f"{prog.tensor_names[t]!r} ({prog.dtypes[t]}): add "
-                        f"units.{converter}.power.energy_pj_per_op.{prog.dtypes[t]}")
+                        f"units.{who}.power.energy_pj_per_op.{prog.dtypes[t]}")
         return problems
 
     # -- processes -------------------------------------------------------------------------
@@ -175,8 +185,8 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
             zone = state.unit.thermal_zone
             if zone is not None:
                 groups.setdefault(f"zone {zone}", []).append(name)
-            elif state.unit.thermal is not None or (gov is not None and gov.name in (
-                    "ondemand", "thermal")):
+            elif state.unit.thermal is not None or (gov is not None
+                                                    and get_governor(gov.name).samples):
                 groups[name] = [name]
             else:
                 self.trace.counters.append((0, name, "freq_mhz", state.freq_mhz))
@@ -201,85 +211,6 @@ class Simulation(OpExecution, DataMovement, WeightPaging, Monitors):
                 "on a unit with more memory")
         self._finish()
         return self.trace
-
-    def _closed_loop(self, prog: Program, count: int, in_flight: int):
-        slots = simpy.Resource(self.env, capacity=in_flight)
-        for i in range(count):
-            req = slots.request()
-            yield req
-            self.env.process(self._inference(prog, i, self.env.now, slots, req))
-        self._arrivals_open -= 1
-
-    def _open_loop(self, prog: Program):
-        w = prog.workload
-        slots = simpy.Resource(self.env, capacity=w.max_in_flight)
-        horizon = w.duration_s * 1e9
-        period = 1e9 / w.rate_hz
-        rng = np.random.default_rng([self.settings.seed, prog.index])
-        t, i = 0.0, 0
-        while t < horizon:
-            yield self.env.timeout(round(t) - self.env.now)
-            self.env.process(self._admit(prog, i, slots))
-            i += 1
-            t += rng.exponential(period) if w.arrival == "poisson" else period
-        self._arrivals_open -= 1
-        self._timed_arrivals -= 1
-
-    def _admit(self, prog: Program, index: int, slots: simpy.Resource):
-        """An open-loop arrival waits (queued, FIFO) for one of the workload's slots."""
-        arrival = self.env.now
-        req = slots.request()
-        yield req
-        yield from self._inference(prog, index, arrival, slots, req)
-
-    def _inference(self, prog: Program, index: int, arrival: int, slots: simpy.Resource,
-                   req: simpy.Event):
-        """One inference: place its inputs, start its ops, wait for its outputs, free its slot."""
-        env = self.env
-        inf = Inference(env, prog, index)
-        self._started += 1
-        pool = self.pools[self.input_memory]
-        for t in prog.inputs:
-            size = pool.try_alloc(prog.nbytes[t])
-            while not size and prog.nbytes[t]:
-                if pool.footprint(prog.nbytes[t]) > pool.capacity:
-                    raise SimulationError(
-                        f"{prog.name}: input {prog.tensor_names[t]!r} "
-                        f"({prog.nbytes[t]} bytes) is larger than {self.input_memory!r} "
-                        f"({pool.capacity} bytes)",
-                        hint=f"enlarge memory {self.input_memory!r} in the device file, or set "
-                        "the SoC's inputs_in to a larger memory")
-                yield self._freed
-                size = pool.try_alloc(prog.nbytes[t])
-            inf.locs[t].append((self.input_memory, None, size, None))
-            self._produced(inf, t)
-        specs = prog.specs
-        for i in prog.sources:
-            env.process(self._op(inf, specs[i]))
-        for ev in inf.outputs.values():
-            if ev.callbacks is not None:
-                yield ev
-        deadline = prog.workload.deadline_ms
-        self.trace.inferences.append((prog.name, index, arrival, env.now,
-                                      None if deadline is None
-                                      else arrival + round(deadline * 1e6)))
-        for t in prog.outputs:
-            self._unref(inf, t)
-        slots.release(req)
-        if not self._arrivals_open and len(self.trace.inferences) == self._started:
-            self._done = True
-
-    def _produced(self, inf: Inference, t: int) -> None:
-        """Tensor ``t`` of ``inf`` is ready: start the ops it was the last input missing for."""
-        ev = inf.outputs.get(t)
-        if ev is not None:
-            ev.succeed()
-        waiting = inf.waiting
-        specs = inf.prog.specs
-        for c in inf.prog.consumers[t]:
-            waiting[c] -= 1
-            if not waiting[c]:
-                self.env.process(self._op(inf, specs[c]))
 
     def _finish(self) -> None:
         trace = self.trace

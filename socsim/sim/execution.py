@@ -1,15 +1,21 @@
-"""An op's execution: its engine, its FPGA kernel, its roofline time and its record.
+"""An op's execution: its engine, its roofline time and its record.
 
 Part of :class:`socsim.sim.engine.Simulation` (a mixin: the engine's state lives there).
 """
 
 from __future__ import annotations
 
+from functools import partial
+from collections.abc import Generator
 from itertools import repeat
 from math import ceil
 
+from socsim.hw.cost import memory_time
+from socsim.hw.timing import compute_ns
+
 from socsim.sim.memory import MemoryPool
 from socsim.sim.program import Inference, OpSpec
+from socsim.sim.stations import UnitState
 
 
 class OpExecution:
@@ -33,57 +39,39 @@ class OpExecution:
             elif not (yield from self._page_in(inf, spec)):
                 cache = None  # pinned pages leave no room: stream from weights_in
         if cache is not None:
-            w_ns, sram_pj, dram_pj, w_dram = spec.wc_cost
+            sram_pj, dram_pj = spec.wc_cost
             for j in inf.prog.prefetch[spec.wkey[1]]:  # double buffering: the next ops' weights
                 nxt = inf.prog.specs[j]
                 if not nxt.wcache.hit(nxt.wkey) and nxt.wkey not in nxt.wcache.pending:
                     env.process(self._prefetch(inf, nxt))
         else:
-            w_ns, sram_pj, dram_pj, w_dram = spec.w_cost
+            sram_pj, dram_pj = spec.w_cost
+        # waits while no memory of the unit has room (fit() inlined: this runs per op)
         out_mems = self._alloc_outputs(inf, spec, unit)
-        while out_mems is None:  # no memory of the unit has room: wait until something frees
-            yield self._freed
-            out_mems = self._alloc_outputs(inf, spec, unit)
-        engine = unit.acquire()
-        if engine.__class__ is not int:
-            engine = yield engine
-        if spec.kernel is not None:
-            yield from self._configure(inf, spec)
-        start = env.now
-        unit.begin(start)
-        self._busy += 1
-        static0 = unit.static_pj(start)
-        freq, volt = unit.freq_mhz, unit.voltage_v
-        dyn_pj = spec.dyn_nom_pj * unit.vscale2
+        if out_mems is None:
+            out_mems = yield self.memory.enqueue(partial(self._alloc_outputs, inf, spec, unit))
         # SRAM traffic takes bytes / bw; DRAM traffic is a flow sharing the DRAM's bandwidth
         w_pool = spec.wpool if cache is None else cache.pool
         key = (w_pool, *in_mems, *out_mems)
         traffic = spec.traffic_cost.get(key)
         if traffic is None:
-            traffic = spec.traffic_cost[key] = self._traffic(spec, in_mems, out_mems, w_ns,
-                                                             w_dram, w_pool)
+            traffic = spec.traffic_cost[key] = self._traffic(spec, in_mems, out_mems, w_pool)
         traffic[5] += 1  # the ledger's count of ops that moved these bytes
         mem_ns, t_sram, t_dram, dram_bytes, _, _ = traffic
         sram_pj += t_sram
         dram_pj += t_dram
-        duration = yield from self._roofline(start, spec.cycles * 1e3 / freq, mem_ns,
-                                             dram_bytes)
-        end = start + duration
-        unit.end(end)
-        self._busy -= 1
+        engine, start, end, static_pj, freq, volt, vscale2 = yield from self._hold(
+            unit, spec.cycles, mem_ns, dram_bytes,
+            None if spec.kernel is None else self._configure(inf, spec))
+        dyn_pj = spec.dyn_nom_pj * vscale2
         unit.dyn_pj += dyn_pj
-        unit.release(engine)
-        static_pj = (unit.static_pj(end) - static0) / unit.engines
         unit.compute_pj += dyn_pj  # the ledger, counted apart from the record below
-        unit.op_static_pj += static_pj
         if spec.kernel is not None:
             self.kernel_fabrics[unit.name].release(spec.kernel)
-            if self._kernel_released.callbacks:  # an op waits for room on the fabric
-                self._kernel_released.succeed()
-                self._kernel_released = env.event()
+            self.kernel_areas[unit.name].released()
         if cache is not None:
             cache.done(spec.wkey)
-            self._wake_memory_waiters()  # its pages are evictable again
+            self.memory.released()  # its pages are evictable again
         self.trace.ops.append((
             inf.prog.name, inf.index, spec.name, spec.op_type, spec.dtype, unit.name, engine,
             start, end, spec.cycles, spec.macs, spec.util, spec.in_total,
@@ -93,101 +81,94 @@ class OpExecution:
         for t in spec.outputs:
             self._produced(inf, t)
 
-    def _roofline(self, start: int, compute_ns: float, mem_ns: float,
-                  dram_bytes: dict[str, int] | None):
-        """Hold for ``⌈max(compute, SRAM time + DRAM streams)⌉`` ns from ``start``, the DRAM
-        bytes (None: none) streaming as flows that share each DRAM's bandwidth; return the
-        duration.
+    def _hold(self, unit: UnitState, cycles: float, mem_ns: float,
+              dram_bytes: dict[str, int] | None, prepare: Generator | None = None):
+        """The one "hold a unit for this long" path of ops and layout conversions.
 
-        The work streams its DRAM bytes evenly over its compute time, at most at the DRAM's
-        bandwidth: cap = bytes / max(compute - SRAM time, bytes / bw).
+        Take one of ``unit``'s engines (waiting for one), run ``prepare`` holding it (an FPGA
+        kernel's configuration; None: nothing), then keep it for the roofline time
+        ``⌈max(compute, SRAM time + DRAM streams)⌉`` of ``cycles`` at the operating point of
+        the start and of the memory traffic (``mem_ns`` of SRAM time, ``dram_bytes`` streamed
+        as flows that share each DRAM's bandwidth; None: none); release it and charge the op
+        its share of the unit's leakage meanwhile.
+
+        Returns:
+            ``(engine, start, end, static_pj, freq_mhz, voltage_v, vscale2)``: the engine
+            (track) held from ``start`` to ``end`` (ns), the leakage charged, and the
+            operating point at the start (``vscale2`` = (V / V_nominal)^2, the factor on
+            dynamic energy). A plain tuple, unpacked by name at once: this runs per op.
         """
         env = self.env
+        engine = unit.acquire()
+        if engine.__class__ is not int:
+            engine = yield engine
+        if prepare is not None:
+            yield from prepare
+        start = env.now
+        unit.begin(start)
+        self._busy += 1
+        static0 = unit.static_pj(start)
+        freq, volt, vscale2 = unit.freq_mhz, unit.voltage_v, unit.vscale2
+        c_ns = compute_ns(cycles, freq)
         if not dram_bytes:
-            duration = ceil(max(compute_ns, mem_ns))
+            duration = ceil(max(c_ns, mem_ns))
             yield env.timeout(duration)
-            return duration
-        links = self.dram_links
-        fabric = self.fabric
-        flows = [fabric.start(nb, (links[m],),
-                              nb / max(compute_ns - mem_ns, nb / links[m].capacity))
-                 for m, nb in dram_bytes.items()]
-        # unless already slowed by sharing, sleep for the work alone (sharing only slows its
-        # flows: a lower bound), then settle
-        if all(f.rate >= f.cap for f in flows):
-            yield env.timeout(ceil(max(compute_ns, mem_ns + max(
-                (f.alone_ns for f in flows), default=0.0))))
-        flow_end = start
-        for f in flows:
-            end_t = fabric.end_time(f)
-            if end_t is None:
-                yield fabric.wait(f)
-                end_t = f.end
-            flow_end = max(flow_end, end_t)
-        duration = ceil(max(compute_ns, mem_ns + flow_end - start))
-        if start + duration > env.now:
-            yield env.timeout(start + duration - env.now)
-        return duration
+        else:  # inline, not a sub-generator: every op resumes through here
+            # the work streams its DRAM bytes evenly over its compute time, at most at the
+            # DRAM's bandwidth: cap = bytes / max(compute - SRAM time, bytes / bw)
+            links = self.dram_links
+            fabric = self.fabric
+            flows = [fabric.start(nb, (links[m],),
+                                  nb / max(c_ns - mem_ns, nb / links[m].capacity))
+                     for m, nb in dram_bytes.items()]
+            # unless already slowed by sharing, sleep for the work alone (sharing only slows
+            # its flows: a lower bound), then settle
+            if all(f.rate >= f.cap for f in flows):
+                yield env.timeout(ceil(max(c_ns, mem_ns + max(
+                    (f.alone_ns for f in flows), default=0.0))))
+            flow_end = start
+            for f in flows:
+                end_t = fabric.end_time(f)
+                if end_t is None:
+                    yield fabric.wait(f)
+                    end_t = f.end
+                flow_end = max(flow_end, end_t)
+            duration = ceil(max(c_ns, mem_ns + flow_end - start))
+            if start + duration > env.now:
+                yield env.timeout(start + duration - env.now)
+        end = start + duration
+        unit.end(end)
+        self._busy -= 1
+        unit.release(engine)
+        static_pj = (unit.static_pj(end) - static0) / unit.engines
+        unit.op_static_pj += static_pj
+        return engine, start, end, static_pj, freq, volt, vscale2
 
-    def _configure(self, inf: Inference, spec: OpSpec):
-        """Make the op's FPGA kernel resident and wait until it is usable.
-
-        A miss is a partial reconfiguration (:meth:`socsim.hw.fabric.Fabric.acquire`: LRU
-        eviction of unpinned kernels, time and energy from the fabric's parameters) through
-        the fabric's one configuration port, so reconfigurations of a unit serialise. The op
-        holds its engine meanwhile; a kernel that fits only once a running op's kernel is
-        released waits for that release.
-        """
-        env = self.env
-        name = spec.unit.name
-        fabric = self.kernel_fabrics[name]
-        kernel = spec.kernel
-        while not fabric.can_load(kernel):
-            yield self._kernel_released
-        rc = fabric.acquire(kernel)
-        ready = self._kernel_ready[name]
-        if not rc.hit:
-            start = max(env.now, self._config_port[name])
-            end = start + ceil(rc.time_ns)
-            self._config_port[name] = ready[kernel] = end
-            for k in rc.evicted:
-                ready.pop(k, None)
-            spec.unit.dyn_pj += rc.energy_pj  # heats the unit like its ops' energy
-            spec.unit.reconfig_pj += rc.energy_pj
-            self.trace.reconfigs.append((inf.prog.name, inf.index, spec.name, name, kernel,
-                                         start, end, rc.bitstream_bytes, rc.energy_pj,
-                                         " ".join(rc.evicted)))
-        usable = ready.get(kernel, 0)
-        if usable > env.now:
-            self._busy += 1  # the configuration port works (not a stall)
-            yield env.timeout(usable - env.now)
-            self._busy -= 1
-
-    def _traffic(self, spec: OpSpec, in_mems: list[str], out_mems: list[str], w_ns: float,
-                 w_dram: str | None, w_pool: MemoryPool) -> list:
+    def _traffic(self, spec: OpSpec, in_mems: list[str], out_mems: list[str],
+                 w_pool: MemoryPool) -> list:
         """[SRAM ns, operand SRAM pJ, operand DRAM pJ, DRAM bytes per DRAM or None, bytes per
         memory as (pool, read, written), 0] of an op reading its weights from ``w_pool``, its
         inputs from ``in_mems`` and writing its outputs to ``out_mems``. The last item counts
         the ops that moved these bytes (the ledger's, see :meth:`_finish`)."""
-        dram_bytes: dict[str, int] = {}
         moved: dict[str, list[int]] = {}
+        operands = [(w_pool.name, spec.weight_bytes)]
         if spec.weight_bytes:
             moved[w_pool.name] = [spec.weight_bytes, 0]
-        mem_ns, sram_pj, dram_pj = (w_ns, 0.0, 0.0) if w_dram is None else (0.0, 0.0, 0.0)
-        if w_dram is not None:
-            dram_bytes[w_dram] = spec.weight_bytes
+        sram_pj, dram_pj = 0.0, 0.0
         if spec.traffic:
             params = self.mem_params
             for nb, m, write in (*zip(spec.in_bytes, in_mems, repeat(False)),
                                  *zip(spec.out_bytes, out_mems, repeat(True))):
-                bw, rd, wr, dram = params[m]
+                _, rd, wr, dram = params[m]
                 moved.setdefault(m, [0, 0])[write] += nb
+                operands.append((m, nb))
                 pj = nb * (wr if write else rd)
                 if dram:
                     dram_pj += pj
-                    dram_bytes[m] = dram_bytes.get(m, 0) + nb
                 else:
-                    mem_ns += nb / bw
                     sram_pj += pj
+        # the time: the one formula of socsim.hw.cost
+        mem_ns, dram_bytes = memory_time(self.soc.memories, operands)
         return [mem_ns, sram_pj, dram_pj, {m: nb for m, nb in dram_bytes.items() if nb} or None,
                 tuple((self.pools[m], r, w) for m, (r, w) in moved.items()), 0]
+

@@ -6,9 +6,11 @@ docs/model.md, "Data movement" and "Layouts".
 
 from __future__ import annotations
 
+from functools import partial
 from math import ceil
 
 from socsim.errors import SimulationError
+from socsim.hw.cost import convert_cycles, converter
 from socsim.hw.timing import transfer_ns
 from socsim.sim.memory import MemoryPool
 from socsim.sim.program import Inference, OpSpec
@@ -68,10 +70,8 @@ class DataMovement:
             if dst is not None:
                 done.succeed(dst)
                 return dst
-        route = self._route_for(inf, t, unit, need)
-        while route is None:  # every reachable memory of the unit is full: wait for a free
-            yield self._freed
-            route = self._route_for(inf, t, unit, need)
+        # waits while every reachable memory of the unit is full
+        route = yield from self.memory.fit(partial(self._route_for, inf, t, unit, need))
         src, engine_name, dst, size, fmt, nbytes = route
         start, end, engine, channel = yield from self._dma(engine_name, nbytes, src, dst)
         self.trace.transfers.append((
@@ -84,34 +84,20 @@ class DataMovement:
     def _converter(self, inf: Inference, t: int, unit: UnitState) -> UnitState:
         """Who converts ``t`` for ``unit``: the reader if it can, else the writer (as a host
         CPU formats tensors for an accelerator's runtime)."""
-        if unit.unit.convert_bytes_per_cycle is not None:
-            return unit
-        return self.units[inf.prog.producer[t]]
+        return self.units[converter(self.soc, inf.prog.producer[t], unit.name)]
 
     def _convert(self, inf: Inference, t: int, unit: UnitState, need: tuple[str, int]):
         """Rewrite 4-D tensor ``t`` in format ``need`` on ``unit``: read a copy it can address
         (in place, or brought by DMA), write a new one in its first memory with room.
         Recorded as a ``LayoutConvert`` op (docs/model.md, "Layouts")."""
-        env = self.env
         prog = inf.prog
         src = self._readable(inf, t, unit, None)
         if src is None:
             src = yield from self._copy(inf, t, unit, None)
         in_b, out_b = prog.nbytes[t], prog.stored_bytes(t, need)
-        placed = self._alloc_in(unit, out_b)
-        while placed is None:
-            yield self._freed
-            placed = self._alloc_in(unit, out_b)
-        dst, size = placed
-        engine = unit.acquire()
-        if engine.__class__ is not int:
-            engine = yield engine
-        start = env.now
-        unit.begin(start)
-        self._busy += 1
-        static0 = unit.static_pj(start)
+        dst, size = yield from self.memory.fit(partial(self._alloc_in, unit, out_b))
         u = unit.unit
-        cycles = max(in_b, out_b) / u.convert_bytes_per_cycle + u.launch_overhead_cycles
+        cycles = convert_cycles(u, in_b, out_b)
         bw_src, _, _, src_dram = self.mem_params[src]
         bw_dst, _, _, dst_dram = self.mem_params[dst]
         sram_ns = (0.0 if src_dram else in_b / bw_src) + (0.0 if dst_dram else out_b / bw_dst)
@@ -120,26 +106,20 @@ class DataMovement:
             if dram and nb:
                 dram_bytes[mem] = dram_bytes.get(mem, 0) + nb
         # DRAM bytes share the DRAM's bandwidth like an op's
-        duration = yield from self._roofline(start, cycles * 1e3 / unit.freq_mhz, sram_ns,
-                                             dram_bytes)
-        end = start + duration
-        unit.end(end)
-        self._busy -= 1
+        engine, start, end, static_pj, freq, volt, vscale2 = yield from self._hold(
+            unit, cycles, sram_ns, dram_bytes)
         dtype = prog.dtypes[t]
-        dyn_pj = prog.elements[t] * u.power.energy_pj_per_op[dtype] * unit.vscale2
+        dyn_pj = prog.elements[t] * u.power.energy_pj_per_op[dtype] * vscale2
         unit.dyn_pj += dyn_pj
         sram_pj, dram_pj = self._ends_pj(src, in_b, dst, out_b)
-        unit.release(engine)
-        static_pj = (unit.static_pj(end) - static0) / unit.engines
         unit.compute_pj += dyn_pj  # the ledger, counted apart from the record below
-        unit.op_static_pj += static_pj
         unit.ops += 1
         self.pools[src].read_bytes += in_b
         self.pools[dst].written_bytes += out_b
         self.trace.ops.append((
             prog.name, inf.index, f"{prog.tensor_names[t]}>{need[0]}/c{need[1]}@{unit.name}",
             "LayoutConvert", dtype, unit.name, engine, start, end, cycles, 0, 0.0, in_b, 0,
-            out_b, dyn_pj, sram_pj, dram_pj, static_pj, unit.freq_mhz, unit.voltage_v))
+            out_b, dyn_pj, sram_pj, dram_pj, static_pj, freq, volt))
         inf.locs[t].append((dst, unit.name, size, need))
         return dst
 
@@ -147,8 +127,8 @@ class DataMovement:
         """(memory, footprint) of ``nbytes`` allocated in the first of ``unit``'s memories
         with room, or None."""
         for pool in unit.pools:
-            size = pool.try_alloc(nbytes)
-            if size or not nbytes:
+            size = pool.alloc(nbytes)
+            if size is not None:
                 if pool is not unit.pools[0]:
                     self._count_spill(nbytes)
                 return pool.name, size
@@ -162,7 +142,7 @@ class DataMovement:
         station = self.dma[engine_name]
         engine = self.soc.dma[engine_name]
         channel = station.acquire()
-        if channel.__class__ is not int:
+        if channel.__class__ is not int:  # every channel busy: wait for one
             channel = yield channel
         start = env.now
         self._busy += 1
@@ -221,8 +201,8 @@ class DataMovement:
                 if engine is None or dst_pool.footprint(nbytes) > dst_pool.capacity:
                     continue
                 reachable = True
-                size = dst_pool.try_alloc(nbytes)
-                if size or not nbytes:
+                size = dst_pool.alloc(nbytes)
+                if size is not None:
                     if dst_pool is not unit.pools[0]:
                         self._count_spill(nbytes)
                     return src, engine, dst_pool.name, size, fmt, nbytes
@@ -243,8 +223,8 @@ class DataMovement:
         placed: list[tuple[int, MemoryPool, int]] = []
         for t, nbytes in zip(spec.outputs, spec.out_bytes):
             for pool in unit.pools:
-                size = pool.try_alloc(nbytes)
-                if size or not nbytes:
+                size = pool.alloc(nbytes)
+                if size is not None:
                     placed.append((t, pool, size))
                     break
             else:
@@ -271,12 +251,5 @@ class DataMovement:
     def _unref(self, inf: Inference, t: int) -> None:
         inf.refs[t] -= 1
         if inf.refs[t] == 0:
-            for mem, _, size, _ in inf.locs[t]:
-                self.pools[mem].free(size)
+            self.memory.free(inf.locs[t])
             inf.locs[t] = []
-            self._wake_memory_waiters()
-
-    def _wake_memory_waiters(self) -> None:
-        if self._freed.callbacks:  # someone waits for memory: wake them, re-arm
-            self._freed.succeed()
-            self._freed = self.env.event()

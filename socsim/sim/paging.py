@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 
 import simpy
 
@@ -104,16 +105,13 @@ class WeightPaging:
                 yield pending
                 continue
             done = cache.pending[key] = self.env.event()
-            footprint = cache.pool.footprint(spec.weight_bytes)
-            while True:
-                if cache.pinned_bytes + footprint > cache.pool.capacity:
-                    del cache.pending[key]
-                    done.succeed()
-                    return False
-                size = cache.pool.try_alloc(spec.weight_bytes)
-                if size:
-                    break
-                yield self._freed  # pages are held by running ops or activations: wait
+            # pages held by running ops or activations: wait; pinned pages that leave no
+            # room (0): stream instead
+            size = yield from self.memory.fit(partial(_room_for, spec))
+            if not size:
+                del cache.pending[key]
+                done.succeed()
+                return False
             yield from self._fill(inf, spec, size)
             del cache.pending[key]
             done.succeed()
@@ -128,7 +126,7 @@ class WeightPaging:
                 cache.pinned_bytes + cache.pool.footprint(spec.weight_bytes)
                 > cache.pool.capacity):
             return
-        size = cache.pool.try_alloc(spec.weight_bytes)
+        size = cache.pool.alloc(spec.weight_bytes)
         if not size:
             return
         done = cache.pending[key] = self.env.event()
@@ -154,3 +152,13 @@ class WeightPaging:
         prog = self.programs[key[0]]
         self.trace.evictions.append((self.env.now, self.soc.units[prog.specs[key[1]].unit.name]
                                      .weights_cache, prog.name, prog.specs[key[1]].name, size))
+
+
+def _room_for(spec: OpSpec) -> int | None:
+    """The footprint of ``spec``'s weights allocated in its cache's memory, None while they
+    do not fit, 0 when pinned pages leave them no room at all."""
+    cache = spec.wcache
+    pool = cache.pool
+    if cache.pinned_bytes + pool.footprint(spec.weight_bytes) > pool.capacity:
+        return 0
+    return pool.alloc(spec.weight_bytes)

@@ -9,11 +9,9 @@ import simpy
 
 from socsim.config.scenario import Workload
 from socsim.config.soc import SoC
-from socsim.graph.cost import VIEW_OPS
 from socsim.graph.ir import Graph
-from socsim.hw.base import op_cycles
-from socsim.hw.cpu import input_rereads
-from socsim.hw.timing import dynamic_pj
+from socsim.hw.cost import activation_channels, op_cost, padded_bytes, read_pj
+from socsim.hw.fabric import kernel_of
 from socsim.policies.base import Plan
 from socsim.sim.stations import UnitState
 
@@ -32,10 +30,10 @@ class OpSpec:
 
     ``dyn_nom_pj`` is the dynamic energy at the unit's nominal voltage; the engine scales it by
     the unit's (V / V_nom)^2 when the op starts, and turns ``cycles`` into time at the unit's
-    frequency then. ``w_cost`` is (ns, SRAM pJ, DRAM pJ, DRAM name or None) of reading the
-    weights from
+    frequency then. ``w_cost`` is (SRAM pJ, DRAM pJ) of reading the weights from
     ``weights_in``; with a ``weights_cache`` (``wcache``, segment ``wkey``, paged in by DMA
-    engine ``wengine``), ``wc_cost`` is the same read from the cache. ``kernel`` names the
+    engine ``wengine``), ``wc_cost`` is the same read from the cache (their time: the
+    engine's ``_traffic``, with :func:`socsim.hw.cost.memory_time`). ``kernel`` names the
     FPGA kernel the op needs resident (None on other units and on fixed-datapath FPGAs).
     ``wpool`` is the pool of ``weights_in`` (the ledger counts weight reads there when the
     weights are not read from the cache).
@@ -71,7 +69,7 @@ class Program:
         # it is stored in (its producer's; None for graph inputs: they arrive as the reader
         # wants), and its stored size (channels padded to the producer's alignment)
         self.logical_bytes = list(self.nbytes)
-        self.channels = [_channels(g.tensors[n].shape) for n in names]
+        self.channels = [activation_channels(g.tensors[n]) for n in names]
         self.elements = [g.tensors[n].size for n in names]
         self.dtypes = [g.tensors[n].dtype for n in names]
         self.fmt: list[tuple[str, int] | None] = [None] * len(names)
@@ -93,21 +91,17 @@ class Program:
                 if self.channels[t]:
                     self.fmt[t] = fmt
                     self.nbytes[t] = self.stored_bytes(t, fmt)
-            # what the op reads: a produced 4-D tensor in its own format (converted if need
-            # be); a graph input as it arrived
-            # (re-read once per cache block of weights on a CPU with a cache_kib bound)
-            rereads = input_rereads(unit, op, g)
-            s.in_bytes = tuple(rereads * (self.stored_bytes(t, f) if f and self.fmt[t]
-                                          else self.nbytes[t])
-                               for t, f in zip(s.inputs, s.need))
-            s.out_bytes = tuple(self.nbytes[t] for t in s.outputs)
-            s.traffic = 0 if op.op_type in VIEW_OPS else 1  # a view moves no bytes itself
+            # what the op reads and writes, its cycles and energy: the one cost model's
+            # record (socsim.hw.cost), as every policy's estimate sees it
+            cost = op_cost(unit, op, g, unit.dvfs.nominal)
+            s.in_bytes, s.out_bytes = cost.in_bytes, cost.out_bytes
+            s.traffic = 1 if cost.moves else 0  # a view moves no bytes itself
             # the bytes its record reports: those it moves (none for a view)
             s.in_total = sum(s.in_bytes) if s.traffic else 0
             s.out_total = sum(s.out_bytes) if s.traffic else 0
             s.traffic_cost = {}  # (memories it touched) -> cost, filled by the engine
-            s.weight_bytes = g.bytes_of(op.weights)
-            s.w_cost = _read_cost(soc, unit.weights_in, s.weight_bytes)
+            s.weight_bytes = cost.weight_bytes
+            s.w_cost = read_pj(soc.memories[unit.weights_in], s.weight_bytes)
             s.wpool = next(p for p in state.pools if p.name == unit.weights_in)
             s.wcache, s.wkey, s.wpin, s.wengine, s.wc_cost = None, (index, len(self.specs)), \
                 False, None, None
@@ -117,13 +111,12 @@ class Program:
                     s.wcache = pool.cache
                     s.wpin = any(re.fullmatch(p, op.name) for p in job.workload.pin_weights)
                     s.wengine = soc.dma_between(unit.weights_in, unit.weights_cache)
-                    s.wc_cost = _read_cost(soc, unit.weights_cache, s.weight_bytes)
+                    s.wc_cost = read_pj(soc.memories[unit.weights_cache], s.weight_bytes)
             # an FPGA with a kernel library runs the op on the kernel that implements it
-            s.kernel = unit.kernel_for(op.op_type, op.dtype) if unit.kind == "fpga" else None
-            cyc = op_cycles(unit, op, g)
-            s.cycles = cyc.compute
-            s.macs, s.util = op.macs, cyc.utilisation
-            s.dyn_nom_pj = dynamic_pj(unit, op, unit.dvfs.nominal)
+            s.kernel = kernel_of(unit, op.op_type, op.dtype)
+            s.cycles = cost.cycles
+            s.macs, s.util = op.macs, cost.utilisation
+            s.dyn_nom_pj = cost.dynamic_pj
             for t in s.inputs:
                 self.refs[t] += 1
             for t in s.outputs:
@@ -151,25 +144,7 @@ class Program:
 
     def stored_bytes(self, t: int, fmt: tuple[str, int]) -> int:
         """Bytes of 4-D tensor ``t`` stored in ``fmt``: channels padded to its alignment."""
-        c, align = self.channels[t], fmt[1]
-        return -(-self.logical_bytes[t] * (-(-c // align) * align) // c)
-
-
-def _channels(shape) -> int:
-    """C of a 4-D (N, C, H, W) activation with known dimensions, else 0."""
-    if len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape):
-        return shape[1]
-    return 0
-
-
-def _read_cost(soc: SoC, name: str, nbytes: int) -> tuple[float, float, float, str | None]:
-    """(ns alone, SRAM pJ, DRAM pJ, the memory's name if it is a shared DRAM) of reading
-    ``nbytes`` from memory ``name``."""
-    mem = soc.memories[name]
-    pj = nbytes * mem.read_pj_per_byte
-    dram = mem.kind == "dram"
-    return (nbytes / mem.bw_gbps, 0.0 if dram else pj, pj if dram else 0.0,
-            name if dram else None)
+        return padded_bytes(self.logical_bytes[t], self.channels[t], fmt[1])
 
 
 class Inference:

@@ -7,8 +7,8 @@ over any window and an op's share of leakage are differences of two readings.
 
 from __future__ import annotations
 
-from collections import deque
 from heapq import heappop, heappush
+from typing import ClassVar
 
 import simpy
 
@@ -16,6 +16,7 @@ from socsim.config.units import Unit
 from socsim.hw.thermal import leakage_factor
 from socsim.hw.timing import leakage_mw
 from socsim.sim.memory import MemoryPool
+from socsim.sim.resources import FifoQueue, PriorityQueue, Request
 
 
 class Station:
@@ -23,31 +24,50 @@ class Station:
     served, lowest free number first (deterministic track assignment).
 
     Lighter than ``simpy.Resource``: a free slot is granted without scheduling an event, and a
-    released slot passes straight to the oldest waiter.
+    released slot passes straight to the waiter served next. Waiters are served in the order
+    of ``queue_type`` (one class attribute, as SimPy's ``PriorityResource``): FIFO here, by
+    priority in :class:`PriorityStation`.
     """
 
-    __slots__ = ("env", "name", "_free", "_waiters")
+    __slots__ = ("env", "name", "_free", "_waiters", "_order")
+
+    #: the waiters' queue class: FIFO here, by (priority, arrival) in PriorityStation
+    queue_type: ClassVar[type] = FifoQueue
 
     def __init__(self, env: simpy.Environment, name: str, slots: int):
         self.env = env
         self.name = name
         self._free = list(range(slots))
-        self._waiters: deque[simpy.Event] = deque()
+        self._waiters = self.queue_type()
+        self._order = 0
 
-    def acquire(self) -> int | simpy.Event:
-        """A free slot number now, or an event whose value is the slot once one frees."""
+    def acquire(self, priority: float = 0) -> int | Request:
+        """A free slot number now, or an event whose value is the slot once one frees.
+
+        Args:
+            priority: the request's key in a priority queue (lower first); FIFO ignores it.
+        """
         if self._free and not self._waiters:
             return heappop(self._free)
-        ev = self.env.event()
-        self._waiters.append(ev)
+        self._order += 1
+        ev = Request(self.env, None, priority, self._order)
+        self._waiters.push(ev)
         return ev
 
     def release(self, slot: int) -> None:
-        """Give ``slot`` back (to the oldest waiter, if any)."""
+        """Give ``slot`` back (to the waiter served next, if any)."""
         if self._waiters:
-            self._waiters.popleft().succeed(slot)
+            self._waiters.pop_first().succeed(slot)
         else:
             heappush(self._free, slot)
+
+
+class PriorityStation(Station):
+    """A :class:`Station` whose waiters are served by (priority, arrival), lowest first."""
+
+    __slots__ = ()
+
+    queue_type = PriorityQueue
 
 
 class UnitState(Station):

@@ -204,3 +204,18 @@ def test_yaml12_exponent_floats_are_numbers(cli, sandbox):
 ], ids=["string-for-list", "list-for-mapping", "null-for-mapping"])
 def test_wrong_kind_of_value(cli, assignment, expected):
     assert _one_error(cli("run", SCENARIO, "--set", assignment)) == expected
+
+
+def test_unknown_governor_is_located_by_validate_and_run(cli, sandbox):
+    """Governors are a registry (socsim.hw.governors): an unknown name is refused before any
+    simulation, at the field that names it, listing the registered ones."""
+    bad = edited(sandbox, SCENARIO, lambda d: set_path(d, ("run", "governors", "npu"),
+                                                       {"name": "turbo"}), "bad_governor.yaml")
+    line = line_of(bad, ("run", "governors", "npu", "name"))
+    for command in ("validate", "run"):
+        result = cli(command, "scenarios/bad_governor.yaml", writes="reports")
+        assert result.code == 1, result.text
+        (msg,) = errors(result)
+        assert msg.startswith(f"scenarios/bad_governor.yaml:{line}:"), msg
+        assert "run.governors.npu.name: unknown governor 'turbo'; registered: " in msg, msg
+        assert "ondemand" in msg and "thermal" in msg
