@@ -26,6 +26,7 @@ import onnx
 import yaml
 from hypothesis import HealthCheck, assume, event, settings
 from hypothesis import strategies as st
+from onnx import TensorProto, helper
 
 from socsim.config.loading import load_scenario
 from socsim.errors import ConfigError, PlacementError, SimulationError
@@ -365,3 +366,25 @@ def outcome(doc, models):
         return scenario, jobs, sim, trace
 
 
+
+
+def relu_chain_model() -> onnx.ModelProto:
+    """x[1, 256] f32 (1 KiB) -> Relu -> Relu: the smallest graph that can fill a small SRAM."""
+    model = helper.make_model(helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["h"], name="relu0"),
+         helper.make_node("Relu", ["h"], ["y"], name="relu1")], "relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 256])]),
+        opset_imports=[helper.make_opsetid("", 19)])
+    model.ir_version = 9
+    return model
+
+
+def relu_cpu(*, memory: str, leakage_mw: float) -> dict:
+    """One 100 MHz CPU (64 bits per cycle) running float32 Relu out of ``memory``."""
+    return {"kind": "cpu", "vector_bits_per_cycle": 64, "efficiency": {"default": 1.0},
+            "dvfs": {"points": [{"freq_mhz": 100.0, "voltage_v": 1.0}], "nominal_mhz": 100.0},
+            "power": {"energy_pj_per_mac": {"float32": 1.0},
+                      "energy_pj_per_op": {"float32": 1.0}, "leakage_mw": leakage_mw},
+            "memories": [memory], "weights_in": memory, "ops": ["Relu"],
+            "dtypes": ["float32"]}

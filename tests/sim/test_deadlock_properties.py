@@ -23,12 +23,19 @@ from pathlib import Path
 
 import pytest
 from hypothesis import event, given
-from onnx import TensorProto, helper
 
 from socsim.errors import SimulationError
 from socsim.report.reconcile import reconcile
 from socsim.report.tables import summary, tables
-from tests.sim.property_cases import SETTINGS, outcome, prepare, simulate, tight_scenarios
+from tests.sim.property_cases import (
+    SETTINGS,
+    outcome,
+    prepare,
+    relu_chain_model,
+    relu_cpu,
+    simulate,
+    tight_scenarios,
+)
 
 _FILL = re.compile(r"(\w+) (\d+)/(\d+) bytes in use")
 _IN_FLIGHT = re.compile(r"deadlock: (\d+) inference\(s\) could not finish")
@@ -125,19 +132,9 @@ def test_a_memory_starved_run_completes_or_its_stop_is_real(case):
 def _relu_chain_doc(sram_kib: float, in_flight: int = 3) -> tuple[dict, dict]:
     """x[1, 256] f32 (1 KiB) -> Relu -> Relu on one CPU working out of an SRAM of
     ``sram_kib`` (1 KiB pages); inputs in a DRAM; 4 inferences, ``in_flight`` at once."""
-    model = helper.make_model(helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["h"], name="relu0"),
-         helper.make_node("Relu", ["h"], ["y"], name="relu1")], "relu",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 256])]),
-        opset_imports=[helper.make_opsetid("", 19)])
-    model.ir_version = 9
+    model = relu_chain_model()
     pj = {"read_pj_per_byte": 1.0, "write_pj_per_byte": 1.0}
-    cpu = {"kind": "cpu", "vector_bits_per_cycle": 64, "efficiency": {"default": 1.0},
-           "dvfs": {"points": [{"freq_mhz": 100.0, "voltage_v": 1.0}], "nominal_mhz": 100.0},
-           "power": {"energy_pj_per_mac": {"float32": 1.0}, "energy_pj_per_op": {"float32": 1.0},
-                     "leakage_mw": 0.0},
-           "memories": ["sram"], "weights_in": "sram", "ops": ["Relu"], "dtypes": ["float32"]}
+    cpu = relu_cpu(memory="sram", leakage_mw=0.0)
     doc = {"name": "tight", "soc": {
         "name": "one_cpu", "units": {"cpu": cpu}, "inputs_in": "dram",
         "memories": {"dram": {"kind": "dram", "size_kib": 64, "bw_gbps": 1.0, **pj},

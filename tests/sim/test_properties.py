@@ -30,7 +30,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import assume, event, given, settings
-from onnx import TensorProto, helper
 
 from socsim.errors import SimulationError
 from socsim.report.reconcile import reconcile
@@ -42,6 +41,8 @@ from tests.sim.property_cases import (
     cpu_limit,
     outcome,
     prepare,
+    relu_chain_model,
+    relu_cpu,
     scenarios,
 )
 
@@ -252,18 +253,8 @@ def _relu_scenario(tmp_path: Path, *, thermal: bool, sram_kib: float, inferences
                    max_in_flight: int):
     """x[1, 256] f32 (1 KiB) -> Relu -> Relu on one CPU whose only memory is an SRAM of
     ``sram_kib``."""
-    model = helper.make_model(helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["h"], name="relu0"),
-         helper.make_node("Relu", ["h"], ["y"], name="relu1")], "relu",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 256])]),
-        opset_imports=[helper.make_opsetid("", 19)])
-    model.ir_version = 9
-    cpu = {"kind": "cpu", "vector_bits_per_cycle": 64, "efficiency": {"default": 1.0},
-           "dvfs": {"points": [{"freq_mhz": 100.0, "voltage_v": 1.0}], "nominal_mhz": 100.0},
-           "power": {"energy_pj_per_mac": {"float32": 1.0}, "energy_pj_per_op": {"float32": 1.0},
-                     "leakage_mw": 1.0},
-           "memories": ["m0"], "weights_in": "m0", "ops": ["Relu"], "dtypes": ["float32"]}
+    model = relu_chain_model()
+    cpu = relu_cpu(memory="m0", leakage_mw=1.0)
     if thermal:
         cpu["thermal"] = {"r_k_per_w": 10.0, "c_j_per_k": 0.01}
     doc = {"name": "regression",
