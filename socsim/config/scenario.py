@@ -5,13 +5,20 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import (Discriminator, Field, PrivateAttr, Strict, Tag, field_validator,
-                      model_validator)
+from pydantic import (
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Strict,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from socsim.config._base import FRACTION, Freq, Range, Spec, Temp, count_in, real_in
 
 if TYPE_CHECKING:
     from socsim.quant.ptq import Recipe
-
-from socsim.config._base import FRACTION, Freq, Range, Spec, Temp, count_in, real_in
 
 #: Most inferences (closed loop) or arrivals (open loop) one workload may ask for: every
 #: inference is simulated op by op, and a million of even a small model is hours of host time.
