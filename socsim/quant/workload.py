@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
@@ -26,6 +27,9 @@ from socsim.errors import ModelError
 from socsim.quant.cache import PROJECT_CACHE, cached_path, quantized_path
 from socsim.quant.ptq import check_feeds
 from socsim.quant.substitute import rewrite_ops, substitute, verify
+
+if TYPE_CHECKING:
+    from socsim.graph.ir import Op
 
 __all__ = ["Substituted", "substitute_for_plan", "workload_model"]
 
@@ -44,9 +48,11 @@ def workload_model(workload: Workload, *, write: bool = True) -> tuple[str | Non
     Raises:
         ModelError: the calibration file is unreadable or lacks a model input, or the
             quantizer rejects the data.
+        ValueError: the workload has no ``quantize`` recipe.
     """
     spec = workload.quantize
-    assert spec is not None
+    if spec is None:
+        raise ValueError(f"workload {workload.name!r} has no `quantize` recipe")
     recipe = spec.recipe()
     _check_calib(workload.model, spec.calib)
     if write:
@@ -102,7 +108,7 @@ class Substituted:
                 f"(measured relative difference {self.measured:.2g}, bound {self.bound:g})")
 
 
-def substitute_for_plan(model_path: str, ops: Sequence, units: Sequence[str], soc: SoC, *,
+def substitute_for_plan(model_path: str, ops: Sequence[Op], units: Sequence[str], soc: SoC, *,
                         seed: int, write: bool = True
                         ) -> tuple[str | onnx.ModelProto, list[Substituted]] | None:
     """Rewrites the ops a plan moved off the unit that runs the rest of the workload.
