@@ -114,9 +114,9 @@ def substitute_for_plan(model_path: str, ops: Sequence[Op], units: Sequence[str]
     """Rewrites the ops a plan moved off the unit that runs the rest of the workload.
 
     An op is rewritten when it has a rule (:data:`socsim.quant.substitute.SUBSTITUTIONS`),
-    the plan put it on a unit other than the one running most of the workload's other ops,
-    that unit lacks the op type, and that unit supports every op of the rewrite in the op's
-    dtype. The rewrite is checked in onnxruntime on seeded random inputs against its bound.
+    the plan put it on a unit other than the one running most of the workload's other ops (or
+    on a unit that cannot run it, as ``single`` does), that unit lacks the op type, and that
+    unit supports every op of the rewrite in the op's dtype. The rewrite is checked in onnxruntime on seeded random inputs against its bound.
 
     Args:
         model_path: the model the plan was made for.
@@ -144,7 +144,11 @@ def substitute_for_plan(model_path: str, ops: Sequence[Op], units: Sequence[str]
         rewrite = rewrite_ops(node) if node is not None and op.op_type not in chosen else None
         if rewrite is None:
             continue
-        home = max((u for u in counts if u != unit), key=lambda u: counts[u], default=None)
+        own = soc.units.get(unit)
+        if own is not None and not own.supports(op.op_type, op.dtype):
+            home = unit  # a plan that cannot run (e.g. `single`): the op's own unit lacks it
+        else:
+            home = max((u for u in counts if u != unit), key=lambda u: counts[u], default=None)
         target = soc.units.get(home) if home is not None else None
         if target is None or target.supports(op.op_type, op.dtype):
             continue

@@ -80,6 +80,16 @@ def test_lacking_ops_stay_on_the_unit_as_their_composition(scenario, tmp_path):
         assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
 
 
+def test_single_unit_policy_keeps_every_op_on_its_unit(scenario):
+    single = "policy={name: single, params: {unit: acc}}"
+    plain = run_scenario(scenario, [single, "workloads.0.substitute=false",
+                                    "run.functional=false", "run.out=plain"])
+    assert "cpu" in plain.jobs[0].plan.units  # single falls back what acc lacks
+    res = run_scenario(scenario, [single, "run.functional=false"])
+    assert set(res.jobs[0].plan.units) == {"acc"}
+    assert sum("substituted by" in n for n in res.summary["notes"]) == 2
+
+
 def test_validate_substitutes_without_writing(scenario, tmp_path, capsys):
     assert main(["validate", str(scenario)]) == 0
     assert "substituted by Mul/Add/Clip/Mul" in capsys.readouterr().err
