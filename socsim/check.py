@@ -12,10 +12,10 @@ records in ``summary.json``.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -26,6 +26,10 @@ from socsim.errors import ConfigError, ModelError, PlacementError, Problem, Socs
 from socsim.graph.ir import Graph
 from socsim.graph.loading import LoadedModel, load_model
 from socsim.sim.program import Job
+
+if TYPE_CHECKING:
+    from socsim.config.soc import SoC
+    from socsim.policies.base import PlacementPolicy, Plan
 
 #: Largest total of uncompressed arrays read from one inputs file (a zip bomb stops here).
 MAX_INPUT_BYTES = 1 << 30
@@ -64,16 +68,28 @@ def check_file(path: str | Path, overrides: Sequence[str] = ()) -> Checked:
         loaded = load_any(path)
     if not isinstance(loaded, Scenario):
         return Checked("device", loaded.name)
-    jobs = plan_workloads(loaded)
-    warnings = tuple(dict.fromkeys(n for job in jobs for n in job.plan.notes))
+    skipped: list[str] = []
+    jobs = plan_workloads(loaded, write=False, unplaced=skipped)
+    warnings = tuple(dict.fromkeys([*(n for job in jobs for n in job.plan.notes), *skipped]))
     return Checked("scenario", loaded.name, tuple(jobs), warnings)
 
 
-def plan_workloads(scenario: Scenario) -> list[Job]:
+def plan_workloads(scenario: Scenario, *, write: bool = True,
+                   unplaced: list[str] | None = None) -> list[Job]:
     """Load each workload's model, place it with its policy and check its inputs file.
 
     Each model is loaded once per distinct ``(model, shapes)``. Model warnings join the plan's
-    notes, prefixed with the workload's name.
+    notes, prefixed with the workload's name. A workload with a ``quantize`` recipe runs the
+    cached quantized model (:mod:`socsim.quant.workload`); with ``substitute: true``, the ops
+    its first plan moved off the workload's main unit are rewritten as ops that unit has and
+    the model is placed again (each rewrite is a note starting ``substituted``).
+
+    Args:
+        scenario: a loaded scenario.
+        write: quantize and cache (a run); False (``socsim validate``) writes nothing: a
+            recipe whose model is not cached yet has its calibration file checked and is not
+            placed.
+        unplaced: receives a note for each workload left unplaced that way.
 
     Raises:
         ConfigError: a policy that cannot be built, or an unreadable inputs file, located in
@@ -95,10 +111,26 @@ def plan_workloads(scenario: Scenario) -> list[Job]:
     models: dict[tuple[str, tuple[tuple[str, int], ...]], LoadedModel] = {}
     jobs: list[Job] = []
     problems: list[Problem] = []
+    skipped: list[str] = []
     for i, (w, policy) in enumerate(zip(scenario.workloads, make_policies(scenario))):
-        key = (w.model, tuple(sorted(w.shapes.items())))
+        source, pre = w.model, ()
+        if w.quantize is not None:
+            source, pre = _quantized(w, write, lambda m, i=i: locate(
+                ("workloads", i, "quantize"), m))
+            if source is None:  # validate, not cached: check the inputs on the float model
+                skipped.append(f"workload {w.name!r}: {pre[0]}")
+                if w.inputs is not None:
+                    try:
+                        graph = load_model(w.model, w.shapes).graph
+                    except ModelError as exc:
+                        raise type(exc)(locate(("workloads", i, "model"), _one_line(exc))
+                                        ) from None
+                    problems += [locate(("workloads", i, "inputs"), m)
+                                 for m in check_inputs(w, graph)]
+                continue
+        key = (source, tuple(sorted(w.shapes.items())))
         try:
-            loaded = models.get(key) or load_model(w.model, w.shapes)
+            loaded = models.get(key) or load_model(source, w.shapes)
         except ModelError as exc:
             where = ("workloads", i, "shapes" if "`shapes`" in str(exc) and w.shapes else "model")
             raise type(exc)(locate(where, _one_line(exc))) from None
@@ -112,6 +144,10 @@ def plan_workloads(scenario: Scenario) -> list[Job]:
             continue
         try:
             plan = policy.place(loaded.graph, soc)
+            if w.substitute:
+                loaded, plan, pre = _substituted(loaded, plan, policy, soc, w, scenario, write,
+                                                 pre, lambda m, i=i: locate(
+                                                     ("workloads", i, "substitute"), m))
             plan.validate(loaded.graph, soc)
         except PlacementError as exc:
             at = ("workloads", i, "policy") if w.policy is not None else ("policy",)
@@ -120,11 +156,13 @@ def plan_workloads(scenario: Scenario) -> list[Job]:
                                         "include them, or add them there")) from None
         problems += [locate(("workloads", i, "inputs"), m)
                      for m in check_inputs(w, loaded.graph)]
-        notes = tuple(f"workload {w.name!r}: {m}" for m in loaded.warnings)
+        notes = tuple(f"workload {w.name!r}: {m}" for m in (*pre, *loaded.warnings))
         jobs.append(Job(w, loaded.graph, replace(plan, notes=plan.notes + notes)))
     problems += _check_governors(scenario, locate)
     if problems:
         raise ConfigError(problems)
+    if unplaced is not None:
+        unplaced.extend(skipped)
     return jobs
 
 
@@ -137,6 +175,40 @@ def _check_governors(scenario: Scenario, locate) -> list[Problem]:
                    f"unknown governor {spec.name!r}; registered: {', '.join(known)} (or "
                    "publish one in the `socsim.governors` entry-point group)")
             for unit, spec in scenario.run.governors.items() if spec.name not in known]
+
+
+def _quantized(w: Workload, write: bool, locate: Callable[[str], Problem]
+               ) -> tuple[str | None, tuple[str, ...]]:
+    """The quantized model of ``w`` and the note saying so (None when not cached and not
+    ``write``); errors located at the workload's ``quantize``."""
+    from socsim.quant.workload import workload_model  # onnxruntime: only when asked for
+
+    try:
+        path, note = workload_model(w, write=write)
+    except ModelError as exc:
+        raise ModelError(locate(_one_line(exc))) from None
+    return path, (note,)
+
+
+def _substituted(loaded: LoadedModel, plan: Plan, policy: PlacementPolicy, soc: SoC,
+                 w: Workload, scenario: Scenario, write: bool, pre: tuple[str, ...],
+                 locate: Callable[[str], Problem]) -> tuple[LoadedModel, Plan, tuple[str, ...]]:
+    """``loaded`` and ``plan`` again after rewriting the ops the plan moved off the
+    workload's main unit (unchanged when none qualifies)."""
+    from socsim.quant.workload import substitute_for_plan
+
+    if loaded.graph.path is None:
+        return loaded, plan, pre
+    try:
+        res = substitute_for_plan(str(loaded.graph.path), loaded.graph.ops, plan.units, soc,
+                                  seed=scenario.run.seed, write=write)
+    except ModelError as exc:
+        raise ModelError(locate(_one_line(exc))) from None
+    if res is None:
+        return loaded, plan, pre
+    source, made = res
+    new = load_model(source, w.shapes)
+    return new, policy.place(new.graph, soc), (*pre, *(s.reason() for s in made))
 
 
 def _one_line(exc: SocsimError) -> str:

@@ -190,7 +190,8 @@ def load_soc(path: str | Path, overrides: Sequence[str] = ()) -> SoC:
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Load a scenario, apply ``--set`` overrides, load its SoC and resolve its paths.
 
-    Paths in the scenario (the device file, each model) resolve relative to the scenario file.
+    Paths in the scenario (the device file, each model, inputs and calibration file) resolve
+    relative to the scenario file.
     The policy's parameters are checked later, against the SoC, by the policy itself
     (:func:`socsim.policies.make_policy`); the models' contents by :mod:`socsim.check`.
 
@@ -232,6 +233,11 @@ def _scenario_from(doc: Document, path: Path, overrides: Sequence[str] = ()) -> 
             if why:
                 problems.append(doc.locate(("workloads", i, "inputs"), why))
             update["inputs"] = inputs
+        if w.quantize is not None:
+            calib, why = _usable_file(base, w.quantize.calib, "calib", ".npz")
+            if why:
+                problems.append(doc.locate(("workloads", i, "quantize", "calib"), why))
+            update["quantize"] = w.quantize.model_copy(update={"calib": calib})
         workloads.append(w.model_copy(update=update))
     problems += [doc.locate(loc, msg) for loc, msg in _check_run(scenario, soc)]
     if problems:

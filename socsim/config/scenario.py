@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
+from pydantic import (
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Strict,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from socsim.config._base import FRACTION, Freq, Range, Spec, Temp, count_in, real_in
+
+if TYPE_CHECKING:
+    from socsim.quant.ptq import Recipe
 
 #: Most inferences (closed loop) or arrivals (open loop) one workload may ask for: every
 #: inference is simulated op by op, and a million of even a small model is hours of host time.
@@ -27,6 +38,9 @@ Seed = count_in(Range(0, 2 ** 63 - 1, "", "numpy seeds are non-negative; 63 bits
 DimSize = count_in(Range(1, 1_000_000, "", "batch sizes, sequence lengths and image sides of "
                          "edge models are 1 to a few thousand"))
 Threshold = real_in(Range(0.0, 1.0, "", FRACTION.why))
+Percentile = real_in(Range(50.0, 100.0, "%", "clipping below the median discards half of every "
+                           "activation's range; 100 is min/max"))
+Flag = Annotated[bool, Strict()]
 
 #: Names that become folder names and ``workload/inference/output`` keys.
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$"
@@ -40,6 +54,38 @@ class PolicySpec(Spec):
 
     name: str = Field(description="A registered policy: single, rules, greedy_eft, ...")
     params: dict[str, Any] = Field(default_factory=dict, description="Policy parameters.")
+
+
+class QuantizeSpec(Spec):
+    """A static post-training quantization recipe applied to a float model on load.
+
+    The quantized model is what the workload runs; it is kept in the project's cache
+    (``.socsim-cache/quant/`` under the working directory, named by a hash of the model, the
+    calibration data and the recipe) and made again only when one of them changes. It equals
+    ``socsim quantize MODEL --calib CALIB --out Q.onnx`` with the same options, byte for byte.
+    """
+
+    calib: str = Field(description="Calibration .npz (arrays keyed by the model's input "
+                       "names, samples along the first axis), relative to the scenario file.")
+    scheme: Literal["int8", "int16", "int4"] = Field(
+        "int8", description="Weights and activations: int8/int8, int16/int16, int4/int8.")
+    per_channel: Flag = Field(False, description="Per-output-channel weight scales.")
+    symmetric: Flag = Field(False, description="Symmetric activations (weights always are).")
+    method: Literal["minmax", "percentile", "entropy", "mse"] = Field(
+        "minmax", description="Activation calibration method.")
+    percentile: Percentile = Field(99.99, description="Percentile of |x| kept by "
+                                   "`method: percentile`.")
+    equalize: Flag = Field(False, description="Cross-layer equalization first.")
+    bias_correction: Flag = Field(False, description="Fold the expected weight-quantization "
+                                  "error into the biases.")
+
+    def recipe(self) -> Recipe:
+        """The :class:`socsim.quant.Recipe` these fields describe."""
+        from socsim.quant.ptq import Recipe  # here: socsim.quant imports onnxruntime
+
+        return Recipe(self.scheme, per_channel=self.per_channel, symmetric=self.symmetric,
+                      method=self.method, percentile=self.percentile, equalize=self.equalize,
+                      bias_correction=self.bias_correction)
 
 
 class Workload(Spec):
@@ -71,6 +117,12 @@ class Workload(Spec):
                                "when run.functional is true; default: seeded random inputs.")
     policy: PolicySpec | None = Field(None, description="Placement policy for this workload "
                                       "only; default: the scenario's `policy`.")
+    quantize: QuantizeSpec | None = Field(None, description="`model` is float: quantize it "
+                                          "with this recipe on load (cached) and run that.")
+    substitute: Flag = Field(False, description="Rewrite the ops the placement would move off "
+                             "their unit (HardSwish, Gelu, LayerNormalization, ...) as ops that "
+                             "unit has, before placing; each rewrite is listed in the "
+                             "summary's `substitutions`.")
     pin_weights: list[Annotated[str, Field(max_length=1000)]] = Field(
         default_factory=list, max_length=1000, description="Regular expressions of op names "
         "whose weights, once paged into their unit's `weights_cache`, are never evicted ('.*': "

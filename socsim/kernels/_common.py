@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from socsim.kernels.dtypes import as_int, elem_type_of, int_range, to_onnx_dtype
 from socsim.kernels.registry import KernelContext
@@ -29,11 +30,23 @@ def out_scale(x_scale: np.ndarray, w_scale: np.ndarray, y_scale: np.ndarray
     return f32.astype(np.float32), f64
 
 
+_WIDE_OUTPUTS = frozenset({TensorProto.INT16, TensorProto.UINT16})
+"""Output types of a 16-bit datapath, whose accumulator is 64 bits wide."""
+
+
 def requantize_acc(ctx: KernelContext, acc: np.ndarray, scale: np.ndarray, real: np.ndarray,
                    y_zero_point: np.ndarray | None, elem_type: int) -> np.ndarray:
-    """Saturates ``acc`` to the unit's accumulator, requantizes it in the unit's mode, counts."""
-    acc, over = saturate_accumulator(acc, ctx.arithmetic)
-    ctx.count("accumulator_saturations", over)
+    """Saturates ``acc`` to the unit's accumulator, requantizes it in the unit's mode, counts.
+
+    The unit's ``accumulator_bits`` is the width of its 8-bit datapath. A 16-bit output (a
+    16-bit activation datapath: socsim lowers a QDQ group only when its output type is its
+    input's) keeps the exact sum, as the 64-bit accumulators of TFLite's 16x8 reference
+    kernels and CMSIS-NN's s16 kernels do: one product of a 16-bit ``x - x_zp`` (up to 65535)
+    and a 16-bit weight already reaches 2^31, so an int32 accumulator would clip them.
+    """
+    if elem_type not in _WIDE_OUTPUTS:
+        acc, over = saturate_accumulator(acc, ctx.arithmetic)
+        ctx.count("accumulator_saturations", over)
     r = int_range(elem_type)
     q, sat, ovf = requantize(acc, scale=scale, real_scale=real, zero_point=zp_int(y_zero_point),
                              lo=r.lo, hi=r.hi, mode=ctx.arithmetic.requant)

@@ -20,7 +20,12 @@ import onnx
 from socsim.errors import ModelError
 from socsim.quant.ptq import Recipe, quantize_static
 
-__all__ = ["cache_key", "quantized_path"]
+__all__ = ["PROJECT_CACHE", "cache_key", "cached_path", "quantized_path"]
+
+PROJECT_CACHE = Path(".socsim-cache") / "quant"
+"""The default cache folder, relative to the working directory (the project, as ``reports/``
+is): quantized models are derived files, kept out of the folders of the models and
+scenarios, which may be read-only or shared."""
 
 
 def cache_key(model: Path, calib: Path, recipe: Recipe) -> str:
@@ -32,19 +37,10 @@ def cache_key(model: Path, calib: Path, recipe: Recipe) -> str:
     return h.hexdigest()[:16]
 
 
-def quantized_path(model: str | os.PathLike, calib: str | os.PathLike, recipe: Recipe, *,
-                   cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cached QDQ model for ``model`` quantized by ``recipe`` on ``calib``.
-
-    Args:
-        model: float ONNX file.
-        calib: calibration .npz (arrays keyed by input name).
-        recipe: the quantization recipe (``scheme="mixed"`` needs its ``weight_dtypes``).
-        cache_dir: where quantized models are kept (default: ``.socsim-cache/quant`` beside the
-            model).
-
-    Returns:
-        Path of the quantized model (written now or found in the cache).
+def cached_path(model: str | os.PathLike, calib: str | os.PathLike, recipe: Recipe, *,
+                cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where :func:`quantized_path` keeps this model, whether or not it is there yet (reads
+    the model and calibration files, writes nothing).
 
     Raises:
         ModelError: if a file is missing or unreadable.
@@ -54,15 +50,35 @@ def quantized_path(model: str | os.PathLike, calib: str | os.PathLike, recipe: R
         if not p.is_file():
             raise ModelError(f"{p}: the {what} file does not exist",
                              hint="paths in a scenario resolve relative to the scenario file")
-    folder = Path(cache_dir) if cache_dir else model.parent / ".socsim-cache" / "quant"
-    out = folder / f"{model.stem}.{cache_key(model, calib, recipe)}.onnx"
+    folder = Path(cache_dir) if cache_dir else PROJECT_CACHE
+    return folder / f"{model.stem}.{cache_key(model, calib, recipe)}.onnx"
+
+
+def quantized_path(model: str | os.PathLike, calib: str | os.PathLike, recipe: Recipe, *,
+                   cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cached QDQ model for ``model`` quantized by ``recipe`` on ``calib``.
+
+    Args:
+        model: float ONNX file.
+        calib: calibration .npz (arrays keyed by input name).
+        recipe: the quantization recipe (``scheme="mixed"`` needs its ``weight_dtypes``).
+        cache_dir: where quantized models are kept (default: :data:`PROJECT_CACHE`,
+            ``.socsim-cache/quant`` under the working directory).
+
+    Returns:
+        Path of the quantized model (written now or found in the cache).
+
+    Raises:
+        ModelError: if a file is missing or unreadable.
+    """
+    out = cached_path(model, calib, recipe, cache_dir=cache_dir)
     if out.is_file():
         return out
-    with np.load(calib) as z:
+    with np.load(Path(calib)) as z:
         data = {k: z[k] for k in z.files}
-    result = quantize_static(model, data, recipe)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
+    result = quantize_static(Path(model), data, recipe)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
     onnx.save(result.model, tmp)
     os.replace(tmp, out)  # atomic: concurrent runs never read a half-written file
     return out

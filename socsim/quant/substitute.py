@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-__all__ = ["SUBSTITUTIONS", "Substitution", "substitute", "verify"]
+__all__ = ["SUBSTITUTIONS", "Substitution", "rewrite_ops", "substitute", "verify"]
 
 _Rule = Callable[[onnx.NodeProto, "_Ctx"], list[onnx.NodeProto]]
 
@@ -143,6 +143,12 @@ SUBSTITUTIONS: dict[str, tuple[_Rule, float]] = {
     "Gelu": (_gelu, 1e-6), "LayerNormalization": (_layernorm, 1e-5), "Softmax": (_softmax, 1e-6),
 }
 """op type -> (rule, stated relative float error bound)."""
+
+
+def rewrite_ops(node: onnx.NodeProto) -> tuple[str, ...] | None:
+    """The op types ``node`` would become (None when its op type has no rule)."""
+    entry = SUBSTITUTIONS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+    return None if entry is None else tuple(n.op_type for n in entry[0](node, _Ctx(node)))
 
 
 def substitute(model: onnx.ModelProto, op_types: Iterable[str] | None = None
