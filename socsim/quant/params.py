@@ -13,14 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 from onnx import TensorProto
 
+from socsim.kernels.dtypes import INT_RANGES
+from socsim.kernels.quantize import quantize_to
+
 __all__ = ["ONNX_TYPES", "QRANGES", "QParams", "dequantize", "fake_quantize", "qparams_for",
            "quantize", "weight_qparams"]
-
-QRANGES: dict[str, tuple[int, int]] = {
-    "int4": (-8, 7), "uint4": (0, 15), "int8": (-128, 127), "uint8": (0, 255),
-    "int16": (-32768, 32767), "uint16": (0, 65535), "int32": (-2**31, 2**31 - 1),
-}
-"""(qmin, qmax) per integer dtype name."""
 
 ONNX_TYPES: dict[str, int] = {
     "int4": TensorProto.INT4, "uint4": TensorProto.UINT4, "int8": TensorProto.INT8,
@@ -28,6 +25,10 @@ ONNX_TYPES: dict[str, int] = {
     "int32": TensorProto.INT32,
 }
 """ONNX element type per dtype name."""
+
+QRANGES: dict[str, tuple[int, int]] = {
+    name: (INT_RANGES[t].lo, INT_RANGES[t].hi) for name, t in ONNX_TYPES.items()}
+"""(qmin, qmax) per integer dtype name, from the kernels' one range table."""
 
 
 @dataclass(frozen=True)
@@ -136,10 +137,9 @@ def quantize(x: np.ndarray, qp: QParams) -> np.ndarray:
     onnxruntime's QuantizeLinear writes for the same float32 input.
     """
     x32 = np.asarray(x, np.float32)
-    scale = qp._bcast(qp.scale, x32.ndim)
+    scale = np.asarray(qp._bcast(qp.scale, x32.ndim), np.float32)
     zp = qp._bcast(qp.zero_point, x32.ndim)
-    q = np.rint(x32 / scale).astype(np.int64) + zp
-    return np.clip(q, qp.qmin, qp.qmax)
+    return quantize_to(x32, scale, zp, ONNX_TYPES[qp.dtype], np.int64)[0]
 
 
 def dequantize(q: np.ndarray, qp: QParams) -> np.ndarray:
