@@ -46,10 +46,8 @@ class PairPlan:
     """The pairs of one weight matrix that some uint8 activations can saturate.
 
     Attributes:
-        weights: the raw int8 weights as int32, ``(K, M)``, rows in MLAS's K order.
         pairs: indices ``j`` of the pairs ``(2j, 2j + 1)`` with at least one risky column.
-        ptr: CSR row pointer into ``cols``, one row per entry of ``pairs``.
-        cols: the output columns of each risky pair.
+        cols: the output columns of each risky pair, pair after pair.
         top: per risky pair, the largest positive weight of each of its two rows over its
             risky columns (0 if none): ``a0 * top0 + a1 * top1`` bounds every pair sum above.
         bottom: the same for the most negative weights, a bound below.
@@ -60,9 +58,7 @@ class PairPlan:
         slot: per entry of ``cols``, its column's index into ``ucols``.
     """
 
-    weights: np.ndarray
     pairs: np.ndarray
-    ptr: np.ndarray
     cols: np.ndarray
     top: np.ndarray
     bottom: np.ndarray
@@ -85,13 +81,11 @@ def plan_pairs(weights: np.ndarray) -> PairPlan | None:
     if pairs.size == 0:
         return None
     sub = risky[pairs]
-    ptr = np.concatenate([[0], np.cumsum(sub.sum(axis=1))]).astype(np.int64)
-    cols = np.nonzero(sub)[1].astype(np.int32)
+    entry_pair, cols = (i.astype(np.int64) for i in np.nonzero(sub))
+    cols = cols.astype(np.int32)
     masked = np.where(sub[:, None, :], w[pairs], 0)  # (R, 2, M), risky columns only
-    entry_pair = np.repeat(np.arange(pairs.size), np.diff(ptr)).astype(np.int64)
     ucols, slot = np.unique(cols, return_inverse=True)
-    return PairPlan(np.ascontiguousarray(weights.astype(np.int32)), pairs.astype(np.int64),
-                    ptr, cols, masked.max(axis=2, initial=0).astype(np.int32),
+    return PairPlan(pairs.astype(np.int64), cols, masked.max(axis=2, initial=0).astype(np.int32),
                     masked.min(axis=2, initial=0).astype(np.int32),
                     w[pairs[entry_pair], 0, cols].astype(np.float32),
                     w[pairs[entry_pair], 1, cols].astype(np.float32), entry_pair,
