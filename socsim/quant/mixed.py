@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
 
 from socsim.errors import ConfigError, ModelError
+from socsim.quant.calibrate import collect_stats
 from socsim.quant.evaluate import accuracy
-from socsim.quant.ptq import Recipe, load_model, quantize_static
+from socsim.quant.ptq import Recipe, load_model, quantize_static, with_dtypes
 from socsim.quant.qdq import weighted_layers
 from socsim.quant.sensitivity import Sensitivity
 
@@ -157,9 +158,13 @@ def search_accuracy(model: str | onnx.ModelProto, calib: Mapping[str, np.ndarray
     layers = [n.name for n in weighted_layers(proto)]
     choice = {n: cands[-1] for n in layers}
 
+    # activation statistics do not depend on the weights' dtypes: calibrate once (equalization
+    # changes the weights, so quantize_static recalibrates then whatever it is given)
+    stats = None if recipe.equalize else collect_stats(proto, calib)
+
     def acc_of(c: Mapping[str, str]) -> float:
-        return accuracy(quantize_static(proto, calib, replace(recipe, scheme="mixed",
-                                                              weight_dtypes=dict(c))).model, data)
+        return accuracy(quantize_static(proto, calib, with_dtypes(recipe, c),
+                                        stats=stats).model, data)
 
     acc = acc_of(choice)
     if float_acc - acc > max_drop:

@@ -18,7 +18,7 @@ import onnx
 from socsim.quant.calibrate import collect_stats
 from socsim.quant.equalize import equalize
 from socsim.quant.evaluate import outputs, sqnr_db
-from socsim.quant.ptq import Recipe, load_model, quantize_static
+from socsim.quant.ptq import Recipe, load_model, quantize_static, with_dtypes
 from socsim.quant.qdq import weighted_layers
 
 __all__ = ["Sensitivity", "plot_sensitivity", "ranking", "sensitivity"]
@@ -76,8 +76,8 @@ def sensitivity(model: str | onnx.ModelProto, calib: Mapping[str, np.ndarray],
     for node in weighted_layers(proto):
         w = next(i for i in proto.graph.initializer if i.name == node.input[1])
         for dtype in dtypes:
-            r = replace(recipe, scheme="mixed", weight_dtypes={
-                **{n.name: base for n in weighted_layers(proto)}, node.name: dtype})
+            r = with_dtypes(recipe, {**{n.name: base for n in weighted_layers(proto)},
+                                     node.name: dtype})
             q = quantize_static(proto, calib, r, stats=stats).model
             got = outputs(q, inputs)
             acc = None if labels is None else float((got.argmax(-1) == labels).mean())
