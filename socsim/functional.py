@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -30,10 +29,6 @@ class FunctionalResult:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     events: dict[str, dict[str, int]] = field(default_factory=dict)
     flagged_ops: dict[str, list[str]] = field(default_factory=dict)
-
-    def save(self, path: Path) -> Path:
-        np.savez_compressed(path, **self.outputs)
-        return path
 
 
 def _arithmetic_map(job: Job, soc: SoC) -> dict[str, Arithmetic]:

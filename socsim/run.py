@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from socsim.config.loading import load_scenario, scenario_document
 from socsim.config.scenario import Scenario
 from socsim.errors import ConfigError, Problem, SocsimError
-from socsim.report.output import OutputError, ReportFolder, resolve_folder
+from socsim.report.output import OutputError, ReportFolder, report_names, resolve_folder
 
 if TYPE_CHECKING:
     from socsim.functional import FunctionalResult
@@ -107,9 +107,7 @@ class RunResult:
 
 
 def _written_names(result: RunResult) -> list[str]:
-    from socsim.report.write import REPORT_ORDER
-
-    return [n for n in REPORT_ORDER if n != "outputs.npz" or result.functional is not None]
+    return report_names(result.functional is not None)
 
 
 def load(scenario: Scenario | str | Path, overrides: Sequence[str] = ()) -> Scenario:

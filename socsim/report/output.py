@@ -33,9 +33,17 @@ from pathlib import Path
 
 from socsim.errors import Problem, SocsimError
 
-REPORT_FILES = frozenset({"summary.json", "ops.csv", "transfers.csv", "trace.json",
-                          "timeline.png", "energy.png", "outputs.npz"})
+REPORT_ORDER = ("summary.json", "ops.csv", "transfers.csv", "trace.json", "timeline.png",
+                "energy.png", "outputs.npz")
+"""The files of a report, in the order they are written (outputs.npz for functional runs)."""
+
+REPORT_FILES = frozenset(REPORT_ORDER)
 """Every file a report folder may hold; an existing folder with anything else is refused."""
+
+
+def report_names(functional: bool) -> list[str]:
+    """The files a report holds, in writing order: outputs.npz only for a functional run."""
+    return [n for n in REPORT_ORDER if functional or n != "outputs.npz"]
 
 _STAGING_SUFFIX = ".partial"
 

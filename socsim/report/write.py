@@ -16,12 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from socsim.report.output import report_names
 from socsim.report.tables import PJ_PER_UJ, Tables
 from socsim.sim.trace import Trace
-
-REPORT_ORDER = ("summary.json", "ops.csv", "transfers.csv", "trace.json", "timeline.png",
-                "energy.png", "outputs.npz")
-"""The files of a report, in the order they are written."""
 
 
 def ops_csv_frame(t: Tables) -> pd.DataFrame:
@@ -98,8 +95,7 @@ def write_report(out: Path, t: Tables, trace: Trace, summary: dict,
     from socsim.report.chrome import chrome_trace
     from socsim.report.plots import energy, timeline
 
-    names = [n for n in REPORT_ORDER if n != "outputs.npz" or outputs is not None]
-    paths = [out / n for n in names]
+    paths = [out / n for n in report_names(outputs is not None)]
 
     def start(name: str):
         if on_file is not None:
