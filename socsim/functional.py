@@ -19,6 +19,7 @@ import numpy as np
 from socsim.config.soc import SoC
 from socsim.errors import ConfigError, Problem
 from socsim.execute import Arithmetic, compile_model
+from socsim.hw.kind import kind_of
 from socsim.sim.engine import Job
 
 
@@ -34,7 +35,7 @@ class FunctionalResult:
 def _arithmetic_map(job: Job, soc: SoC) -> dict[str, Arithmetic]:
     mapping = {}
     for op, unit in zip(job.graph.ops, job.plan.units):
-        a = soc.units[unit].arithmetic
+        a = kind_of(soc.units[unit]).arithmetic(soc.units[unit])
         for node in op.nodes:  # the compute node, and any activation fused into it
             mapping[node] = Arithmetic(**a.model_dump())
     return mapping

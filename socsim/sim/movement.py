@@ -152,11 +152,11 @@ class DataMovement:
             setup = ceil(engine.setup_ns)
             if setup:
                 yield env.timeout(setup)
-            flow = self.fabric.start(nbytes, links, engine.rate_gbps)
+            flow = self.bandwidth.start(nbytes, links, engine.rate_gbps)
             yield env.timeout(ceil(flow.alone_ns))
-            end_t = self.fabric.end_time(flow)
+            end_t = self.bandwidth.end_time(flow)
             if end_t is None:
-                yield self.fabric.wait(flow)
+                yield self.bandwidth.wait(flow)
                 end_t = flow.end
             if ceil(end_t) > env.now:
                 yield env.timeout(ceil(end_t) - env.now)

@@ -32,6 +32,7 @@ class Trace:
         makespan_ns: simulated time at which the last inference completed.
         idle_static_pj: static energy of each unit outside its ops, and of each memory, pJ.
         units: the SoC's unit names; dma_engines: its DMA engine names.
+        unit_kinds: each unit's kind (the report asks the kind about its reconfigurations).
         engines: ops each unit runs at once; DMA channels per engine (for utilisation).
         memory_peak_bytes: the most bytes each memory held at once.
         memory_capacity_bytes: each memory's capacity.
@@ -42,8 +43,8 @@ class Trace:
         page_faults: weight pages paged into a ``weights_cache`` SRAM on a miss (each page-in
             is also a ``page_in`` transfer).
         evictions: one per weight segment evicted from an SRAM (:data:`EVICTION_COLUMNS`).
-        reconfigs: one per partial reconfiguration of an FPGA fabric, loading the kernel an op
-            needs (:data:`RECONFIG_COLUMNS`; ``evicted`` names the kernels it replaced, joined
+        reconfigs: one per reconfiguration of a reconfigurable unit (an FPGA's partial
+            reconfiguration), loading the configuration (``kernel``) an op needs (:data:`RECONFIG_COLUMNS`; ``evicted`` names the kernels it replaced, joined
             by spaces).
         notes: messages for the user (placement fallbacks, ...).
         ledger: the engine's own running totals, counted apart from these records
@@ -58,6 +59,7 @@ class Trace:
     units: list[str] = field(default_factory=list)
     dma_engines: list[str] = field(default_factory=list)
     engines: dict[str, int] = field(default_factory=dict)
+    unit_kinds: dict[str, str] = field(default_factory=dict)
     memory_peak_bytes: dict[str, int] = field(default_factory=dict)
     memory_capacity_bytes: dict[str, int] = field(default_factory=dict)
     counters: list[tuple] = field(default_factory=list)
