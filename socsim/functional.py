@@ -37,7 +37,7 @@ def _arithmetic_map(job: Job, soc: SoC) -> dict[str, Arithmetic]:
     for op, unit in zip(job.graph.ops, job.plan.units):
         a = kind_of(soc.units[unit]).arithmetic(soc.units[unit])
         for node in op.nodes:  # the compute node, and any activation fused into it
-            mapping[node] = Arithmetic(**a.model_dump())
+            mapping[node] = a
     return mapping
 
 
@@ -95,9 +95,9 @@ def execute_run(jobs: tuple[Job, ...], soc: SoC, completed: list[tuple], seed: i
                   "pair_saturations": 0}
         flagged: set[str] = set()
         for rec in completed:
-            if rec[0] != name:
+            if rec.workload != name:
                 continue
-            index = rec[1]
+            index = rec.inference
             run = compiled.run(_inputs(job, index, seed, k, samples))
             if on_inference is not None:
                 on_inference()

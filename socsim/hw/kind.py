@@ -181,9 +181,9 @@ class UnitKind:
         return dynamic_pj(unit, op, point)
 
     def arithmetic(self, unit: Any) -> Arithmetic:
-        """The integer arithmetic the functional path runs ``unit``'s ops with (default: its
-        ``arithmetic`` block)."""
-        return unit.arithmetic
+        """The integer arithmetic the functional path runs ``unit``'s ops with (default: the
+        target its ``arithmetic`` block names)."""
+        return unit.arithmetic.target()
 
     def reconfigurable(self, unit: Any) -> Reconfigurable | None:
         """A fresh residency model of the unit's reconfigurable resource, or None."""

@@ -4,11 +4,15 @@ socsim's arithmetic depends on the target it simulates, never on the machine it 
 target is named by an :class:`Arithmetic`: a unit's ``arithmetic`` block in a device file, or
 ``arithmetic="onnxruntime"`` (see :mod:`socsim.kernels.host`), which names the kernels the
 installed onnxruntime picks on this host from its CPU features, as one target among others.
+
+:class:`Arithmetic` is the one definition of the fields, their types, defaults and
+descriptions (``metadata["description"]``); the device files' ``arithmetic`` block
+(:class:`socsim.config.units.base.ArithmeticSpec`) is built from these fields.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 RequantMode = Literal["onnx_rne", "tflite_double", "tflite_single"]
@@ -44,10 +48,18 @@ class Arithmetic:
             ``mlas_avx512f`` (16 lanes) or ``mlas_fma3`` (MLAS's AVX2/FMA3 kernels, 8 lanes).
     """
 
-    accumulator_bits: int = 32
-    requant: RequantMode = "onnx_rne"
-    dot: DotMode = "exact"
-    float_kernels: FloatKernels = "mlas_avx512f"
+    accumulator_bits: int = field(default=32, metadata={
+        "description": "Accumulator width; results saturate at this width."})
+    requant: RequantMode = field(default="onnx_rne", metadata={
+        "description": "Requantization: float scale + round-half-even (ONNX), or the "
+        "fixed-point multiplier + shift of TFLite (double or single rounding)."})
+    dot: DotMode = field(default="exact", metadata={
+        "description": "How 8-bit products are added before the accumulator: exact "
+        "(Arm SDOT/I8MM, x86 VNNI, Ethos-U, HiFi) or u8s8_pairs_int16 (x86 VPMADDUBSW: adjacent "
+        "u8 x s8 products summed in int16 with saturation, MLAS's AVX2 / AVX-512BW kernels)."})
+    float_kernels: FloatKernels = field(default="mlas_avx512f", metadata={
+        "description": "Float32 kernels whose summation order is followed (Softmax, Gelu, "
+        "LayerNormalization, MatMul): MLAS AVX-512F (16 lanes) or FMA3 (8)."})
 
     def __post_init__(self) -> None:
         if not 2 <= self.accumulator_bits <= 32:

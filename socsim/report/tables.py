@@ -184,15 +184,15 @@ def _paging(t: Tables, trace: Trace) -> dict:
         "page_in_ms": float((ins["end_ns"] - ins["start_ns"]).sum()) / 1e6,
         "page_in_mj": float(ins["energy_pj"].sum()) / PJ_PER_MJ,
         "evictions": len(trace.evictions),
-        "evicted_bytes": int(sum(rec[4] for rec in trace.evictions)),
+        "evicted_bytes": int(sum(rec.bytes for rec in trace.evictions)),
     }
 
 
 def _dynamics(trace: Trace, unit: str) -> dict:
     """A unit's DVFS and thermal history: frequency changes, final/min frequency, peak and
     final temperature (None without a thermal model)."""
-    freqs = [v for _, u, c, v in trace.counters if u == unit and c == "freq_mhz"]
-    temps = [v for _, u, c, v in trace.counters if u == unit and c == "temp_c"]
+    freqs = [r.value for r in trace.counters if r.unit == unit and r.counter == "freq_mhz"]
+    temps = [r.value for r in trace.counters if r.unit == unit and r.counter == "temp_c"]
     return {
         "freq_changes": max(0, len(freqs) - 1),
         "freq_mhz_final": freqs[-1] if freqs else None,

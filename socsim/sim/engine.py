@@ -35,7 +35,7 @@ from socsim.sim.program import Job, Program
 from socsim.sim.reconfiguration import Reconfiguration
 from socsim.sim.resources import FitResource
 from socsim.sim.stations import Station, UnitState
-from socsim.sim.trace import Trace
+from socsim.sim.trace import CounterRecord, Trace
 
 __all__ = ["Job", "Simulation"]
 
@@ -191,7 +191,7 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
                                                     and get_governor(gov.name).samples):
                 groups[name] = [name]
             else:
-                self.trace.counters.append((0, name, "freq_mhz", state.freq_mhz))
+                self.trace.counters.append(CounterRecord(0, name, "freq_mhz", state.freq_mhz))
         for members in groups.values():
             env.process(self._monitor(members))
         # the run allocates many short-lived objects; freezing what exists keeps the cyclic
@@ -216,7 +216,7 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
 
     def _finish(self) -> None:
         trace = self.trace
-        span = max((rec[3] for rec in trace.inferences), default=self.env.now)
+        span = max((rec.end_ns for rec in trace.inferences), default=self.env.now)
         trace.makespan_ns = span
         trace.units = list(self.soc.units)
         trace.dma_engines = list(self.soc.dma)

@@ -15,6 +15,7 @@ from socsim.hw.timing import compute_ns
 from socsim.sim.memory import MemoryPool
 from socsim.sim.program import Inference, OpSpec
 from socsim.sim.stations import UnitState
+from socsim.sim.trace import OpRecord
 
 
 class OpExecution:
@@ -71,7 +72,7 @@ class OpExecution:
         if cache is not None:
             cache.done(spec.wkey)
             self.memory.released()  # its pages are evictable again
-        self.trace.ops.append((
+        self.trace.ops.append(OpRecord(
             inf.prog.name, inf.index, spec.name, spec.op_type, spec.dtype, unit.name, engine,
             start, end, spec.cycles, spec.macs, spec.util, spec.in_total,
             spec.weight_bytes, spec.out_total, dyn_pj, sram_pj, dram_pj, static_pj, freq, volt))

@@ -13,6 +13,7 @@ from functools import partial
 from math import ceil
 
 from socsim.sim.program import Inference, OpSpec
+from socsim.sim.trace import ReconfigRecord
 
 
 class Reconfiguration:
@@ -41,9 +42,9 @@ class Reconfiguration:
                 ready.pop(k, None)
             spec.unit.dyn_pj += rc.energy_pj  # heats the unit like its ops' energy
             spec.unit.reconfig_pj += rc.energy_pj
-            self.trace.reconfigs.append((inf.prog.name, inf.index, spec.name, name, config,
-                                         start, end, rc.bitstream_bytes, rc.energy_pj,
-                                         " ".join(rc.evicted)))
+            self.trace.reconfigs.append(ReconfigRecord(
+                inf.prog.name, inf.index, spec.name, name, config, start, end,
+                rc.bitstream_bytes, rc.energy_pj, " ".join(rc.evicted)))
         usable = ready.get(config, 0)
         if usable > env.now:
             self._busy += 1  # the configuration port works (not a stall)

@@ -7,9 +7,11 @@ A kind's config (``config/units/cpu.py`` etc., or a plug-in's) subclasses :class
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+import typing
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
 from socsim.config._base import (
     AccumulatorBits,
@@ -23,8 +25,9 @@ from socsim.config._base import (
     Spec,
 )
 from socsim.config.power import Dvfs, Power, Thermal
+from socsim.kernels.arithmetic import Arithmetic
 
-__all__ = ["OP_FAMILIES", "Arithmetic", "Efficiency", "OpFamily", "UnitBase", "check_families"]
+__all__ = ["OP_FAMILIES", "Arithmetic", "ArithmeticSpec", "Efficiency", "OpFamily", "UnitBase", "check_families"]
 
 #: Operator families the cost models distinguish (see :func:`socsim.graph.cost.family_of`).
 OpFamily = Literal["conv", "depthwise", "gemm", "elementwise", "pool", "reduce", "normalize",
@@ -32,21 +35,29 @@ OpFamily = Literal["conv", "depthwise", "gemm", "elementwise", "pool", "reduce",
 OP_FAMILIES: tuple[str, ...] = OpFamily.__args__  # type: ignore[attr-defined]
 
 
-class Arithmetic(Spec):
-    """Integer arithmetic of a unit: accumulator width and requantization rounding."""
+class _ArithmeticFields(Spec):
+    def target(self) -> Arithmetic:
+        """The kernels' :class:`~socsim.kernels.arithmetic.Arithmetic` these fields name."""
+        return Arithmetic(**self.model_dump())
 
-    accumulator_bits: AccumulatorBits = Field(
-        32, description="Accumulator width; results saturate at this width.")
-    requant: Literal["onnx_rne", "tflite_double", "tflite_single"] = Field(
-        "onnx_rne", description="Requantization: float scale + round-half-even (ONNX), or the "
-        "fixed-point multiplier + shift of TFLite (double or single rounding).")
-    dot: Literal["exact", "u8s8_pairs_int16"] = Field(
-        "exact", description="How 8-bit products are added before the accumulator: exact "
-        "(Arm SDOT/I8MM, x86 VNNI, Ethos-U, HiFi) or u8s8_pairs_int16 (x86 VPMADDUBSW: adjacent "
-        "u8 x s8 products summed in int16 with saturation, MLAS's AVX2 / AVX-512BW kernels).")
-    float_kernels: Literal["mlas_avx512f", "mlas_fma3"] = Field(
-        "mlas_avx512f", description="Float32 kernels whose summation order is followed "
-        "(Softmax, Gelu, LayerNormalization, MatMul): MLAS AVX-512F (16 lanes) or FMA3 (8).")
+
+def _arithmetic_spec() -> type[Spec]:
+    """The ``arithmetic`` block of a unit: the fields of the kernels' :class:`Arithmetic`
+    (names, types, defaults, descriptions), with the device files' plausible range on the
+    accumulator width."""
+    hints = typing.get_type_hints(Arithmetic)
+    fields: dict[str, Any] = {
+        f.name: (_CONFIG_TYPES.get(f.name, hints[f.name]),
+                 Field(f.default, description=f.metadata["description"]))
+        for f in dataclasses.fields(Arithmetic)}
+    return create_model("ArithmeticSpec", __base__=_ArithmeticFields, __module__=__name__,
+                        __doc__="Integer arithmetic of a unit: accumulator width, dot-product "
+                        "form, requantization rounding, float kernels.", **fields)
+
+
+#: config types that narrow a field of the kernels' Arithmetic to a device's plausible range
+_CONFIG_TYPES: dict[str, Any] = {"accumulator_bits": AccumulatorBits}
+ArithmeticSpec = _arithmetic_spec()
 
 
 class UnitBase(Spec):
@@ -79,7 +90,7 @@ class UnitBase(Spec):
     dtypes: list[DType] = Field(min_length=1, description="Compute dtypes the unit supports.")
     launch_overhead_cycles: Cycles = Field(
         0, description="Fixed cycles per op (dispatch, descriptor setup, kernel call).")
-    arithmetic: Arithmetic = Field(default_factory=Arithmetic)
+    arithmetic: ArithmeticSpec = Field(default_factory=ArithmeticSpec)  # type: ignore[valid-type]
     thermal: Thermal | None = Field(None, description="RC thermal model; None: the unit "
                                     "stays at ambient temperature.")
     thermal_zone: str | None = Field(
