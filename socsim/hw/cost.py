@@ -110,7 +110,7 @@ def op_cost(unit: Unit, op: Op, graph: Graph, point: OperatingPoint | None = Non
     return OpCost(
         cycles=cyc.compute, utilisation=cyc.utilisation,
         compute_ns=compute_ns(cyc.compute, point.freq_mhz),
-        dynamic_pj=kind.dynamic_pj(unit, op, point),
+        dynamic_pj=kind.dynamic_pj(unit, op, point, graph),
         in_bytes=in_bytes, out_bytes=out_bytes, weight_bytes=weight_bytes,
         moves=op.op_type not in VIEW_OPS)
 

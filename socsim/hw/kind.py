@@ -174,9 +174,10 @@ class UnitKind:
         from socsim.hw.operands import stored_operand_bytes
         return stored_operand_bytes(unit, op, graph, self.input_rereads(unit, op, graph))
 
-    def dynamic_pj(self, unit: Any, op: Op, point: OperatingPoint) -> float:
+    def dynamic_pj(self, unit: Any, op: Op, point: OperatingPoint, graph: Graph) -> float:
         """Dynamic compute energy of ``op`` at ``point``, pJ (default: per MAC and per
-        elementwise op by dtype from ``power``, scaled by (V / V_nominal)^2)."""
+        elementwise op by dtype from ``power``, scaled by (V / V_nominal)^2). ``graph`` gives
+        the shapes a kind needs beyond ``op.macs`` (a CiM unit's conversions per layer)."""
         from socsim.hw.timing import dynamic_pj
         return dynamic_pj(unit, op, point)
 

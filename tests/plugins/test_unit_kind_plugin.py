@@ -61,7 +61,7 @@ class AdderTreeKind(UnitKind):
         ins, outs, _ = super().operand_bytes(unit, op, graph)
         return ins, outs, 0  # weights stay in the tree
 
-    def dynamic_pj(self, unit, op, point):
+    def dynamic_pj(self, unit, op, point, graph):
         scale = (point.voltage_v / unit.dvfs.nominal.voltage_v) ** 2
         return self.cycles(unit, op, None).compute * unit.energy_pj_per_cycle * scale
 
