@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Annotated, Any, Union
 
 from pydantic import Field, SerializeAsAny, TypeAdapter, ValidationInfo, WrapValidator
+from pydantic_core import PydanticCustomError
 
 from socsim.config.units.base import (
     OP_FAMILIES,
@@ -53,7 +54,19 @@ def _adapter(classes: tuple[type[UnitBase], ...]) -> TypeAdapter:
 def _validate_unit(value: Any, handler: Any, info: ValidationInfo) -> UnitBase:
     if isinstance(value, UnitBase):
         return value
-    return _adapter(unit_config_classes()).validate_python(value, context=info.context)
+    classes = unit_config_classes()
+    if isinstance(value, dict):
+        kinds = [c.model_fields["kind"].default for c in classes]
+        listed = ", ".join(repr(k) for k in kinds)
+        if "kind" not in value:
+            raise PydanticCustomError("unit_kind", "required field 'kind' is missing; give one "
+                                      "of the registered unit kinds: {kinds}", {"kinds": listed})
+        if not isinstance(value["kind"], str) or value["kind"] not in kinds:
+            raise PydanticCustomError(
+                "unit_kind", "unknown unit kind {kind}; registered kinds: {kinds} (a package "
+                "adds one through the `socsim.units` entry-point group)",
+                {"kind": repr(value["kind"]), "kinds": listed})
+    return _adapter(classes).validate_python(value, context=info.context)
 
 
 #: A unit of any registered kind (the field type of ``SoC.units``).
