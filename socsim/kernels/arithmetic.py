@@ -9,7 +9,9 @@ installed onnxruntime picks on this host from its CPU features, as one target am
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
+
+import numpy as np
 
 RequantMode = Literal["onnx_rne", "tflite_double", "tflite_single"]
 REQUANT_MODES: tuple[str, ...] = ("onnx_rne", "tflite_double", "tflite_single")
@@ -19,6 +21,24 @@ DOT_MODES: tuple[str, ...] = ("exact", "u8s8_pairs_int16")
 
 FloatKernels = Literal["mlas_avx512f", "mlas_fma3"]
 FLOAT_KERNELS: tuple[str, ...] = ("mlas_avx512f", "mlas_fma3")
+
+
+class IntegerDot(Protocol):
+    """A target's own integer dot product, replacing the exact sums of Conv and MatMul.
+
+    A unit kind whose products are not exact by design (a compute-in-memory unit's partial
+    sums quantized by its ADCs, :class:`socsim.kernels.cim.CimDot`) gives one in its
+    arithmetic. Both methods return int64 sums of ``(x - x_zero_point) * (w - w_zero_point)``.
+    """
+
+    def matmul(self, a: np.ndarray, a_zero_point: Any, b: np.ndarray, b_zero_point: Any
+               ) -> np.ndarray:
+        """``(..., K) @ (..., K, N)`` (b's zero points scalar or per column)."""
+
+    def conv(self, x: np.ndarray, x_zero_point: Any, w: np.ndarray, w_zero_point: Any,
+             group: int, strides: list[int], dilations: list[int], pads: list[int]
+             ) -> np.ndarray:
+        """An ``(N, C, ...)`` by ``(M, C/group, ...)`` convolution with explicit pads."""
 
 
 @dataclass(frozen=True)
@@ -42,12 +62,15 @@ class Arithmetic:
         float_kernels: the float32 kernel family whose summation order is followed where the
             order changes the bits (Softmax, Gelu/Erf, LayerNormalization, MatMul):
             ``mlas_avx512f`` (16 lanes) or ``mlas_fma3`` (MLAS's AVX2/FMA3 kernels, 8 lanes).
+        integer_dot: the target's own integer dot product for Conv, ConvInteger, QLinearConv,
+            MatMulInteger, QLinearMatMul and QGemm (None: exact sums as ``dot`` says).
     """
 
     accumulator_bits: int = 32
     requant: RequantMode = "onnx_rne"
     dot: DotMode = "exact"
     float_kernels: FloatKernels = "mlas_avx512f"
+    integer_dot: IntegerDot | None = None
 
     def __post_init__(self) -> None:
         if not 2 <= self.accumulator_bits <= 32:

@@ -72,6 +72,29 @@ class CimDot:
             if not isinstance(v, int) or not lo <= v <= hi:
                 raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {v!r}")
 
+    # The IntegerDot hook of socsim.kernels.arithmetic.Arithmetic:
+
+    def matmul(self, a: np.ndarray, a_zero_point, b: np.ndarray, b_zero_point) -> np.ndarray:
+        """``(..., K) @ (K, N)``, or batched ``(..., K, N)`` weights, as :func:`cim_matmul`."""
+        if b.ndim == 2:
+            return cim_matmul(a, a_zero_point, b, b_zero_point, self)[0]
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        a_b = np.broadcast_to(a, batch + a.shape[-2:]).reshape((-1,) + a.shape[-2:])
+        b_b = np.broadcast_to(b, batch + b.shape[-2:]).reshape((-1,) + b.shape[-2:])
+        zp = None if b_zero_point is None else np.asarray(b_zero_point)
+        zp_b = (None if zp is None or zp.ndim < 2
+                else np.broadcast_to(zp, batch + zp.shape[-2:]).reshape(-1, zp.shape[-1]))
+        out = [cim_matmul(x, a_zero_point, w, zp if zp_b is None else zp_b[i], self)[0]
+               for i, (x, w) in enumerate(zip(a_b, b_b))]
+        return np.stack(out).reshape(batch + (a.shape[-2], b.shape[-1]))
+
+    def conv(self, x: np.ndarray, x_zero_point, w: np.ndarray, w_zero_point, group: int,
+             strides: Sequence[int], dilations: Sequence[int], pads: Sequence[int]
+             ) -> np.ndarray:
+        """A convolution as :func:`cim_conv`."""
+        return cim_conv(x, x_zero_point, w, w_zero_point, group, strides, dilations, pads,
+                        self)[0]
+
 
 @dataclass(frozen=True)
 class AdcStats:
@@ -134,6 +157,28 @@ def _slices(values: np.ndarray, bits: int, width: int) -> np.ndarray:
     return (values[None] >> shifts) & ((1 << width) - 1)
 
 
+_TABLE_MAX = 1 << 22
+"""Largest full scale whose ADC round trip is tabulated (one int64 per partial sum)."""
+
+
+def _adc_round_trip(psum: np.ndarray, rows_used: np.ndarray, spec: CimDot) -> np.ndarray:
+    """``adc_dequantize(adc_quantize(psum))`` per tile (axis 2 of ``psum``); through a table
+    of every partial sum ``0..FS`` when the full scale is small (the same values, computed
+    once per distinct full scale)."""
+    out = np.empty_like(psum)
+    for fs_value in np.unique(full_scale(rows_used, spec)):
+        tiles = np.flatnonzero(full_scale(rows_used, spec) == fs_value)
+        part = psum[:, :, tiles]
+        if fs_value <= _TABLE_MAX:
+            table = adc_dequantize(adc_quantize(np.arange(fs_value + 1), fs_value, spec.adc_bits),
+                                   fs_value, spec.adc_bits)
+            out[:, :, tiles] = table[part]
+        else:
+            out[:, :, tiles] = adc_dequantize(adc_quantize(part, fs_value, spec.adc_bits),
+                                              fs_value, spec.adc_bits)
+    return out
+
+
 def crossbar_product(a_u: np.ndarray, w_u: np.ndarray, in_bits: int, w_bits: int,
                      spec: CimDot) -> tuple[np.ndarray, AdcStats]:
     """``P_hat``, the ADC-quantized ``a_u @ w_u`` of unsigned operands (module docstring).
@@ -156,7 +201,6 @@ def crossbar_product(a_u: np.ndarray, w_u: np.ndarray, in_bits: int, w_bits: int
     pad = tiles * spec.rows - k
     rows_used = np.full(tiles, spec.rows, dtype=np.int64)
     rows_used[-1] = k - (tiles - 1) * spec.rows
-    fs = full_scale(rows_used, spec).reshape(1, 1, tiles, 1, 1)
     x = _slices(np.pad(a_u, ((0, 0), (0, pad))), in_bits, spec.dac_bits)     # (I, P, T*R)
     c = _slices(np.pad(w_u, ((0, pad), (0, 0))), w_bits, spec.bits_per_cell)  # (J, T*R, N)
     n_in, n_w = x.shape[0], c.shape[0]
@@ -171,7 +215,7 @@ def crossbar_product(a_u: np.ndarray, w_u: np.ndarray, in_bits: int, w_bits: int
     for s in range(0, p, step):
         # Partial sums are integers below rows * 2^(dac + cell bits), exact in float64 BLAS.
         psum = np.matmul(x[:, :, :, s:s + step], c).astype(np.int64)  # (I, J, T, p, N)
-        hat = adc_dequantize(adc_quantize(psum, fs, spec.adc_bits), fs, spec.adc_bits)
+        hat = _adc_round_trip(psum, rows_used, spec)
         inexact += int(np.count_nonzero(hat != psum))
         out[s:s + step] = (hat * weight).sum(axis=(0, 1, 2))
     return out, AdcStats(n_in * n_w * tiles * p * n, inexact)
