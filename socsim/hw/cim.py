@@ -1,0 +1,118 @@
+"""Compute-in-memory unit kind ``cim``: cycles, operand bytes, energy and arithmetic of an op
+mapped onto crossbars (:mod:`socsim.hw.cim_mapping`), registered through the unit-kind protocol
+(:mod:`socsim.hw.kind`).
+
+- cycles: the mapping's stream cycles (``rounds * M * I * ADC steps``) plus, for a layer larger
+  than the crossbars, the cycles reprogramming them; elementwise work on the digital periphery
+  at ``elementwise_ops_per_cycle``;
+- bytes: a layer that fits keeps its weights in the crossbars (no weight traffic when it runs);
+  one that does not reads its weights once per run, to program them;
+- energy (at the nominal point, scaled by ``(V / V_nominal)^2`` as every unit):
+  ``slice_macs * mac_pj_per_slice + conversions * adc_pj_per_conversion
+  + cell_writes * program_pj_per_cell + elem_ops * energy_pj_per_op[dtype]``;
+- arithmetic: the unit's ``arithmetic`` block with the ADC-quantized integer dot product of
+  :class:`socsim.kernels.cim.CimDot` (rows, DAC bits, bits per cell, ADC bits).
+
+Cell writes and endurance: :func:`cell_writes_per_run` and :func:`lifetime_runs`.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from socsim.config._base import bits_of
+from socsim.config.power import OperatingPoint
+from socsim.config.units.cim import Cim
+from socsim.graph.cost import gemm_view
+from socsim.graph.ir import Graph, Op
+from socsim.hw.cim_mapping import Crossbars, Mapping, map_gemm
+from socsim.hw.kind import Cycles, UnitKind
+from socsim.kernels.arithmetic import Arithmetic
+from socsim.kernels.cim import CimDot
+
+__all__ = ["CimKind", "cell_writes_per_run", "crossbars_of", "lifetime_runs", "op_mapping"]
+
+_MATMUL = ("MatMul", "MatMulInteger", "QLinearMatMul")
+
+
+def crossbars_of(unit: Cim) -> Crossbars:
+    """The crossbar parameters of a ``cim`` unit."""
+    return Crossbars(rows=unit.crossbar_rows, cols=unit.crossbar_cols, crossbars=unit.crossbars,
+                     bits_per_cell=unit.bits_per_cell, dac_bits=unit.dac_bits,
+                     adcs_per_crossbar=unit.adcs_per_crossbar,
+                     program_cycles_per_row=unit.program_cycles_per_row)
+
+
+def op_mapping(unit: Cim, op: Op, graph: Graph) -> Mapping | None:
+    """How ``op`` maps onto ``unit``'s crossbars (None for an op without MACs).
+
+    A MatMul whose second operand is an activation (no constant weights) writes it into the
+    crossbars every run; a batched second operand is one GEMM per batch entry.
+    """
+    if not op.macs:
+        return None
+    shapes = [graph.tensors[t].shape for t in (*op.inputs, *op.weights)]
+    out = graph.tensors[op.outputs[0]].shape
+    groups, m, k, n = gemm_view(op.op_type, op.attrs, shapes, out)
+    if op.op_type in _MATMUL:
+        b = shapes[3] if op.op_type == "QLinearMatMul" else shapes[1]
+        batch = prod(out[:-2]) if len(b) > 2 and prod(b[:-2]) > 1 else 1
+        groups, m = groups * batch, m // batch
+    in_bits = bits_of(op.dtype)
+    w_bits = bits_of(graph.tensors[op.weights[0]].dtype) if op.weights else in_bits
+    return map_gemm(crossbars_of(unit), groups, m, k, n, in_bits, w_bits,
+                    constant_weights=bool(op.weights))
+
+
+def cell_writes_per_run(unit: Cim, op: Op, graph: Graph) -> int:
+    """Weight cells ``op`` writes each time it runs on ``unit`` (0 when its weights stay)."""
+    mp = op_mapping(unit, op, graph)
+    return 0 if mp is None else mp.cell_writes
+
+
+def lifetime_runs(unit: Cim, writes_per_cell_per_run: float) -> float:
+    """Runs until the most-written cell reaches ``endurance_writes`` (inf: SRAM, or no
+    writes)."""
+    if unit.endurance_writes is None or writes_per_cell_per_run <= 0:
+        return float("inf")
+    return unit.endurance_writes / writes_per_cell_per_run
+
+
+class CimKind(UnitKind):
+    """The ``cim`` unit kind (module docstring)."""
+
+    name = "cim"
+    config = Cim
+
+    def cycles(self, unit: Cim, op: Op, graph: Graph) -> Cycles:
+        cycles = 0.0
+        util = 0.0
+        mp = op_mapping(unit, op, graph)
+        if mp is not None:
+            cycles = float(mp.cycles)
+            peak = crossbars_of(unit).peak_macs_per_cycle(mp.input_cycles * unit.dac_bits,
+                                                          mp.cells_per_weight
+                                                          * unit.bits_per_cell)
+            util = mp.macs / (cycles * peak) if cycles else 0.0
+        if op.elem_ops:
+            cycles += op.elem_ops / unit.elementwise_ops_per_cycle
+        return Cycles(cycles, util)
+
+    def operand_bytes(self, unit: Cim, op: Op, graph: Graph
+                      ) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+        in_bytes, out_bytes, weight_bytes = super().operand_bytes(unit, op, graph)
+        mp = op_mapping(unit, op, graph)
+        if mp is not None and not mp.reprogrammed:
+            weight_bytes = 0  # resident in the crossbars since deployment
+        return in_bytes, out_bytes, weight_bytes
+
+    def dynamic_pj(self, unit: Cim, op: Op, point: OperatingPoint, graph: Graph | None = None
+                   ) -> float:
+        raise NotImplementedError  # replaced below once the protocol's signature is known
+
+    def arithmetic(self, unit: Cim) -> Arithmetic:
+        a = unit.arithmetic
+        return Arithmetic(accumulator_bits=a.accumulator_bits, requant=a.requant, dot=a.dot,
+                          float_kernels=a.float_kernels,
+                          integer_dot=CimDot(unit.crossbar_rows, unit.dac_bits,
+                                             unit.bits_per_cell, unit.adc_bits))
