@@ -26,8 +26,13 @@ import onnx
 
 from socsim.config import load_soc
 from socsim.execute import compile_model
-from socsim.kernels.arithmetic import Arithmetic
-from socsim.kernels.cim import CimDot, cim_conv, cim_matmul, exact_adc_bits
+from socsim.kernels.cim import (
+    CimArithmetic,
+    CimDot,
+    cim_conv,
+    cim_matmul,
+    exact_adc_bits,
+)
 from socsim.quant import Recipe, quantize_static
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +82,8 @@ def adc_table(device: Path, unit_name: str, bits: list[int]) -> dict:
     for b in [*bits, exact]:
         dot = CountingDot(CimDot(unit.crossbar_rows, unit.dac_bits, unit.bits_per_cell, b))
         t0 = time.perf_counter()
-        y = compile_model(model, arithmetic=Arithmetic(integer_dot=dot)).run(feeds).outputs[out]
+        arith = CimArithmetic(integer_dot=dot)
+        y = compile_model(model, arithmetic=arith).run(feeds).outputs[out]
         rows.append({
             "adc_bits": b,
             "exact_bits": b >= exact,

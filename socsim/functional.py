@@ -19,6 +19,7 @@ import numpy as np
 from socsim.config.soc import SoC
 from socsim.errors import ConfigError, Problem
 from socsim.execute import Arithmetic, compile_model
+from socsim.hw.kind import kind_of
 from socsim.sim.engine import Job
 
 
@@ -34,9 +35,9 @@ class FunctionalResult:
 def _arithmetic_map(job: Job, soc: SoC) -> dict[str, Arithmetic]:
     mapping = {}
     for op, unit in zip(job.graph.ops, job.plan.units):
-        a = soc.units[unit].arithmetic
+        a = kind_of(soc.units[unit]).arithmetic(soc.units[unit])
         for node in op.nodes:  # the compute node, and any activation fused into it
-            mapping[node] = Arithmetic(**a.model_dump())
+            mapping[node] = a
     return mapping
 
 
@@ -94,9 +95,9 @@ def execute_run(jobs: tuple[Job, ...], soc: SoC, completed: list[tuple], seed: i
                   "pair_saturations": 0}
         flagged: set[str] = set()
         for rec in completed:
-            if rec[0] != name:
+            if rec.workload != name:
                 continue
-            index = rec[1]
+            index = rec.inference
             run = compiled.run(_inputs(job, index, seed, k, samples))
             if on_inference is not None:
                 on_inference()

@@ -19,7 +19,7 @@ import simpy
 from socsim import run_scenario
 from socsim.report.chrome import chrome_trace
 from socsim.run import RunResult
-from socsim.sim.bandwidth import Fabric, Link
+from socsim.sim.bandwidth import BandwidthFabric, Link
 from tests.conftest import REPO
 
 SCENARIOS = REPO / "scenarios"
@@ -274,7 +274,7 @@ def test_rc_model_is_linear_in_ambient_until_the_first_throttle():
 
 def test_dram_to_same_dram_copy_is_charged_consistently_alone_and_shared():
     env = simpy.Environment()
-    fabric, ddr = Fabric(env), Link("ddr", 10.0)
+    fabric, ddr = BandwidthFabric(env), Link("ddr", 10.0)
     first = fabric.start(1000, (ddr, ddr), 8.0)
     alone = first.rate
     fabric.start(1000, (ddr, ddr), 8.0)

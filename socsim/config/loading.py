@@ -63,7 +63,21 @@ def _unwrap(tp: Any, part: str | int | None) -> Any:
         return typing.get_args(tp)[-1]
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         field = tp.model_fields.get(str(part))
-        return field.annotation if field is not None else None
+        if field is None:  # an open union's tag (units: the subclass of that `kind`)
+            return _variant(tp, part)
+        return field.annotation
+    return None
+
+
+def _variant(base: type[BaseModel], tag: str | int) -> type[BaseModel] | None:
+    """The subclass of ``base`` whose ``kind`` defaults to ``tag``, or None."""
+    for sub in base.__subclasses__():
+        kind = sub.model_fields.get("kind")
+        if kind is not None and kind.default == tag:
+            return sub
+        found = _variant(sub, tag)
+        if found is not None:
+            return found
     return None
 
 

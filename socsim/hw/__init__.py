@@ -1,8 +1,19 @@
-"""Cost and energy models of units, memories and DMA: pure functions of the device file."""
+"""Cost and energy models of units, memories and DMA: pure functions of the device file.
 
-from socsim.hw import cpu, dsp, fpga, npu  # noqa: F401  (register the cost models)
-from socsim.hw.base import Cycles, cost_model, op_cycles
+Unit kinds are plug-ins (:mod:`socsim.hw.kind`): each kind's cycle model and hooks live in its
+own module (``cpu``, ``npu``, ``dsp``, ``fpga``), found through the ``socsim.units`` registry.
+"""
+
+from socsim.hw.base import Cycles, input_rereads, op_cycles
+from socsim.hw.kind import (
+    UnitKind,
+    available_unit_kinds,
+    kind_of,
+    register_unit_kind,
+    unit_kind,
+)
 from socsim.hw.timing import compute_ns, dynamic_pj, leakage_mw, transfer_ns
 
-__all__ = ["Cycles", "compute_ns", "cost_model", "dynamic_pj", "leakage_mw", "op_cycles",
-           "transfer_ns"]
+__all__ = ["Cycles", "UnitKind", "available_unit_kinds", "compute_ns", "dynamic_pj",
+           "input_rereads", "kind_of", "leakage_mw", "op_cycles", "register_unit_kind",
+           "transfer_ns", "unit_kind"]

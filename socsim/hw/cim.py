@@ -10,14 +10,16 @@ mapped onto crossbars (:mod:`socsim.hw.cim_mapping`), registered through the uni
 - energy (at the nominal point, scaled by ``(V / V_nominal)^2`` as every unit):
   ``slice_macs * mac_pj_per_slice + conversions * adc_pj_per_conversion
   + cell_writes * program_pj_per_cell + elem_ops * energy_pj_per_op[dtype]``;
-- arithmetic: the unit's ``arithmetic`` block with the ADC-quantized integer dot product of
-  :class:`socsim.kernels.cim.CimDot` (rows, DAC bits, bits per cell, ADC bits).
+- arithmetic: the target of the unit's ``arithmetic`` block with the ADC-quantized integer dot
+  product of :class:`socsim.kernels.cim.CimDot` (rows, DAC bits, bits per cell, ADC bits) as
+  its ``integer_dot`` (:class:`socsim.kernels.cim.CimArithmetic`).
 
 Cell writes and endurance: :func:`cell_writes_per_run` and :func:`lifetime_runs`.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from math import prod
 
 from socsim.config._base import bits_of
@@ -28,7 +30,7 @@ from socsim.graph.ir import Graph, Op
 from socsim.hw.cim_mapping import Crossbars, Mapping, map_gemm
 from socsim.hw.kind import Cycles, UnitKind
 from socsim.kernels.arithmetic import Arithmetic
-from socsim.kernels.cim import CimDot
+from socsim.kernels.cim import CimArithmetic, CimDot
 
 __all__ = ["CimKind", "cell_writes_per_run", "crossbars_of", "lifetime_runs", "op_mapping"]
 
@@ -106,13 +108,20 @@ class CimKind(UnitKind):
             weight_bytes = 0  # resident in the crossbars since deployment
         return in_bytes, out_bytes, weight_bytes
 
-    def dynamic_pj(self, unit: Cim, op: Op, point: OperatingPoint, graph: Graph | None = None
-                   ) -> float:
-        raise NotImplementedError  # replaced below once the protocol's signature is known
+    def dynamic_pj(self, unit: Cim, op: Op, point: OperatingPoint, graph: Graph) -> float:
+        p = unit.power
+        energy = 0.0
+        mp = op_mapping(unit, op, graph)
+        if mp is not None:
+            energy += (mp.slice_macs * unit.mac_pj_per_slice
+                       + mp.conversions * unit.adc_pj_per_conversion
+                       + mp.cell_writes * unit.program_pj_per_cell)
+        if op.elem_ops:
+            energy += op.elem_ops * p.energy_pj_per_op[op.dtype]
+        return energy * (point.voltage_v / unit.dvfs.nominal.voltage_v) ** 2
 
     def arithmetic(self, unit: Cim) -> Arithmetic:
-        a = unit.arithmetic
-        return Arithmetic(accumulator_bits=a.accumulator_bits, requant=a.requant, dot=a.dot,
-                          float_kernels=a.float_kernels,
-                          integer_dot=CimDot(unit.crossbar_rows, unit.dac_bits,
-                                             unit.bits_per_cell, unit.adc_bits))
+        base = unit.arithmetic.target()
+        return CimArithmetic(**{f.name: getattr(base, f.name) for f in fields(base)},
+                             integer_dot=CimDot(unit.crossbar_rows, unit.dac_bits,
+                                                unit.bits_per_cell, unit.adc_bits))

@@ -7,11 +7,13 @@ simulated. The formulas (docs/model.md):
 
 - compute cycles from the unit kind's cycle model plus the launch overhead
   (:func:`socsim.hw.base.op_cycles`); time ``cycles / f_MHz * 1e3``
-  (:func:`socsim.hw.timing.compute_ns`);
-- bytes an op moves: each input as read (a produced 4-D activation in the unit's own layout,
-  channels padded to its ``channel_align``, :func:`padded_bytes`; a workload input as it
-  arrived; re-read as the unit kind's kernels do, :func:`socsim.hw.base.input_rereads`), each
-  output in the unit's format, the weights; a view moves none of its own;
+  (:func:`socsim.hw.timing.compute_ns`); dynamic energy from the kind's energy hook
+  (:meth:`socsim.hw.kind.UnitKind.dynamic_pj`);
+- bytes an op moves, from the kind's :meth:`~socsim.hw.kind.UnitKind.operand_bytes` (by
+  default each input as read: a produced 4-D activation in the unit's own layout, channels
+  padded to its ``channel_align``, :func:`padded_bytes`; a workload input as it arrived;
+  re-read as the unit kind's kernels do; each output in the unit's format; the weights); a
+  view moves none of its own;
 - memory time ``bytes / bw_GBps`` per SRAM operand, each DRAM's bytes one stream
   (:func:`memory_time`); read energy per byte (:func:`read_pj`);
 - layout conversions: who converts (:func:`converter`) and how many cycles
@@ -26,11 +28,13 @@ from dataclasses import dataclass
 from socsim.config.memory import Memory
 from socsim.config.power import OperatingPoint
 from socsim.config.soc import SoC
-from socsim.config.units import Unit
+from socsim.config.units import UnitBase as Unit
 from socsim.graph.cost import VIEW_OPS
-from socsim.graph.ir import Graph, Op, Tensor
-from socsim.hw.base import input_rereads, op_cycles
-from socsim.hw.timing import compute_ns, dynamic_pj
+from socsim.graph.ir import Graph, Op
+from socsim.hw.base import op_cycles
+from socsim.hw.kind import kind_of
+from socsim.hw.operands import activation_channels, padded_bytes
+from socsim.hw.timing import compute_ns
 
 __all__ = ["OpCost", "activation_channels", "convert_cycles", "converter", "memory_time",
            "op_cost", "padded_bytes", "read_pj"]
@@ -92,20 +96,6 @@ class OpCost:
         return max(self.compute_ns, self.memory_ns(soc, unit, in_mems, out_mem, weights_from))
 
 
-def activation_channels(tensor: Tensor) -> int:
-    """C of a 4-D (N, C, H, W) activation with known dimensions, else 0 (not padded)."""
-    shape = tensor.shape
-    if len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape):
-        return shape[1]
-    return 0
-
-
-def padded_bytes(nbytes: int, channels: int, align: int) -> int:
-    """Bytes of a 4-D tensor of ``nbytes`` with ``channels`` channels stored with its channels
-    padded to a multiple of ``align`` (whole bytes, rounded up)."""
-    return -(-nbytes * (-(-channels // align) * align) // channels)
-
-
 def op_cost(unit: Unit, op: Op, graph: Graph, point: OperatingPoint | None = None) -> OpCost:
     """The cost of ``op`` on ``unit`` at ``point`` (default: the unit's default point).
 
@@ -114,23 +104,14 @@ def op_cost(unit: Unit, op: Op, graph: Graph, point: OperatingPoint | None = Non
     they arrived.
     """
     point = point or unit.dvfs.default
+    kind = kind_of(unit)
     cyc = op_cycles(unit, op, graph)
-    align = unit.channel_align
-    rereads = input_rereads(unit, op, graph)
-    graph_inputs = set(graph.inputs)
-
-    def stored(name: str, produced: bool) -> int:
-        tensor = graph.tensors[name]
-        c = activation_channels(tensor)
-        return padded_bytes(tensor.nbytes, c, align) if c and produced else tensor.nbytes
-
-    in_bytes = tuple(rereads * stored(t, t not in graph_inputs) for t in op.inputs)
-    out_bytes = tuple(stored(t, True) for t in op.outputs)
+    in_bytes, out_bytes, weight_bytes = kind.operand_bytes(unit, op, graph)
     return OpCost(
         cycles=cyc.compute, utilisation=cyc.utilisation,
         compute_ns=compute_ns(cyc.compute, point.freq_mhz),
-        dynamic_pj=dynamic_pj(unit, op, point),
-        in_bytes=in_bytes, out_bytes=out_bytes, weight_bytes=graph.bytes_of(op.weights),
+        dynamic_pj=kind.dynamic_pj(unit, op, point, graph),
+        in_bytes=in_bytes, out_bytes=out_bytes, weight_bytes=weight_bytes,
         moves=op.op_type not in VIEW_OPS)
 
 

@@ -4,7 +4,7 @@ MAC rate per core = vector_bits_per_cycle / bits(dtype) (one MAC per lane per cy
 an op split over ``threads_per_op`` cores divides its work among them;
 ``efficiency[family]`` is the fraction of that peak a real kernel library reaches.
 
-Caches matter only as a bandwidth bound (:func:`input_rereads`): a blocked conv / GEMM keeps
+Caches matter only as a bandwidth bound (:meth:`CpuKind.input_rereads`): a blocked conv / GEMM keeps
 half the cache of weights resident and streams the activations past each block.
 """
 
@@ -15,10 +15,9 @@ from math import ceil
 from socsim.config._base import bits_of
 from socsim.config.units import Cpu
 from socsim.graph.ir import Graph, Op
-from socsim.hw.base import Cycles, cost_model, rereads_model
+from socsim.hw.kind import Cycles, UnitKind
 
 
-@cost_model("cpu")
 def cpu_cycles(unit: Cpu, op: Op, graph: Graph) -> Cycles:
     lanes = max(1.0, unit.vector_bits_per_cycle / bits_of(op.dtype))
     eff = unit.efficiency.get(op.family, unit.efficiency["default"])
@@ -26,7 +25,6 @@ def cpu_cycles(unit: Cpu, op: Op, graph: Graph) -> Cycles:
     return Cycles((op.macs + op.elem_ops) / rate, eff if op.macs else 0.0)
 
 
-@rereads_model("cpu")
 def cpu_input_rereads(unit: Cpu, op: Op, graph: Graph) -> int:
     """How many times ``op`` on CPU ``unit`` reads its activation inputs from memory.
 
@@ -42,3 +40,17 @@ def cpu_input_rereads(unit: Cpu, op: Op, graph: Graph) -> int:
     if weights + graph.bytes_of(op.inputs) + graph.bytes_of(op.outputs) <= cache:
         return 1
     return max(1, ceil(weights / (cache / 2)))
+
+
+class CpuKind(UnitKind):
+    """Kind ``cpu``: the host that runs what accelerators cannot (policies' fallback)."""
+
+    name = "cpu"
+    config = Cpu
+    is_host = True
+
+    def cycles(self, unit: Cpu, op: Op, graph: Graph) -> Cycles:
+        return cpu_cycles(unit, op, graph)
+
+    def input_rereads(self, unit: Cpu, op: Op, graph: Graph) -> int:
+        return cpu_input_rereads(unit, op, graph)

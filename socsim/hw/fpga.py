@@ -3,7 +3,9 @@
 cycles = ⌈MACs / parallelism⌉ × II + pipeline_depth + elem_ops / elementwise_ops_per_cycle,
 with the datapath of the kernel that runs the op (:meth:`socsim.config.units.Fpga.kernel_for`:
 the first declared implementing its op type and dtype) when the unit has a kernel library, else
-the unit's fixed datapath. Residency and reconfiguration are :mod:`socsim.hw.fabric`'s.
+the unit's fixed datapath. Residency and reconfiguration are
+:mod:`socsim.hw.fpga_residency`'s; :class:`FpgaKind` offers them to the engine as the kind's
+reconfigurable resource, and its reconfigurations as the summary's ``fpga`` block.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from math import ceil
 from socsim.config.units import Fpga
 from socsim.errors import UnsupportedOpError
 from socsim.graph.ir import Graph, Op
-from socsim.hw.base import Cycles, cost_model
+from socsim.hw.fpga_residency import FpgaResidency
+from socsim.hw.kind import Cycles, UnitKind
 
 
-@cost_model("fpga")
 def fpga_cycles(unit: Fpga, op: Op, graph: Graph) -> Cycles:
     """Cycles of ``op`` on ``unit``'s datapath (its kernel's, with a kernel library).
 
@@ -41,3 +43,22 @@ def fpga_cycles(unit: Fpga, op: Op, graph: Graph) -> Cycles:
     if op.elem_ops:
         cycles += op.elem_ops / elem_rate
     return Cycles(cycles, util)
+
+
+class FpgaKind(UnitKind):
+    """Kind ``fpga``: a fixed datapath, or a kernel library whose kernels are made resident
+    by partial reconfiguration (:class:`~socsim.hw.fpga_residency.FpgaResidency`)."""
+
+    name = "fpga"
+    config = Fpga
+    reconfig_section = "fpga"
+    reconfig_label = "FPGA"
+
+    def cycles(self, unit: Fpga, op: Op, graph: Graph) -> Cycles:
+        return fpga_cycles(unit, op, graph)
+
+    def reconfigurable(self, unit: Fpga) -> FpgaResidency | None:
+        return FpgaResidency(unit) if unit.kernels is not None else None
+
+    def configuration(self, unit: Fpga, op_type: str, dtype: str) -> str | None:
+        return unit.kernel_for(op_type, dtype) if unit.kernels is not None else None

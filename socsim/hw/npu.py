@@ -39,12 +39,11 @@ from math import ceil, prod
 from socsim.config.units import Npu
 from socsim.graph.cost import gemm_view
 from socsim.graph.ir import Graph, Op
-from socsim.hw.base import Cycles, cost_model
+from socsim.hw.kind import Cycles, UnitKind
 
 _BYTES = {"int8": 1, "uint8": 1, "int16": 2, "float16": 2, "int32": 4, "float32": 4}
 
 
-@cost_model("npu")
 def npu_cycles(unit: Npu, op: Op, graph: Graph) -> Cycles:
     cycles = 0.0
     util = 0.0
@@ -131,3 +130,13 @@ def _ifmap_words(op: Op, graph: Graph, m: int, k: int) -> int:
 def _onnx_inputs(op: Op) -> tuple[str, ...]:
     """The op's inputs in ONNX order (activation first, then weights) for shape lookups."""
     return (*op.inputs, *op.weights)
+
+
+class NpuKind(UnitKind):
+    """Kind ``npu``: :func:`npu_cycles`."""
+
+    name = "npu"
+    config = Npu
+
+    def cycles(self, unit: Npu, op: Op, graph: Graph) -> Cycles:
+        return npu_cycles(unit, op, graph)

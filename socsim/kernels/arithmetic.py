@@ -4,12 +4,16 @@ socsim's arithmetic depends on the target it simulates, never on the machine it 
 target is named by an :class:`Arithmetic`: a unit's ``arithmetic`` block in a device file, or
 ``arithmetic="onnxruntime"`` (see :mod:`socsim.kernels.host`), which names the kernels the
 installed onnxruntime picks on this host from its CPU features, as one target among others.
+
+:class:`Arithmetic` is the one definition of the fields, their types, defaults and
+descriptions (``metadata["description"]``); the device files' ``arithmetic`` block
+(:class:`socsim.config.units.base.ArithmeticSpec`) is built from these fields.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -27,13 +31,15 @@ class IntegerDot(Protocol):
     """A target's own integer dot product, replacing the exact sums of Conv and MatMul.
 
     A unit kind whose products are not exact by design (a compute-in-memory unit's partial
-    sums quantized by its ADCs, :class:`socsim.kernels.cim.CimDot`) gives one in its
-    arithmetic. Both methods return int64 sums of ``(x - x_zero_point) * (w - w_zero_point)``.
+    sums quantized by its ADCs: :class:`socsim.kernels.cim.CimArithmetic`) returns, from its
+    ``arithmetic`` hook, an :class:`Arithmetic` subclass whose ``integer_dot`` is one. Both
+    methods return int64 sums of ``(x - x_zero_point) * (w - w_zero_point)``.
     """
 
     def matmul(self, a: np.ndarray, a_zero_point: Any, b: np.ndarray, b_zero_point: Any
                ) -> np.ndarray:
-        """``(..., K) @ (..., K, N)`` (b's zero points scalar or per column)."""
+        """``(..., K) @ (K, N)`` or batched ``(..., K, N)`` (b's zero points scalar or per
+        column)."""
 
     def conv(self, x: np.ndarray, x_zero_point: Any, w: np.ndarray, w_zero_point: Any,
              group: int, strides: list[int], dilations: list[int], pads: list[int]
@@ -62,15 +68,25 @@ class Arithmetic:
         float_kernels: the float32 kernel family whose summation order is followed where the
             order changes the bits (Softmax, Gelu/Erf, LayerNormalization, MatMul):
             ``mlas_avx512f`` (16 lanes) or ``mlas_fma3`` (MLAS's AVX2/FMA3 kernels, 8 lanes).
-        integer_dot: the target's own integer dot product for Conv, ConvInteger, QLinearConv,
-            MatMulInteger, QLinearMatMul and QGemm (None: exact sums as ``dot`` says).
     """
 
-    accumulator_bits: int = 32
-    requant: RequantMode = "onnx_rne"
-    dot: DotMode = "exact"
-    float_kernels: FloatKernels = "mlas_avx512f"
-    integer_dot: IntegerDot | None = None
+    accumulator_bits: int = field(default=32, metadata={
+        "description": "Accumulator width; results saturate at this width."})
+    requant: RequantMode = field(default="onnx_rne", metadata={
+        "description": "Requantization: float scale + round-half-even (ONNX), or the "
+        "fixed-point multiplier + shift of TFLite (double or single rounding)."})
+    dot: DotMode = field(default="exact", metadata={
+        "description": "How 8-bit products are added before the accumulator: exact "
+        "(Arm SDOT/I8MM, x86 VNNI, Ethos-U, HiFi) or u8s8_pairs_int16 (x86 VPMADDUBSW: adjacent "
+        "u8 x s8 products summed in int16 with saturation, MLAS's AVX2 / AVX-512BW kernels)."})
+    float_kernels: FloatKernels = field(default="mlas_avx512f", metadata={
+        "description": "Float32 kernels whose summation order is followed (Softmax, Gelu, "
+        "LayerNormalization, MatMul): MLAS AVX-512F (16 lanes) or FMA3 (8)."})
+
+    #: The target's own integer dot product for Conv, ConvInteger, QLinearConv, MatMulInteger,
+    #: QLinearMatMul and QGemm; None: exact sums as ``dot`` says. Not a field (the device
+    #: files' ``arithmetic`` block is built from the fields): a subclass sets it.
+    integer_dot: ClassVar[IntegerDot | None] = None
 
     def __post_init__(self) -> None:
         if not 2 <= self.accumulator_bits <= 32:

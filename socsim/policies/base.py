@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from socsim.config.soc import SoC
 from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
+from socsim.hw.kind import kind_of
 
 
 class PolicyParams(BaseModel):
@@ -82,8 +83,9 @@ class PlacementPolicy(ABC):
 
 
 def fallback_unit(soc: SoC, op_type: str, dtype: str) -> str | None:
-    """The first CPU (then any unit) supporting ``op_type`` in ``dtype``, or None."""
-    ordered = sorted(soc.units.items(), key=lambda kv: kv[1].kind != "cpu")
+    """The first host unit (a CPU; then any unit) supporting ``op_type`` in ``dtype``, or
+    None."""
+    ordered = sorted(soc.units.items(), key=lambda kv: not kind_of(kv[1]).is_host)
     for name, unit in ordered:
         if unit.supports(op_type, dtype):
             return name

@@ -4,9 +4,10 @@ Ops are taken in topological order; for each candidate unit that supports the op
 time is ``max(engine free, inputs ready + transfer + conversion) + reconfiguration + run
 time``, with transfers estimated as one DMA from the producer's home memory when the candidate
 cannot address it, conversions when the producer writes another layout (docs/model.md,
-"Layouts"), a partial reconfiguration when an FPGA candidate's kernel for the op is not
-resident (residency tracked as ops are placed, with the fabric's LRU model), and run times from
-the same cost and roofline formulas the simulator uses at each unit's default operating point.
+"Layouts"), a reconfiguration when a reconfigurable candidate's configuration for the op (an
+FPGA's kernel) is not resident (residency tracked as ops are placed, with the unit kind's
+model), and run times from the same cost and roofline formulas the simulator uses at each
+unit's default operating point.
 Ties go to the unit declared first.
 """
 
@@ -18,7 +19,7 @@ from socsim.config.soc import SoC
 from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
 from socsim.hw.estimate import convert_estimate_ns, input_memory, op_run_ns, transfer_estimate_ns
-from socsim.hw.fabric import kernel_library
+from socsim.hw.kind import configuration_of, reconfigurable
 from socsim.policies.base import PlacementPolicy, Plan, PolicyParams, require_units
 from socsim.policies.registry import register_policy
 
@@ -47,7 +48,7 @@ class GreedyEft(PlacementPolicy):
         engines = {u: [0.0] * soc.units[u].engines for u in candidates}
         ready: dict[str, tuple[float, str | None]] = {t: (0.0, None) for t in graph.inputs}
         fabrics = {u: lib for u in candidates
-                   if (lib := kernel_library(soc.units[u])) is not None}
+                   if (lib := reconfigurable(soc.units[u])) is not None}
         units = []
         for op in graph.ops:
             best = None
@@ -66,8 +67,8 @@ class GreedyEft(PlacementPolicy):
                 finish = max(at, free) + op_run_ns(unit, op, graph, soc)
                 fabric = fabrics.get(uname)
                 if fabric is not None:
-                    kernel = unit.kernel_for(op.op_type, op.dtype)
-                    if not fabric.is_resident(kernel):
+                    kernel = configuration_of(unit, op.op_type, op.dtype)
+                    if kernel is not None and not fabric.is_resident(kernel):
                         finish += (fabric.reconfig_cost(kernel)[0]
                                    / self.params.reconfig_amortised_over)
                 if best is None or finish < best[0]:
@@ -76,8 +77,9 @@ class GreedyEft(PlacementPolicy):
                 raise PlacementError(f"no candidate unit supports op {op.name!r} "
                                      f"({op.op_type}, {op.dtype}); candidates: {candidates}")
             finish, uname = best
-            if uname in fabrics:
-                fabrics[uname].load(soc.units[uname].kernel_for(op.op_type, op.dtype))
+            kernel = configuration_of(soc.units[uname], op.op_type, op.dtype)
+            if uname in fabrics and kernel is not None:
+                fabrics[uname].load(kernel)
             slots = engines[uname]
             slots[slots.index(min(slots))] = finish
             for t in op.outputs:

@@ -67,11 +67,12 @@ def chrome_trace(t: Tables, trace: Trace) -> dict:
                                 "for_op": r.op, "bitstream_bytes": int(r.bitstream_bytes),
                                 "energy_uj": float(r.reconfig_pj) / 1e6,
                                 "evicted": r.evicted.split()}})
-    for time_ns, mem, workload, op, nbytes in trace.evictions:
-        events.append({"ph": "i", "s": "t", "name": f"evict {op}:weights", "cat": "eviction",
-                       "pid": pids["paging"], "tid": 0, "ts": time_ns / 1e3,
-                       "args": {"memory": mem, "workload": workload, "bytes": int(nbytes)}})
-    for time_ns, unit, counter, value in trace.counters:
-        events.append({"ph": "C", "name": counter, "pid": pids[unit], "ts": time_ns / 1e3,
-                       "args": {counter: float(value)}})
+    for e in trace.evictions:
+        events.append({"ph": "i", "s": "t", "name": f"evict {e.op}:weights", "cat": "eviction",
+                       "pid": pids["paging"], "tid": 0, "ts": e.time_ns / 1e3,
+                       "args": {"memory": e.memory, "workload": e.workload,
+                                "bytes": int(e.bytes)}})
+    for c in trace.counters:
+        events.append({"ph": "C", "name": c.counter, "pid": pids[c.unit], "ts": c.time_ns / 1e3,
+                       "args": {c.counter: float(c.value)}})
     return {"traceEvents": events, "displayTimeUnit": "ns"}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from socsim.hw.kind import UNIT_KINDS
+
 
 def _num(v: float | None, fmt: str = ".4g") -> str:
     return "-" if v is None else format(v, fmt)
@@ -15,8 +17,8 @@ def _num(v: float | None, fmt: str = ".4g") -> str:
 
 def summary_tables(s: dict) -> list[Table]:
     """The tables ``socsim run`` prints for the summary dictionary ``s``: the run (with each
-    workload's integer events when functional), its units and DMA engines, and its FPGAs
-    (when it reconfigured any)."""
+    workload's integer events when functional), its units and DMA engines, and the
+    reconfigurations of each kind that reconfigures (when it reconfigured any)."""
     lat, en = s["latency_ms"], s["energy_mj"]
     head = Table(title=f"{s['scenario']} on {s['soc']} ({s['policy']['name']}): "
                        f"{s['inferences']} inferences in {_num(s['simulated_ms'])} ms simulated",
@@ -51,12 +53,15 @@ def summary_tables(s: dict) -> list[Table]:
         units.add_row(name, f"{d['transfers']:,}", _num(d["busy_ms"]),
                       f"{d['utilisation']:.1%}", "-")
     tables = [head, units]
-    if s["fpga"]:
-        fpga = Table(title="FPGA reconfiguration")
+    for kind in UNIT_KINDS.classes():
+        section = s.get(kind.reconfig_section) if kind.reconfig_section else None
+        if not section:
+            continue
+        table = Table(title=f"{kind.reconfig_label or kind.name} reconfiguration")
         for col in ("unit", "reconfigurations", "ms", "bitstream MB", "mJ", "evictions"):
-            fpga.add_column(col, justify="right")
-        for name, f in s["fpga"].items():
-            fpga.add_row(name, f"{f['reconfigurations']:,}", _num(f["reconfig_ms"]),
-                         _num(f["bitstream_mb"]), _num(f["energy_mj"]), f"{f['evictions']:,}")
-        tables.append(fpga)
+            table.add_column(col, justify="right")
+        for name, f in section.items():
+            table.add_row(name, f"{f['reconfigurations']:,}", _num(f["reconfig_ms"]),
+                          _num(f["bitstream_mb"]), _num(f["energy_mj"]), f"{f['evictions']:,}")
+        tables.append(table)
     return tables

@@ -7,8 +7,9 @@ Definitions used in every report:
 - energy categories: ``compute`` (ops' dynamic MAC/elementwise energy), ``sram`` and ``dram``
   (bytes read and written by ops, DMA transfers and page-ins, times each memory's pJ/byte, by
   the memory's kind; ``memory`` = their sum), ``dma`` (engines' own pJ/byte), ``reconfig``
-  (FPGA reconfiguration), ``static`` (leakage of units while they run ops, attributed to those
-  ops, and of memories over the whole run), ``idle`` (leakage of units outside their ops).
+  (reconfigurable units' loads, e.g. an FPGA's partial reconfigurations), ``static``
+  (leakage of units while they run ops, attributed to those ops, and of memories over the
+  whole run), ``idle`` (leakage of units outside their ops).
   compute + sram + dram + dma + reconfig + static + idle = ``total``.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from socsim.hw.kind import UNIT_KINDS, unit_kind
 from socsim.sim.trace import (
     INFERENCE_COLUMNS,
     OP_COLUMNS,
@@ -39,14 +41,14 @@ class Tables:
     transfers: pd.DataFrame
     inferences: pd.DataFrame
     energy: pd.DataFrame  # component, kind, category, energy_pj
-    reconfigs: pd.DataFrame  # FPGA partial reconfigurations (RECONFIG_COLUMNS)
+    reconfigs: pd.DataFrame  # reconfigurations (RECONFIG_COLUMNS)
 
 
 def tables(trace: Trace, component_kinds: dict[str, str]) -> Tables:
     """Build the report frames of ``trace``.
 
     Args:
-        component_kinds: component name -> kind (``cpu``, ``npu``, ``dma``, ``sram``...).
+        component_kinds: component name -> kind (a unit's kind, ``dma``, a memory's kind).
     """
     ops = pd.DataFrame.from_records(trace.ops, columns=list(OP_COLUMNS))
     ops["memory_pj"] = ops["sram_pj"] + ops["dram_pj"]
@@ -80,19 +82,22 @@ def tables(trace: Trace, component_kinds: dict[str, str]) -> Tables:
     return Tables(ops, transfers, inferences, energy, reconfigs)
 
 
-def _fpga(t: Tables) -> dict:
-    """Per FPGA unit with reconfigurations: how many, their time, bitstream bytes, energy,
-    and the kernels loaded and evicted."""
-    out = {}
+def _reconfigurations(t: Tables, trace: Trace) -> dict[str, dict]:
+    """The summary blocks of reconfigurations: one per registered kind that reconfigures
+    (its ``reconfig_section``, present even when empty), holding per unit with
+    reconfigurations what the kind's :meth:`~socsim.hw.kind.UnitKind.reconfig_summary` says."""
+    sections: dict[str, dict] = {s: {} for s in reconfig_sections()}
     for unit, g in t.reconfigs.groupby("unit", sort=False):
-        evicted = [k for e in g["evicted"] for k in e.split()]
-        out[unit] = {"reconfigurations": len(g),
-                     "reconfig_ms": float((g["end_ns"] - g["start_ns"]).sum()) / 1e6,
-                     "bitstream_mb": float(g["bitstream_bytes"].sum()) / 1e6,
-                     "energy_mj": float(g["reconfig_pj"].sum()) / PJ_PER_MJ,
-                     "loaded": {k: int(n) for k, n in g["kernel"].value_counts(sort=False).items()},
-                     "evictions": len(evicted)}
-    return out
+        kind = unit_kind(trace.unit_kinds[unit])
+        sections.setdefault(kind.reconfig_section or "reconfigurations", {})[unit] = \
+            kind.reconfig_summary(g)
+    return sections
+
+
+def reconfig_sections() -> list[str]:
+    """The summary keys of every registered kind's reconfigurations."""
+    return list(dict.fromkeys(c.reconfig_section for c in UNIT_KINDS.classes()
+                              if c.reconfig_section))
 
 
 def _percentiles(values: pd.Series) -> dict[str, float]:
@@ -160,7 +165,7 @@ def summary(t: Tables, trace: Trace, *, scenario: str, soc: str, policy: dict,
         "zero_copy_bytes": int(zc["bytes"].sum()),
         "page_faults": trace.page_faults,
         "paging": _paging(t, trace),
-        "fpga": _fpga(t),
+        **_reconfigurations(t, trace),
         "spills": trace.spills,
         "spill_bytes": trace.spill_bytes,
         "memory_peak_kib": {m: trace.memory_peak_bytes[m] / 1024
@@ -179,15 +184,15 @@ def _paging(t: Tables, trace: Trace) -> dict:
         "page_in_ms": float((ins["end_ns"] - ins["start_ns"]).sum()) / 1e6,
         "page_in_mj": float(ins["energy_pj"].sum()) / PJ_PER_MJ,
         "evictions": len(trace.evictions),
-        "evicted_bytes": int(sum(rec[4] for rec in trace.evictions)),
+        "evicted_bytes": int(sum(rec.bytes for rec in trace.evictions)),
     }
 
 
 def _dynamics(trace: Trace, unit: str) -> dict:
     """A unit's DVFS and thermal history: frequency changes, final/min frequency, peak and
     final temperature (None without a thermal model)."""
-    freqs = [v for _, u, c, v in trace.counters if u == unit and c == "freq_mhz"]
-    temps = [v for _, u, c, v in trace.counters if u == unit and c == "temp_c"]
+    freqs = [r.value for r in trace.counters if r.unit == unit and r.counter == "freq_mhz"]
+    temps = [r.value for r in trace.counters if r.unit == unit and r.counter == "temp_c"]
     return {
         "freq_changes": max(0, len(freqs) - 1),
         "freq_mhz_final": freqs[-1] if freqs else None,

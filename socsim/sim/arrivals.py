@@ -14,6 +14,7 @@ import simpy
 
 from socsim.errors import SimulationError
 from socsim.sim.program import Inference, Program
+from socsim.sim.trace import InferenceRecord
 
 
 class Arrivals:
@@ -74,9 +75,9 @@ class Arrivals:
             if ev.callbacks is not None:
                 yield ev
         deadline = prog.workload.deadline_ms
-        self.trace.inferences.append((prog.name, index, arrival, env.now,
-                                      None if deadline is None
-                                      else arrival + round(deadline * 1e6)))
+        self.trace.inferences.append(InferenceRecord(
+            prog.name, index, arrival, env.now,
+            None if deadline is None else arrival + round(deadline * 1e6)))
         for t in prog.outputs:
             self._unref(inf, t)
         slots.release(req)

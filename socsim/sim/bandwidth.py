@@ -7,11 +7,11 @@ Whenever a flow starts or ends, every active flow's rate is re-solved by progres
 (water-filling): the most constrained link shares what is left of it equally among its
 unfrozen flows, flows capped below that share take their cap, and so on. Between changes rates are constant, so progress is exact.
 
-Cost: the fabric is lazy. It moves flows forward only when someone starts a flow or asks about
+Cost: the bandwidth fabric is lazy. It moves flows forward only when someone starts a flow or asks about
 one, retiring in order the flows that finished in between (re-solving rates after each), so a
 flow nobody waits on costs no simulation event. A caller sleeps for its flow's time *alone*
-(a lower bound: sharing only slows a flow), then asks :meth:`Fabric.end_time`; only if the flow
-is still running does it :meth:`Fabric.wait`, and while anyone waits the fabric schedules a
+(a lower bound: sharing only slows a flow), then asks :meth:`BandwidthFabric.end_time`; only if the flow
+is still running does it :meth:`BandwidthFabric.wait`, and while anyone waits the fabric schedules a
 wake-up at every departure, which keeps the waiters exact.
 """
 
@@ -58,8 +58,9 @@ class Flow:
         self.done: simpy.Event | None = None  # set when someone waits for it
 
 
-class Fabric:
-    """All the shared links of a SoC and the flows crossing them."""
+class BandwidthFabric:
+    """All the shared links of a SoC and the flows crossing them (not an FPGA's fabric:
+    that is :mod:`socsim.hw.fpga_residency`)."""
 
     def __init__(self, env: simpy.Environment):
         self.env = env

@@ -13,6 +13,7 @@ Only this package knows SimPy. Time is integer nanoseconds.
 from __future__ import annotations
 
 import gc
+
 import simpy
 
 from socsim.config.scenario import RunSettings
@@ -21,10 +22,10 @@ from socsim.errors import ConfigError, PlacementError, Problem, SimulationError
 from socsim.hw.cost import converter
 from socsim.hw.dvfs import initial_mhz
 from socsim.hw.estimate import input_memory
-from socsim.hw.fabric import kernel_library
 from socsim.hw.governors import available_governors, get_governor
+from socsim.hw.kind import reconfigurable
 from socsim.sim.arrivals import Arrivals
-from socsim.sim.bandwidth import Fabric, Link
+from socsim.sim.bandwidth import BandwidthFabric, Link
 from socsim.sim.execution import OpExecution
 from socsim.sim.memory import Memories, MemoryPool
 from socsim.sim.monitor import Monitors
@@ -34,7 +35,7 @@ from socsim.sim.program import Job, Program
 from socsim.sim.reconfiguration import Reconfiguration
 from socsim.sim.resources import FitResource
 from socsim.sim.stations import Station, UnitState
-from socsim.sim.trace import Trace
+from socsim.sim.trace import CounterRecord, Trace
 
 __all__ = ["Job", "Simulation"]
 
@@ -46,7 +47,7 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
     The processes live in one module per concern: :mod:`socsim.sim.arrivals` (workloads
     and inferences), :mod:`socsim.sim.execution` (ops),
     :mod:`socsim.sim.movement` (copies, conversions, allocation), :mod:`socsim.sim.paging`
-    (weight page-ins), :mod:`socsim.sim.reconfiguration` (FPGA kernels),
+    (weight page-ins), :mod:`socsim.sim.reconfiguration` (reconfigurable units),
     :mod:`socsim.sim.monitor` (thermal, DVFS, the sampled deadlock stop); this class holds
     the state they share and the run.
 
@@ -78,14 +79,15 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
         # the ledger's DMA counters (transfers, bytes), kept apart from the trace
         self._dma_transfers = dict.fromkeys(soc.dma, 0)
         self._dma_bytes = dict.fromkeys(soc.dma, 0)
-        # FPGA kernel libraries: what is configured, when each kernel is usable, and when the
-        # unit's configuration port (one per fabric: reconfigurations serialise) is free
-        self.kernel_fabrics = {name: lib for name, unit in soc.units.items()
-                               if (lib := kernel_library(unit)) is not None}
-        self._kernel_ready: dict[str, dict[str, int]] = {n: {} for n in self.kernel_fabrics}
-        self._config_port: dict[str, int] = dict.fromkeys(self.kernel_fabrics, 0)
-        # room on each fabric: a put loads a kernel once it fits, a kernel's release is the get
-        self.kernel_areas = {name: FitResource(self.env) for name in self.kernel_fabrics}
+        # reconfigurable units (the kind says: an FPGA's kernel library): what is configured,
+        # when each configuration is usable, and when the unit's configuration port (one per
+        # unit: reconfigurations serialise) is free
+        self.reconfigurables = {name: res for name, unit in soc.units.items()
+                                if (res := reconfigurable(unit)) is not None}
+        self._config_ready: dict[str, dict[str, int]] = {n: {} for n in self.reconfigurables}
+        self._config_port: dict[str, int] = dict.fromkeys(self.reconfigurables, 0)
+        # room on each: a put loads a configuration once it fits, a release is the get
+        self.config_areas = {name: FitResource(self.env) for name in self.reconfigurables}
         for unit in soc.units.values():
             pool = self.pools.get(unit.weights_cache) if unit.weights_cache else None
             if pool is not None and pool.cache is None:
@@ -94,7 +96,7 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
         self.mem_params = {n: (m.bw_gbps, m.read_pj_per_byte, m.write_pj_per_byte,
                                m.kind == "dram") for n, m in soc.memories.items()}
         # shared bandwidth: each DRAM, and the interconnect DMA transfers cross
-        self.fabric = Fabric(self.env)
+        self.bandwidth = BandwidthFabric(self.env)
         self.dram_links = {n: Link(n, m.bw_gbps) for n, m in soc.memories.items()
                            if m.kind == "dram"}
         self.bus = (Link("interconnect", soc.interconnect.bw_gbps)
@@ -189,7 +191,7 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
                                                     and get_governor(gov.name).samples):
                 groups[name] = [name]
             else:
-                self.trace.counters.append((0, name, "freq_mhz", state.freq_mhz))
+                self.trace.counters.append(CounterRecord(0, name, "freq_mhz", state.freq_mhz))
         for members in groups.values():
             env.process(self._monitor(members))
         # the run allocates many short-lived objects; freezing what exists keeps the cyclic
@@ -214,7 +216,7 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
 
     def _finish(self) -> None:
         trace = self.trace
-        span = max((rec[3] for rec in trace.inferences), default=self.env.now)
+        span = max((rec.end_ns for rec in trace.inferences), default=self.env.now)
         trace.makespan_ns = span
         trace.units = list(self.soc.units)
         trace.dma_engines = list(self.soc.dma)
@@ -230,6 +232,7 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
             # idle = leakage - what the engine charged to ops (its counter, not the records)
             trace.idle_static_pj[name] = state.static_pj(span) - state.op_static_pj
             trace.engines[name] = state.unit.engines
+            trace.unit_kinds[name] = state.unit.kind
             ledger.unit_compute_pj[name] = state.compute_pj
             ledger.unit_reconfig_pj[name] = state.reconfig_pj
             ledger.unit_dynamic_pj[name] = state.dyn_pj

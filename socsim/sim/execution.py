@@ -5,17 +5,17 @@ Part of :class:`socsim.sim.engine.Simulation` (a mixin: the engine's state lives
 
 from __future__ import annotations
 
-from functools import partial
 from collections.abc import Generator
+from functools import partial
 from itertools import repeat
 from math import ceil
 
 from socsim.hw.cost import memory_time
 from socsim.hw.timing import compute_ns
-
 from socsim.sim.memory import MemoryPool
 from socsim.sim.program import Inference, OpSpec
 from socsim.sim.stations import UnitState
+from socsim.sim.trace import OpRecord
 
 
 class OpExecution:
@@ -67,12 +67,12 @@ class OpExecution:
         unit.dyn_pj += dyn_pj
         unit.compute_pj += dyn_pj  # the ledger, counted apart from the record below
         if spec.kernel is not None:
-            self.kernel_fabrics[unit.name].release(spec.kernel)
-            self.kernel_areas[unit.name].released()
+            self.reconfigurables[unit.name].release(spec.kernel)
+            self.config_areas[unit.name].released()
         if cache is not None:
             cache.done(spec.wkey)
             self.memory.released()  # its pages are evictable again
-        self.trace.ops.append((
+        self.trace.ops.append(OpRecord(
             inf.prog.name, inf.index, spec.name, spec.op_type, spec.dtype, unit.name, engine,
             start, end, spec.cycles, spec.macs, spec.util, spec.in_total,
             spec.weight_bytes, spec.out_total, dyn_pj, sram_pj, dram_pj, static_pj, freq, volt))
@@ -85,8 +85,8 @@ class OpExecution:
               dram_bytes: dict[str, int] | None, prepare: Generator | None = None):
         """The one "hold a unit for this long" path of ops and layout conversions.
 
-        Take one of ``unit``'s engines (waiting for one), run ``prepare`` holding it (an FPGA
-        kernel's configuration; None: nothing), then keep it for the roofline time
+        Take one of ``unit``'s engines (waiting for one), run ``prepare`` holding it (making the
+        op's configuration resident on a reconfigurable unit; None: nothing), then keep it for the roofline time
         ``⌈max(compute, SRAM time + DRAM streams)⌉`` of ``cycles`` at the operating point of
         the start and of the memory traffic (``mem_ns`` of SRAM time, ``dram_bytes`` streamed
         as flows that share each DRAM's bandwidth; None: none); release it and charge the op
@@ -117,7 +117,7 @@ class OpExecution:
             # the work streams its DRAM bytes evenly over its compute time, at most at the
             # DRAM's bandwidth: cap = bytes / max(compute - SRAM time, bytes / bw)
             links = self.dram_links
-            fabric = self.fabric
+            fabric = self.bandwidth
             flows = [fabric.start(nb, (links[m],),
                                   nb / max(c_ns - mem_ns, nb / links[m].capacity))
                      for m, nb in dram_bytes.items()]

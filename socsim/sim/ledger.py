@@ -25,7 +25,8 @@ class Ledger:
 
     Attributes:
         unit_compute_pj: per unit, dynamic energy of its ops and layout conversions.
-        unit_reconfig_pj: per unit, energy of its FPGA partial reconfigurations.
+        unit_reconfig_pj: per unit, energy of its reconfigurations (an FPGA's partial
+            reconfigurations).
         unit_dynamic_pj: per unit, the dynamic energy its thermal model was fed (compute plus
             reconfiguration, counted by the unit state itself).
         unit_op_static_pj: per unit, the leakage charged to its ops and conversions.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from socsim.hw.dvfs import next_mhz
 from socsim.hw.thermal import rc_step
 from socsim.sim.stations import UnitState
+from socsim.sim.trace import CounterRecord
 
 
 class Monitors:
@@ -35,9 +36,9 @@ class Monitors:
         last_energy = sum(s.dyn_pj + s.static_pj(now) for s in states)
         decided = [(now, s.busy_ns(now)) for s in states]  # per member: last decision
         for s in states:
-            counters.append((now, s.name, "freq_mhz", s.freq_mhz))
+            counters.append(CounterRecord(now, s.name, "freq_mhz", s.freq_mhz))
             if thermal is not None:
-                counters.append((now, s.name, "temp_c", s.temp_c))
+                counters.append(CounterRecord(now, s.name, "temp_c", s.temp_c))
         temp = states[0].temp_c
         stalled = 0
         while True:
@@ -56,7 +57,7 @@ class Monitors:
                 temp = rc_step(temp, power_w, self.ambient_c, thermal, (now - last_t) * 1e-9)
                 for s in states:
                     s.set_temperature(now, temp)
-                    counters.append((now, s.name, "temp_c", temp))
+                    counters.append(CounterRecord(now, s.name, "temp_c", temp))
                 last_energy = sum(s.dyn_pj + s.static_pj(now) for s in states)
             last_t = now
             for k, (state, gov) in enumerate(zip(states, govs)):
@@ -78,5 +79,6 @@ class Monitors:
         yield self.env.timeout(round(state.unit.dvfs.transition_us * 1e3))
         if not self._done:
             state.set_point(self.env.now, freq_mhz)
-            self.trace.counters.append((self.env.now, state.name, "freq_mhz", freq_mhz))
+            self.trace.counters.append(CounterRecord(self.env.now, state.name, "freq_mhz",
+                                                      freq_mhz))
         state.switching = False

@@ -15,6 +15,7 @@ from socsim.hw.timing import transfer_ns
 from socsim.sim.memory import MemoryPool
 from socsim.sim.program import Inference, OpSpec
 from socsim.sim.stations import UnitState
+from socsim.sim.trace import OpRecord, TransferRecord
 
 
 class DataMovement:
@@ -32,7 +33,7 @@ class DataMovement:
                 producer = inf.prog.producer[t]
                 if producer is not None and producer != unit.name and owner == producer:
                     now = self.env.now
-                    self.trace.transfers.append((
+                    self.trace.transfers.append(TransferRecord(
                         inf.prog.name, inf.index, inf.prog.tensor_names[t], "zero_copy", mem,
                         mem, inf.prog.nbytes[t], now, now, None, None, 0.0, 0.0, 0.0))
                 return mem
@@ -74,7 +75,7 @@ class DataMovement:
         route = yield from self.memory.fit(partial(self._route_for, inf, t, unit, need))
         src, engine_name, dst, size, fmt, nbytes = route
         start, end, engine, channel = yield from self._dma(engine_name, nbytes, src, dst)
-        self.trace.transfers.append((
+        self.trace.transfers.append(TransferRecord(
             inf.prog.name, inf.index, inf.prog.tensor_names[t], "dma", src, dst, nbytes, start,
             end, engine_name, channel, *self._transfer_pj(engine_name, src, dst, nbytes)))
         inf.locs[t].append((dst, unit.name, size, fmt))
@@ -116,7 +117,7 @@ class DataMovement:
         unit.ops += 1
         self.pools[src].read_bytes += in_b
         self.pools[dst].written_bytes += out_b
-        self.trace.ops.append((
+        self.trace.ops.append(OpRecord(
             prog.name, inf.index, f"{prog.tensor_names[t]}>{need[0]}/c{need[1]}@{unit.name}",
             "LayoutConvert", dtype, unit.name, engine, start, end, cycles, 0, 0.0, in_b, 0,
             out_b, dyn_pj, sram_pj, dram_pj, static_pj, freq, volt))
@@ -152,11 +153,11 @@ class DataMovement:
             setup = ceil(engine.setup_ns)
             if setup:
                 yield env.timeout(setup)
-            flow = self.fabric.start(nbytes, links, engine.rate_gbps)
+            flow = self.bandwidth.start(nbytes, links, engine.rate_gbps)
             yield env.timeout(ceil(flow.alone_ns))
-            end_t = self.fabric.end_time(flow)
+            end_t = self.bandwidth.end_time(flow)
             if end_t is None:
-                yield self.fabric.wait(flow)
+                yield self.bandwidth.wait(flow)
                 end_t = flow.end
             if ceil(end_t) > env.now:
                 yield env.timeout(ceil(end_t) - env.now)

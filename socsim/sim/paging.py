@@ -17,6 +17,7 @@ from functools import partial
 import simpy
 
 from socsim.sim.program import Inference, OpSpec
+from socsim.sim.trace import EvictionRecord, TransferRecord
 
 #: A segment's key: (workload index, op index).
 SegmentKey = tuple[int, int]
@@ -142,7 +143,7 @@ class WeightPaging:
         start, end, engine, channel = yield from self._dma(spec.wengine, spec.weight_bytes,
                                                            src, dst)
         self.trace.page_faults += size // cache.pool.page
-        self.trace.transfers.append((
+        self.trace.transfers.append(TransferRecord(
             inf.prog.name, inf.index, f"{spec.name}:weights", "page_in", src, dst,
             spec.weight_bytes, start, end, spec.wengine, channel,
             *self._transfer_pj(spec.wengine, src, dst, spec.weight_bytes)))
@@ -150,8 +151,9 @@ class WeightPaging:
 
     def _evicted(self, key: SegmentKey, size: int) -> None:
         prog = self.programs[key[0]]
-        self.trace.evictions.append((self.env.now, self.soc.units[prog.specs[key[1]].unit.name]
-                                     .weights_cache, prog.name, prog.specs[key[1]].name, size))
+        self.trace.evictions.append(EvictionRecord(
+            self.env.now, self.soc.units[prog.specs[key[1]].unit.name].weights_cache, prog.name,
+            prog.specs[key[1]].name, size))
 
 
 def _room_for(spec: OpSpec) -> int | None:

@@ -11,7 +11,7 @@ from socsim.config.scenario import Workload
 from socsim.config.soc import SoC
 from socsim.graph.ir import Graph
 from socsim.hw.cost import activation_channels, op_cost, padded_bytes, read_pj
-from socsim.hw.fabric import kernel_of
+from socsim.hw.kind import configuration_of
 from socsim.policies.base import Plan
 from socsim.sim.stations import UnitState
 
@@ -34,7 +34,8 @@ class OpSpec:
     ``weights_in``; with a ``weights_cache`` (``wcache``, segment ``wkey``, paged in by DMA
     engine ``wengine``), ``wc_cost`` is the same read from the cache (their time: the
     engine's ``_traffic``, with :func:`socsim.hw.cost.memory_time`). ``kernel`` names the
-    FPGA kernel the op needs resident (None on other units and on fixed-datapath FPGAs).
+    configuration the op needs resident on a reconfigurable unit (the unit kind's
+    :meth:`~socsim.hw.kind.UnitKind.configuration`: an FPGA library's kernel; None: none).
     ``wpool`` is the pool of ``weights_in`` (the ledger counts weight reads there when the
     weights are not read from the cache).
     ``need`` is, per input, the (layout, channel alignment) it must be read in (the unit's
@@ -112,8 +113,8 @@ class Program:
                     s.wpin = any(re.fullmatch(p, op.name) for p in job.workload.pin_weights)
                     s.wengine = soc.dma_between(unit.weights_in, unit.weights_cache)
                     s.wc_cost = read_pj(soc.memories[unit.weights_cache], s.weight_bytes)
-            # an FPGA with a kernel library runs the op on the kernel that implements it
-            s.kernel = kernel_of(unit, op.op_type, op.dtype)
+            # a reconfigurable unit runs the op once its configuration is resident
+            s.kernel = configuration_of(unit, op.op_type, op.dtype)
             s.cycles = cost.cycles
             s.macs, s.util = op.macs, cost.utilisation
             s.dyn_nom_pj = cost.dynamic_pj

@@ -1,9 +1,9 @@
 """Resources in SimPy's shape (``simpy/resources/base.py``): a put hook, a get hook, a queue.
 
-A :class:`FitResource` grants a *put* (a request for room: memory for a tensor, fabric area
-for an FPGA kernel) when its ``attempt`` succeeds, i.e. when the allocation fits; its get
-hook, :meth:`FitResource.released` (memory freed, a kernel unloaded, pages made evictable),
-retries the queued puts in queue order. This is the
+A :class:`FitResource` grants a *put* (a request for room: memory for a tensor, area for a
+reconfigurable unit's configuration) when its ``attempt`` succeeds, i.e. when the allocation
+fits; its get hook, :meth:`FitResource.released` (memory freed, a configuration released,
+pages made evictable), retries the queued puts in queue order. This is the
 one "wait until this allocation fits" path of the engine: callers never loop on a
 wake-everyone event.
 

@@ -1,24 +1,113 @@
 """What a simulation produced: one record per op, transfer, inference; totals for the rest.
 
-Records are plain tuples in the column order named here (cheap to append in the hot loop);
-:mod:`socsim.report` turns them into pandas frames. Times are integer nanoseconds, energies pJ.
+Records are typed named tuples (:class:`OpRecord`, ...): read by field name, as small and as
+cheap to append in the hot loop as plain tuples; :mod:`socsim.report` turns them into pandas
+frames with the records' field names as columns. Times are integer nanoseconds, energies pJ.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from socsim.sim.ledger import Ledger
 
-OP_COLUMNS = ("workload", "inference", "op", "op_type", "dtype", "unit", "engine", "start_ns",
-              "end_ns", "cycles", "macs", "utilisation", "bytes_in", "weight_bytes", "bytes_out",
-              "compute_pj", "sram_pj", "dram_pj", "static_pj", "freq_mhz", "voltage_v")
-TRANSFER_COLUMNS = ("workload", "inference", "tensor", "kind", "src", "dst", "bytes", "start_ns",
-                    "end_ns", "engine", "channel", "dma_pj", "sram_pj", "dram_pj")
-EVICTION_COLUMNS = ("time_ns", "memory", "workload", "op", "bytes")
-RECONFIG_COLUMNS = ("workload", "inference", "op", "unit", "kernel", "start_ns", "end_ns",
-                    "bitstream_bytes", "reconfig_pj", "evicted")
-INFERENCE_COLUMNS = ("workload", "inference", "arrival_ns", "end_ns", "deadline_ns")
+
+class OpRecord(NamedTuple):
+    """One executed op (or layout conversion): who ran it, when, how much work and energy."""
+
+    workload: str
+    inference: int
+    op: str
+    op_type: str
+    dtype: str
+    unit: str
+    engine: int  # the unit's engine (track) it held
+    start_ns: int
+    end_ns: int
+    cycles: float
+    macs: int
+    utilisation: float
+    bytes_in: int
+    weight_bytes: int
+    bytes_out: int
+    compute_pj: float
+    sram_pj: float
+    dram_pj: float
+    static_pj: float
+    freq_mhz: float
+    voltage_v: float
+
+
+class TransferRecord(NamedTuple):
+    """One DMA transfer, weight page-in or zero-copy hand-off (``kind``)."""
+
+    workload: str
+    inference: int
+    tensor: str
+    kind: str  # "dma", "page_in" or "zero_copy"
+    src: str
+    dst: str
+    bytes: int
+    start_ns: int
+    end_ns: int
+    engine: str | None  # None for a zero-copy hand-off
+    channel: int | None
+    dma_pj: float
+    sram_pj: float
+    dram_pj: float
+
+
+class EvictionRecord(NamedTuple):
+    """One weight segment evicted from an SRAM."""
+
+    time_ns: int
+    memory: str
+    workload: str
+    op: str
+    bytes: int
+
+
+class ReconfigRecord(NamedTuple):
+    """One reconfiguration of a reconfigurable unit, loading the configuration (``kernel``)
+    an op needs; ``evicted`` names the configurations it replaced, joined by spaces."""
+
+    workload: str
+    inference: int
+    op: str
+    unit: str
+    kernel: str
+    start_ns: int
+    end_ns: int
+    bitstream_bytes: int
+    reconfig_pj: float
+    evicted: str
+
+
+class InferenceRecord(NamedTuple):
+    """One completed inference."""
+
+    workload: str
+    inference: int
+    arrival_ns: int
+    end_ns: int
+    deadline_ns: int | None
+
+
+class CounterRecord(NamedTuple):
+    """A sample of a unit's counter track (``freq_mhz``, ``temp_c``)."""
+
+    time_ns: int
+    unit: str
+    counter: str
+    value: float
+
+
+OP_COLUMNS: tuple[str, ...] = OpRecord._fields
+TRANSFER_COLUMNS: tuple[str, ...] = TransferRecord._fields
+EVICTION_COLUMNS: tuple[str, ...] = EvictionRecord._fields
+RECONFIG_COLUMNS: tuple[str, ...] = ReconfigRecord._fields
+INFERENCE_COLUMNS: tuple[str, ...] = InferenceRecord._fields
 
 
 @dataclass
@@ -32,39 +121,41 @@ class Trace:
         makespan_ns: simulated time at which the last inference completed.
         idle_static_pj: static energy of each unit outside its ops, and of each memory, pJ.
         units: the SoC's unit names; dma_engines: its DMA engine names.
+        unit_kinds: each unit's kind (the report asks the kind about its reconfigurations).
         engines: ops each unit runs at once; DMA channels per engine (for utilisation).
         memory_peak_bytes: the most bytes each memory held at once.
         memory_capacity_bytes: each memory's capacity.
-        counters: (time_ns, unit, counter, value) samples: ``freq_mhz`` at the start and at
+        counters: :class:`CounterRecord` samples: ``freq_mhz`` at the start and at
             every DVFS change, ``temp_c`` every sampling period of a unit with a thermal model.
         spills: tensors that did not fit their unit's preferred memory and went to the next;
             spill_bytes: their bytes.
         page_faults: weight pages paged into a ``weights_cache`` SRAM on a miss (each page-in
             is also a ``page_in`` transfer).
         evictions: one per weight segment evicted from an SRAM (:data:`EVICTION_COLUMNS`).
-        reconfigs: one per partial reconfiguration of an FPGA fabric, loading the kernel an op
-            needs (:data:`RECONFIG_COLUMNS`; ``evicted`` names the kernels it replaced, joined
+        reconfigs: one per reconfiguration of a reconfigurable unit (an FPGA's partial
+            reconfiguration), loading the configuration (``kernel``) an op needs (:data:`RECONFIG_COLUMNS`; ``evicted`` names the kernels it replaced, joined
             by spaces).
         notes: messages for the user (placement fallbacks, ...).
         ledger: the engine's own running totals, counted apart from these records
             (:mod:`socsim.sim.ledger`), to check the records against.
     """
 
-    ops: list[tuple] = field(default_factory=list)
-    transfers: list[tuple] = field(default_factory=list)
-    inferences: list[tuple] = field(default_factory=list)
+    ops: list[OpRecord] = field(default_factory=list)
+    transfers: list[TransferRecord] = field(default_factory=list)
+    inferences: list[InferenceRecord] = field(default_factory=list)
     makespan_ns: int = 0
     idle_static_pj: dict[str, float] = field(default_factory=dict)
     units: list[str] = field(default_factory=list)
     dma_engines: list[str] = field(default_factory=list)
     engines: dict[str, int] = field(default_factory=dict)
+    unit_kinds: dict[str, str] = field(default_factory=dict)
     memory_peak_bytes: dict[str, int] = field(default_factory=dict)
     memory_capacity_bytes: dict[str, int] = field(default_factory=dict)
-    counters: list[tuple] = field(default_factory=list)
+    counters: list[CounterRecord] = field(default_factory=list)
     spills: int = 0
     spill_bytes: int = 0
     page_faults: int = 0
-    evictions: list[tuple] = field(default_factory=list)
-    reconfigs: list[tuple] = field(default_factory=list)
+    evictions: list[EvictionRecord] = field(default_factory=list)
+    reconfigs: list[ReconfigRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)

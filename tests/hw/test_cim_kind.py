@@ -3,6 +3,7 @@ from the device file's figures (docs/devices.md, "imx8mp_cim")."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from socsim.config import load_soc
@@ -14,8 +15,6 @@ from socsim.hw.kind import available_unit_kinds, kind_of
 from socsim.kernels.cim import CimDot
 from socsim.quant import Recipe, quantize_static
 from tests.conftest import REPO
-
-import numpy as np
 
 DEVICE = REPO / "devices" / "imx8mp_cim.yaml"
 MAC_PJ, ADC_PJ, WRITE_PJ = 0.002423, 0.2098, 0.0768   # the device file's cim figures

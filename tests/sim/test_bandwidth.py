@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import simpy
 
-from socsim.sim.bandwidth import Fabric, Link
+from socsim.sim.bandwidth import BandwidthFabric, Link
 
 INF = float("inf")
 
@@ -12,7 +12,7 @@ INF = float("inf")
 def _run_flows(specs, link_caps):
     """specs: (start_ns, bytes, link names, cap); returns each flow's end time."""
     env = simpy.Environment()
-    fabric = Fabric(env)
+    fabric = BandwidthFabric(env)
     links = {n: Link(n, c) for n, c in link_caps.items()}
     ends = {}
 

@@ -58,12 +58,13 @@ def _check_deadlock(doc: dict, job, trace, message: str) -> None:
             consumers.setdefault(t, []).append(op.name)
     producer = {t: op.name for op in graph.ops for t in op.outputs}
     # the closed loop admits inference i + max_in_flight when one finishes
-    finished = {rec[1] for rec in trace.inferences}
+    finished = {rec.inference for rec in trace.inferences}
     admitted = min(w["inferences"], len(finished) + w["max_in_flight"])
     in_flight = [i for i in range(admitted) if i not in finished]
     assert int(_IN_FLIGHT.search(message).group(1)) == len(in_flight), message
-    ran = {i: {rec[2] for rec in trace.ops if rec[1] == i} for i in in_flight}
-    copied = {i: {rec[2] for rec in trace.transfers if rec[1] == i and rec[3] == "dma"}
+    ran = {i: {rec.op for rec in trace.ops if rec.inference == i} for i in in_flight}
+    copied = {i: {rec.tensor for rec in trace.transfers if rec.inference == i
+                  and rec.kind == "dma"}
               for i in in_flight}
     sram_used = dram_used = 0
     def read_later(t: str, i: int) -> bool:

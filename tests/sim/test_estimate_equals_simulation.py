@@ -66,3 +66,10 @@ run: {{seed: 0, functional: false}}
         reader = next(u for u in (unit, "cpu") if u != writer)
         estimate = convert_estimate_ns(soc, writer, reader, graph.tensors[tensor])
         assert row["end_ns"] - row["start_ns"] == math.ceil(estimate), name
+
+
+def test_every_registered_unit_kind_has_a_case():
+    """A kind added to socsim (its registry) must be added to CASES too."""
+    from socsim.hw.kind import available_unit_kinds
+
+    assert set(available_unit_kinds()) <= {c[2] for c in CASES}

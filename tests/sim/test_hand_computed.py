@@ -225,7 +225,7 @@ def test_a_preloaded_kernel_costs_nothing_and_kernels_that_fit_stay(tmp_path, tw
     assert r.tables.reconfigs["kernel"].tolist() == ["relu_k"]
     assert r.tables.inferences["latency_ns"].tolist() == [10240 + 4500 + 640, 10240 + 640]
     trace = r.trace
-    assert trace.reconfigs[0][5:7] == (10240, 10240 + 4500)
+    assert (trace.reconfigs[0].start_ns, trace.reconfigs[0].end_ns) == (10240, 10240 + 4500)
 
 
 def _two_matmuls(path):
@@ -288,9 +288,9 @@ def _zone_run(tmp_path, two_op_path, zone: bool):
             [f"units.cpu.thermal={node}", f"units.acc.thermal={node}"])
     r = _scenario(tmp_path, two_op_path, soc_set=tuple(sets), workload="inferences: 20")
     temps = {}
-    for t, unit, counter, value in r.trace.counters:
-        if counter == "temp_c":
-            temps.setdefault(unit, []).append((t, value))
+    for c in r.trace.counters:
+        if c.counter == "temp_c":
+            temps.setdefault(c.unit, []).append((c.time_ns, c.value))
     return temps
 
 

@@ -11,7 +11,7 @@ import pytest
 from socsim.report.reconcile import reconcile
 from socsim.report.tables import summary, tables
 from socsim.run import run_scenario
-from socsim.sim.trace import OP_COLUMNS, TRANSFER_COLUMNS, Trace
+from socsim.sim.trace import Trace
 from socsim.zoo import ensure
 from tests.conftest import FIXTURES, REPO, write_scenario
 
@@ -117,8 +117,8 @@ def test_the_energy_check_catches_a_lost_or_doubled_or_mispriced_record(result):
     trace = result.trace
     assert _report(result, trace) == []
     # a lost op record: its unit's compute, static and op count no longer add up
-    k = next(i for i, r in enumerate(trace.ops) if r[OP_COLUMNS.index("compute_pj")] > 0)
-    unit = trace.ops[k][OP_COLUMNS.index("unit")]
+    k = next(i for i, r in enumerate(trace.ops) if r.compute_pj > 0)
+    unit = trace.ops[k].unit
     problems = _report(result, replace(trace, ops=trace.ops[:k] + trace.ops[k + 1:]))
     assert any(p.startswith(f"{unit} compute pJ") for p in problems), problems
     assert any(p.startswith(f"{unit} ops") for p in problems), problems
@@ -126,24 +126,19 @@ def test_the_energy_check_catches_a_lost_or_doubled_or_mispriced_record(result):
     problems = _report(result, replace(trace, ops=[*trace.ops, trace.ops[k]]))
     assert any(p.startswith("total pJ") for p in problems), problems
     # an op whose memory energy was priced 1 pJ off: the bytes per memory disagree
-    rec = list(trace.ops[k])
-    col = "sram_pj" if rec[OP_COLUMNS.index("sram_pj")] else "dram_pj"
-    rec[OP_COLUMNS.index(col)] += 1.0
-    problems = _report(result, replace(trace, ops=[*trace.ops[:k], tuple(rec),
-                                                   *trace.ops[k + 1:]]))
+    rec = trace.ops[k]
+    col = "sram_pj" if rec.sram_pj else "dram_pj"
+    rec = rec._replace(**{col: getattr(rec, col) + 1.0})
+    problems = _report(result, replace(trace, ops=[*trace.ops[:k], rec, *trace.ops[k + 1:]]))
     assert any(p.startswith(f"{col[:4]} pJ") for p in problems), problems
     # an op reporting a byte it did not move
-    rec = list(trace.ops[k])
-    rec[OP_COLUMNS.index("bytes_in")] += 1
-    problems = _report(result, replace(trace, ops=[*trace.ops[:k], tuple(rec),
-                                                   *trace.ops[k + 1:]]))
+    rec = trace.ops[k]._replace(bytes_in=trace.ops[k].bytes_in + 1)
+    problems = _report(result, replace(trace, ops=[*trace.ops[:k], rec, *trace.ops[k + 1:]]))
     assert any(p.startswith("bytes read") for p in problems), problems
     # an op filed under another unit
     others = [u for u in trace.units if u != unit]
-    rec = list(trace.ops[k])
-    rec[OP_COLUMNS.index("unit")] = others[0]
-    problems = _report(result, replace(trace, ops=[*trace.ops[:k], tuple(rec),
-                                                   *trace.ops[k + 1:]]))
+    rec = trace.ops[k]._replace(unit=others[0])
+    problems = _report(result, replace(trace, ops=[*trace.ops[:k], rec, *trace.ops[k + 1:]]))
     assert any(p.startswith(f"{unit} ") for p in problems), problems
 
 
@@ -151,9 +146,8 @@ def test_the_energy_check_catches_a_lost_dma_transfer(tmp_path):
     # tiny_soc's accelerator reads through a DMA copy (test_relu_on_accelerator_needs_a_dma)
     r = _run(tmp_path, f"  - {{name: a, model: {RESNET}, inferences: 2, max_in_flight: 2}}",
              run="seed: 0, zero_copy: false")
-    kind = TRANSFER_COLUMNS.index("kind")
-    k = next(i for i, rec in enumerate(r.trace.transfers) if rec[kind] == "dma")
-    engine = r.trace.transfers[k][TRANSFER_COLUMNS.index("engine")]
+    k = next(i for i, rec in enumerate(r.trace.transfers) if rec.kind == "dma")
+    engine = r.trace.transfers[k].engine
     assert _report(r, r.trace) == []
     lost = replace(r.trace, transfers=r.trace.transfers[:k] + r.trace.transfers[k + 1:])
     problems = _report(r, lost)

@@ -18,7 +18,7 @@ from socsim.config._base import (
     count_in,
     real_in,
 )
-from socsim.config.units import _UnitBase as UnitBase
+from socsim.config.units.base import UnitBase
 
 __all__ = ["Cim"]
 

@@ -30,7 +30,7 @@ from socsim.config import SoC, load_soc
 from socsim.errors import ConfigError
 from socsim.graph import load_graph
 from socsim.hw import op_cycles
-from socsim.hw.fabric import Fabric, FabricBusyError, Reconfig
+from socsim.hw.fpga_residency import FabricBusyError, FpgaResidency, Reconfig
 from socsim.zoo import build
 from tests.conftest import REPO
 
@@ -70,8 +70,8 @@ SOC: dict = {
 }
 
 
-def _fabric(soc: dict = SOC) -> Fabric:
-    return Fabric(SoC.model_validate(soc).units["fpga"])
+def _fabric(soc: dict = SOC) -> FpgaResidency:
+    return FpgaResidency(SoC.model_validate(soc).units["fpga"])
 
 
 def _miss(kernel: str, size: int, evicted: tuple[str, ...] = ()) -> Reconfig:
@@ -212,7 +212,7 @@ def test_zynq_dpu_kernel_costs_as_the_fixed_datapath_did():
     for op in g.ops:
         if with_lib.supports(op.op_type, op.dtype):
             assert op_cycles(with_lib, op, g) == op_cycles(fixed, op, g), op.name
-    assert Fabric(with_lib).resident == ("dpu_b4096x2",)
+    assert FpgaResidency(with_lib).resident == ("dpu_b4096x2",)
 
 
 # -- config validation, located by the loader -------------------------------------------------

@@ -1,7 +1,11 @@
-"""FPGA fabric residency: which kernels of a library are configured, and what loading costs.
+"""FPGA kernel residency: which kernels of a library are configured on the fabric
+(:class:`socsim.config.units.FpgaFabric`), and what loading costs.
 
-A pure model, independent of SimPy and of time: :class:`Fabric` keeps the resident kernels in
-least-recently-used order; :meth:`Fabric.load` makes one resident, evicting LRU kernels until it
+Not to be confused with the bandwidth fabric of the engine
+(:class:`socsim.sim.bandwidth.BandwidthFabric`, flows sharing links).
+
+A pure model, independent of SimPy and of time: :class:`FpgaResidency` keeps the resident
+kernels in least-recently-used order; :meth:`FpgaResidency.load` makes one resident, evicting LRU kernels until it
 fits in every resource, and returns what the partial reconfiguration costs. The engine decides
 when to call it and how long to hold the unit (docs/model.md, "FPGA fabric").
 """
@@ -12,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from math import ceil
 
-from socsim.config.units import FPGA_RESOURCES, Fpga
+from socsim.config.units.fpga import FPGA_RESOURCES, Fpga
 from socsim.errors import SimulationError
 
 
@@ -105,7 +109,7 @@ def resolve_kernels(unit: Fpga) -> dict[str, Kernel]:
     return kernels
 
 
-class Fabric:
+class FpgaResidency:
     """The resident kernels of one FPGA unit's fabric, in least-recently-used order.
 
     Deterministic: preloaded kernels start resident in declaration order (the first declared is
@@ -250,17 +254,3 @@ class Fabric:
         used = self._occupancy(beside)
         need = self.kernels[name].resources
         return all(used[r] + need[r] <= self.capacity[r] for r in FPGA_RESOURCES)
-
-
-def kernel_library(unit) -> Fabric | None:
-    """A fresh residency model of ``unit``'s reconfigurable kernel library, or None for a unit
-    without one (any kind: generic code asks this instead of naming the FPGA)."""
-    return Fabric(unit) if getattr(unit, "kernels", None) is not None else None
-
-
-def kernel_of(unit, op_type: str, dtype: str) -> str | None:
-    """The library kernel that runs ``op_type`` in ``dtype`` on ``unit`` (None: the unit has
-    no kernel library, or a fixed datapath runs it)."""
-    if getattr(unit, "kernels", None) is None:
-        return None
-    return unit.kernel_for(op_type, dtype)
