@@ -42,9 +42,9 @@ from socsim.kernels._gemm import im2col, pad_spatial
 from socsim.kernels.arithmetic import Arithmetic, IntegerDot
 from socsim.kernels.dtypes import as_int, elem_type_of, int_range
 
-__all__ = ["AdcStats", "CimArithmetic", "CimDot", "adc_dequantize", "adc_quantize", "cim_conv", "cim_matmul",
-           "crossbar_product", "exact_adc_bits", "full_scale", "operand_bits",
-           "round_half_even_div"]
+__all__ = ["AdcStats", "CimArithmetic", "CimDot", "adc_dequantize", "adc_quantize",
+           "cim_conv", "cim_matmul", "crossbar_product", "exact_adc_bits", "full_scale",
+           "operand_bits", "round_half_even_div"]
 
 _CHUNK_ELEMENTS = 1 << 22
 """Partial sums held at once (int64): input rows are processed in chunks below this."""
