@@ -7,6 +7,9 @@ reference), then with the integer dot product of the device's ``cim`` unit
 (socsim.kernels.cim.CimDot: its rows, DAC bits and bits per cell) at each ADC resolution. The
 last resolution is the fewest bits that make every partial sum exact
 (socsim.kernels.cim.exact_adc_bits), where the logits must equal the reference bit for bit.
+It also prints the weight programming per inference (socsim.hw.cim.programming: cell writes,
+writes per cell, lifetime against the unit's endurance) of the digits CNN and of ResNet-8 with
+every conv and matrix op on the unit.
 
 Usage: python benchmarks/bench_cim_adc.py [--device devices/imx8mp_cim.yaml] [--unit cim]
                                           [--bits 4 6 8 10 12]
@@ -16,7 +19,9 @@ Prints one JSON object, then a table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +31,8 @@ import onnx
 
 from socsim.config import load_soc
 from socsim.execute import compile_model
+from socsim.graph import load_graph
+from socsim.hw.cim import programming
 from socsim.kernels.cim import (
     CimArithmetic,
     CimDot,
@@ -101,6 +108,23 @@ def adc_table(device: Path, unit_name: str, bits: list[int]) -> dict:
             "rows": rows}
 
 
+def programming_table(device: Path, unit_name: str) -> dict:
+    """Weight programming per inference of the bundled int8 models, all their ops on the
+    unit (those it runs: Conv, Gemm, MatMul)."""
+    unit = load_soc(device).units[unit_name]
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        digits = Path(tmp) / "digits_int8.onnx"
+        digits.write_bytes(digits_int8().SerializeToString())
+        for name, path, shapes in (
+                ("digits_cnn_int8", digits, {"N": 1}),
+                ("resnet8_int8", ROOT / "workloads" / "resnet8_int8.onnx", None)):
+            graph = load_graph(path, shapes)
+            ops = [op for op in graph.ops if unit.supports(op.op_type, op.dtype)]
+            out[name] = dataclasses.asdict(programming(unit, graph, ops))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", type=Path, default=ROOT / "devices" / "imx8mp_cim.yaml")
@@ -108,6 +132,7 @@ def main() -> None:
     ap.add_argument("--bits", type=int, nargs="+", default=[4, 6, 8, 10, 12])
     args = ap.parse_args()
     result = adc_table(args.device, args.unit, args.bits)
+    result["programming"] = programming_table(args.device, args.unit)
     print(json.dumps(result, indent=1))
     print(f"\ndigits_cnn int8 on {args.unit} ({result['crossbar_rows']} rows, "
           f"{result['dac_bits']}-bit DAC, {result['bits_per_cell']}-bit cells), "
@@ -120,6 +145,13 @@ def main() -> None:
         print(f"{r['adc_bits']:>8} {r['top1']:>7.4f} {r['agrees_with_int8']:>7.4f} "
               f"{str(r['logits_bit_identical']):>9} {r['max_abs_logit_error']:>11.4f} "
               f"{r['inexact_conversions']:>13.4f}{tag}")
+    print(f"\nweight programming per inference on {args.unit}")
+    print(f"{'model':>16} {'reprogrammed ops':>28} {'cell writes':>11} {'writes/cell':>11} "
+          f"{'lifetime':>9} {'resident fit':>12}")
+    for name, p in result["programming"].items():
+        print(f"{name:>16} {' '.join(p['reprogrammed']) or '-':>28} {p['cell_writes']:>11,} "
+              f"{p['writes_per_cell']:>11} {p['lifetime_inferences']:>9.3g} "
+              f"{str(p['fits_together']):>12}")
 
 
 if __name__ == "__main__":

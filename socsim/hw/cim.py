@@ -14,12 +14,14 @@ mapped onto crossbars (:mod:`socsim.hw.cim_mapping`), registered through the uni
   product of :class:`socsim.kernels.cim.CimDot` (rows, DAC bits, bits per cell, ADC bits) as
   its ``integer_dot`` (:class:`socsim.kernels.cim.CimArithmetic`).
 
-Cell writes and endurance: :func:`cell_writes_per_run` and :func:`lifetime_runs`.
+Cell writes and endurance per inference: :func:`programming` (the run summary has no per-kind
+section outside reconfigurations, so benchmarks/bench_cim_adc.py prints it).
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from math import prod
 
 from socsim.config._base import bits_of
@@ -32,7 +34,8 @@ from socsim.hw.kind import Cycles, UnitKind
 from socsim.kernels.arithmetic import Arithmetic
 from socsim.kernels.cim import CimArithmetic, CimDot
 
-__all__ = ["CimKind", "cell_writes_per_run", "crossbars_of", "lifetime_runs", "op_mapping"]
+__all__ = ["CimKind", "Programming", "cell_writes_per_run", "crossbars_of", "lifetime_runs",
+           "op_mapping", "programming"]
 
 _MATMUL = ("MatMul", "MatMulInteger", "QLinearMatMul")
 
@@ -78,6 +81,43 @@ def lifetime_runs(unit: Cim, writes_per_cell_per_run: float) -> float:
     if unit.endurance_writes is None or writes_per_cell_per_run <= 0:
         return float("inf")
     return unit.endurance_writes / writes_per_cell_per_run
+
+
+@dataclass(frozen=True)
+class Programming:
+    """Weight programming of one inference on a ``cim`` unit, for the ops placed on it.
+
+    Attributes:
+        reprogrammed: ops larger than the crossbars, rewritten on every run.
+        cell_writes: cells written per inference.
+        writes_per_cell: writes per inference of the most-written cell (a crossbar is
+            rewritten once per round of each reprogrammed op).
+        lifetime_inferences: inferences until that cell reaches ``endurance_writes`` (inf for
+            SRAM or no writes).
+        resident_tiles: crossbars the other ops keep their weights in.
+        fits_together: whether those fit the unit at once; if not, the real unit would also
+            reprogram between them, which the per-op cost does not charge.
+    """
+
+    reprogrammed: tuple[str, ...]
+    cell_writes: int
+    writes_per_cell: int
+    lifetime_inferences: float
+    resident_tiles: int
+    fits_together: bool
+
+
+def programming(unit: Cim, graph: Graph, ops: Iterable[Op]) -> Programming:
+    """The :class:`Programming` of ``ops`` (those of ``graph`` placed on ``unit``)."""
+    maps = [(op.name, op_mapping(unit, op, graph)) for op in ops]
+    maps = [(name, mp) for name, mp in maps if mp is not None]
+    again = [(name, mp) for name, mp in maps if mp.reprogrammed]
+    writes = sum(mp.rounds for _, mp in again)
+    resident = sum(mp.tiles for _, mp in maps if not mp.reprogrammed)
+    return Programming(reprogrammed=tuple(name for name, _ in again),
+                       cell_writes=sum(mp.cell_writes for _, mp in again),
+                       writes_per_cell=writes, lifetime_inferences=lifetime_runs(unit, writes),
+                       resident_tiles=resident, fits_together=resident <= unit.crossbars)
 
 
 class CimKind(UnitKind):

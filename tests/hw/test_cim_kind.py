@@ -9,7 +9,7 @@ import pytest
 from socsim.config import load_soc
 from socsim.errors import ConfigError
 from socsim.graph import load_graph
-from socsim.hw.cim import CimKind, lifetime_runs, op_mapping
+from socsim.hw.cim import CimKind, lifetime_runs, op_mapping, programming
 from socsim.hw.cost import op_cost
 from socsim.hw.kind import available_unit_kinds, kind_of
 from socsim.kernels.cim import CimDot
@@ -122,3 +122,24 @@ def test_more_adcs_than_columns_is_refused(tmp_path):
     path = _device_with(tmp_path, "adcs_per_crossbar: 16", "adcs_per_crossbar: 32")
     with pytest.raises(ConfigError, match="adcs_per_crossbar=32 exceeds crossbar_cols=16"):
         load_soc(path)
+
+
+def test_programming_of_resnet8_counts_the_reprogrammed_layer(soc):
+    # stack3_conv2: 64 -> 64 channels, 3x3: K = 576 (9 row tiles), N * J = 128 (8 column
+    # tiles) = 72 crossbars > 64: 2 rounds, 576 * 64 * 2 = 73,728 cell writes per run.
+    unit = soc.units["cim"]
+    graph = load_graph(REPO / "workloads" / "resnet8_int8.onnx")
+    prog = programming(unit, graph, graph.ops)
+    assert prog.reprogrammed == ("stack3_conv2",)
+    assert prog.cell_writes == 576 * 64 * 2 and prog.writes_per_cell == 2
+    assert prog.lifetime_inferences == float("inf")          # SRAM
+    rram = unit.model_copy(update={"endurance_writes": 1e6})
+    assert programming(rram, graph, graph.ops).lifetime_inferences == 5e5
+    # the other layers keep 2+6+6+12+4+20+40+8+2 = 100 crossbars: more than 64 together
+    assert prog.resident_tiles == 100 and not prog.fits_together
+
+
+def test_programming_of_digits_is_one_deployment(soc, digits):
+    prog = programming(soc.units["cim"], digits, digits.ops)
+    assert prog.reprogrammed == () and prog.cell_writes == 0
+    assert prog.resident_tiles == 36 and prog.fits_together
