@@ -121,7 +121,10 @@ def programming_table(device: Path, unit_name: str) -> dict:
                 ("resnet8_int8", ROOT / "workloads" / "resnet8_int8.onnx", None)):
             graph = load_graph(path, shapes)
             ops = [op for op in graph.ops if unit.supports(op.op_type, op.dtype)]
-            out[name] = dataclasses.asdict(programming(unit, graph, ops))
+            row = dataclasses.asdict(programming(unit, graph, ops))
+            if row["lifetime_inferences"] == float("inf"):
+                row["lifetime_inferences"] = None  # unlimited (strict JSON has no Infinity)
+            out[name] = row
     return out
 
 
@@ -150,7 +153,7 @@ def main() -> None:
           f"{'lifetime':>9} {'resident fit':>12}")
     for name, p in result["programming"].items():
         print(f"{name:>16} {' '.join(p['reprogrammed']) or '-':>28} {p['cell_writes']:>11,} "
-              f"{p['writes_per_cell']:>11} {p['lifetime_inferences']:>9.3g} "
+              f"{p['writes_per_cell']:>11} {p['lifetime_inferences'] or 'unlimited':>9} "
               f"{str(p['fits_together']):>12}")
 
 
