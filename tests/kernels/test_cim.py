@@ -201,3 +201,18 @@ def test_tabulated_adc_equals_the_formula(monkeypatch):
     direct, s2 = crossbar_product(a, w, 8, 8, spec)
     np.testing.assert_array_equal(tabulated, direct)
     assert s1 == s2 and s1.inexact > 0
+
+
+def test_batched_matmul_hook_is_one_product_per_batch_entry():
+    """CimDot.matmul on batched weights (a MatMul of activations) equals a loop of 2-D
+    products, and is exact with enough bits."""
+    rng = np.random.default_rng(5)
+    a = rng.integers(-128, 128, (3, 4, 20)).astype(np.int8)
+    b = rng.integers(-128, 128, (3, 20, 6)).astype(np.int8)
+    low = CimDot(8, 2, 2, 3)
+    got = low.matmul(a, np.int8(2), b, None)
+    for i in range(3):
+        np.testing.assert_array_equal(got[i], cim_matmul(a[i], 2, b[i], None, low)[0])
+    exact = CimDot(8, 2, 2, exact_adc_bits(low))
+    want = np.matmul(a.astype(np.int64) - 2, b.astype(np.int64))
+    np.testing.assert_array_equal(exact.matmul(a, np.int8(2), b, None), want)
