@@ -7,7 +7,8 @@ installed onnxruntime picks on this host from its CPU features, as one target am
 
 :class:`Arithmetic` is the one definition of the fields, their types, defaults and
 descriptions (``metadata["description"]``); the device files' ``arithmetic`` block
-(:class:`socsim.config.units.base.ArithmeticSpec`) is built from these fields.
+(:class:`socsim.config.units.base.ArithmeticSpec`) is built from these fields (except those
+with ``metadata["device_file"] = False``, which a unit kind's arithmetic hook sets).
 """
 
 from __future__ import annotations

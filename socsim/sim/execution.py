@@ -15,7 +15,7 @@ from socsim.hw.timing import compute_ns
 from socsim.sim.memory import MemoryPool
 from socsim.sim.program import Inference, OpSpec
 from socsim.sim.stations import UnitState
-from socsim.sim.trace import OpRecord
+from socsim.sim.trace import OpRecord, new_record
 
 
 class OpExecution:
@@ -72,10 +72,10 @@ class OpExecution:
         if cache is not None:
             cache.done(spec.wkey)
             self.memory.released()  # its pages are evictable again
-        self.trace.ops.append(OpRecord(
+        self.trace.ops.append(new_record(OpRecord, (
             inf.prog.name, inf.index, spec.name, spec.op_type, spec.dtype, unit.name, engine,
             start, end, spec.cycles, spec.macs, spec.util, spec.in_total,
-            spec.weight_bytes, spec.out_total, dyn_pj, sram_pj, dram_pj, static_pj, freq, volt))
+            spec.weight_bytes, spec.out_total, dyn_pj, sram_pj, dram_pj, static_pj, freq, volt)))
         for t in spec.inputs:
             self._unref(inf, t)
         for t in spec.outputs:
@@ -85,10 +85,10 @@ class OpExecution:
               dram_bytes: dict[str, int] | None, prepare: Generator | None = None):
         """The one "hold a unit for this long" path of ops and layout conversions.
 
-        Take one of ``unit``'s engines (waiting for one), run ``prepare`` holding it (making the
-        op's configuration resident on a reconfigurable unit; None: nothing), then keep it for the roofline time
-        ``⌈max(compute, SRAM time + DRAM streams)⌉`` of ``cycles`` at the operating point of
-        the start and of the memory traffic (``mem_ns`` of SRAM time, ``dram_bytes`` streamed
+        Take one of ``unit``'s engines (waiting for one), run ``prepare`` holding it (making
+        the op's configuration resident on a reconfigurable unit; None: nothing), then keep it
+        for the roofline time ``⌈max(compute, SRAM time + DRAM streams)⌉`` of ``cycles`` at
+        the operating point of the start and of the memory traffic (``mem_ns`` of SRAM time, ``dram_bytes`` streamed
         as flows that share each DRAM's bandwidth; None: none); release it and charge the op
         its share of the unit's leakage meanwhile.
 

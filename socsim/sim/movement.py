@@ -15,7 +15,7 @@ from socsim.hw.timing import transfer_ns
 from socsim.sim.memory import MemoryPool
 from socsim.sim.program import Inference, OpSpec
 from socsim.sim.stations import UnitState
-from socsim.sim.trace import OpRecord, TransferRecord
+from socsim.sim.trace import OpRecord, TransferRecord, new_record
 
 
 class DataMovement:
@@ -33,9 +33,9 @@ class DataMovement:
                 producer = inf.prog.producer[t]
                 if producer is not None and producer != unit.name and owner == producer:
                     now = self.env.now
-                    self.trace.transfers.append(TransferRecord(
+                    self.trace.transfers.append(new_record(TransferRecord, (
                         inf.prog.name, inf.index, inf.prog.tensor_names[t], "zero_copy", mem,
-                        mem, inf.prog.nbytes[t], now, now, None, None, 0.0, 0.0, 0.0))
+                        mem, inf.prog.nbytes[t], now, now, None, None, 0.0, 0.0, 0.0)))
                 return mem
         return None
 
@@ -75,9 +75,9 @@ class DataMovement:
         route = yield from self.memory.fit(partial(self._route_for, inf, t, unit, need))
         src, engine_name, dst, size, fmt, nbytes = route
         start, end, engine, channel = yield from self._dma(engine_name, nbytes, src, dst)
-        self.trace.transfers.append(TransferRecord(
+        self.trace.transfers.append(new_record(TransferRecord, (
             inf.prog.name, inf.index, inf.prog.tensor_names[t], "dma", src, dst, nbytes, start,
-            end, engine_name, channel, *self._transfer_pj(engine_name, src, dst, nbytes)))
+            end, engine_name, channel, *self._transfer_pj(engine_name, src, dst, nbytes))))
         inf.locs[t].append((dst, unit.name, size, fmt))
         done.succeed(dst)
         return dst
@@ -117,10 +117,10 @@ class DataMovement:
         unit.ops += 1
         self.pools[src].read_bytes += in_b
         self.pools[dst].written_bytes += out_b
-        self.trace.ops.append(OpRecord(
+        self.trace.ops.append(new_record(OpRecord, (
             prog.name, inf.index, f"{prog.tensor_names[t]}>{need[0]}/c{need[1]}@{unit.name}",
             "LayoutConvert", dtype, unit.name, engine, start, end, cycles, 0, 0.0, in_b, 0,
-            out_b, dyn_pj, sram_pj, dram_pj, static_pj, freq, volt))
+            out_b, dyn_pj, sram_pj, dram_pj, static_pj, freq, volt)))
         inf.locs[t].append((dst, unit.name, size, need))
         return dst
 

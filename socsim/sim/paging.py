@@ -17,7 +17,7 @@ from functools import partial
 import simpy
 
 from socsim.sim.program import Inference, OpSpec
-from socsim.sim.trace import EvictionRecord, TransferRecord
+from socsim.sim.trace import EvictionRecord, TransferRecord, new_record
 
 #: A segment's key: (workload index, op index).
 SegmentKey = tuple[int, int]
@@ -143,10 +143,10 @@ class WeightPaging:
         start, end, engine, channel = yield from self._dma(spec.wengine, spec.weight_bytes,
                                                            src, dst)
         self.trace.page_faults += size // cache.pool.page
-        self.trace.transfers.append(TransferRecord(
+        self.trace.transfers.append(new_record(TransferRecord, (
             inf.prog.name, inf.index, f"{spec.name}:weights", "page_in", src, dst,
             spec.weight_bytes, start, end, spec.wengine, channel,
-            *self._transfer_pj(spec.wengine, src, dst, spec.weight_bytes)))
+            *self._transfer_pj(spec.wengine, src, dst, spec.weight_bytes))))
         cache.insert(spec.wkey, size, spec.wpin)
 
     def _evicted(self, key: SegmentKey, size: int) -> None:

@@ -103,6 +103,11 @@ class CounterRecord(NamedTuple):
     value: float
 
 
+#: ``new_record(OpRecord, (field, ...))``: a record from one tuple of its fields in order, as
+#: the engine's per-op paths build them (a NamedTuple's own constructor is a Python call per
+#: record, about 5% of a timing-only run; this is tuple's, in C)
+new_record = tuple.__new__
+
 OP_COLUMNS: tuple[str, ...] = OpRecord._fields
 TRANSFER_COLUMNS: tuple[str, ...] = TransferRecord._fields
 EVICTION_COLUMNS: tuple[str, ...] = EvictionRecord._fields
@@ -115,9 +120,9 @@ class Trace:
     """Everything one simulation run recorded.
 
     Attributes:
-        ops: one tuple per executed op (:data:`OP_COLUMNS`).
-        transfers: one per DMA transfer or zero-copy hand-off (:data:`TRANSFER_COLUMNS`).
-        inferences: one per completed inference (:data:`INFERENCE_COLUMNS`).
+        ops: one :class:`OpRecord` per executed op or layout conversion.
+        transfers: one :class:`TransferRecord` per DMA transfer, page-in or zero-copy hand-off.
+        inferences: one :class:`InferenceRecord` per completed inference.
         makespan_ns: simulated time at which the last inference completed.
         idle_static_pj: static energy of each unit outside its ops, and of each memory, pJ.
         units: the SoC's unit names; dma_engines: its DMA engine names.
@@ -131,10 +136,9 @@ class Trace:
             spill_bytes: their bytes.
         page_faults: weight pages paged into a ``weights_cache`` SRAM on a miss (each page-in
             is also a ``page_in`` transfer).
-        evictions: one per weight segment evicted from an SRAM (:data:`EVICTION_COLUMNS`).
-        reconfigs: one per reconfiguration of a reconfigurable unit (an FPGA's partial
-            reconfiguration), loading the configuration (``kernel``) an op needs (:data:`RECONFIG_COLUMNS`; ``evicted`` names the kernels it replaced, joined
-            by spaces).
+        evictions: one :class:`EvictionRecord` per weight segment evicted from an SRAM.
+        reconfigs: one :class:`ReconfigRecord` per reconfiguration of a reconfigurable unit
+            (an FPGA's partial reconfiguration).
         notes: messages for the user (placement fallbacks, ...).
         ledger: the engine's own running totals, counted apart from these records
             (:mod:`socsim.sim.ledger`), to check the records against.

@@ -18,6 +18,7 @@ x[1,256] @ W[256,64] then Relu):
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import pytest
@@ -25,6 +26,7 @@ import pytest
 from socsim.config.loading import load_soc
 from socsim.errors import ConfigError
 from socsim.hw import governors, kind
+from socsim.hw.estimate import op_run_ns
 from socsim.run import run_scenario
 from tests.conftest import write_scenario
 
@@ -144,6 +146,14 @@ def test_a_plugin_unit_kind_and_governor_run_a_scenario(tmp_path, two_op_path, p
     assert result.summary["inferences"] == 2
     assert result.summary["units"]["tree"]["ops"] == 4
     assert "z" in "".join(result.functional.outputs)  # the functional path ran on it too
+    # the policies' estimate at the point crawl chose equals the simulated time, op by op
+    soc, graph = result.scenario.device, result.jobs[0].graph
+    unit = soc.units["tree"]
+    first = ops[ops["inference"] == 0].set_index("op")
+    for op in graph.ops:
+        estimate = op_run_ns(unit, op, graph, soc, unit.dvfs.point(50))
+        row = first.loc[op.name]
+        assert row["end_ns"] - row["start_ns"] == math.ceil(estimate), op.name
 
 
 def test_an_unknown_kind_lists_the_registered_ones_with_the_plugin(tmp_path, plugin):

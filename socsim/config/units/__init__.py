@@ -18,6 +18,7 @@ from pydantic import Field, SerializeAsAny, TypeAdapter, ValidationInfo, WrapVal
 from socsim.config.units.base import (
     OP_FAMILIES,
     Arithmetic,
+    ArithmeticSpec,
     Efficiency,
     OpFamily,
     UnitBase,
@@ -28,7 +29,7 @@ from socsim.config.units.dsp import Dsp
 from socsim.config.units.fpga import FPGA_RESOURCES, Fpga, FpgaFabric, FpgaKernel
 from socsim.config.units.npu import Npu
 
-__all__ = ["FPGA_RESOURCES", "OP_FAMILIES", "Arithmetic", "Cpu", "Dsp", "Efficiency", "Fpga",
+__all__ = ["FPGA_RESOURCES", "OP_FAMILIES", "Arithmetic", "ArithmeticSpec", "Cpu", "Dsp", "Efficiency", "Fpga",
            "FpgaFabric", "FpgaKernel", "Npu", "OpFamily", "Unit", "UnitBase", "check_families",
            "unit_config_classes"]
 

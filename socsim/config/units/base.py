@@ -27,7 +27,8 @@ from socsim.config._base import (
 from socsim.config.power import Dvfs, Power, Thermal
 from socsim.kernels.arithmetic import Arithmetic
 
-__all__ = ["OP_FAMILIES", "Arithmetic", "ArithmeticSpec", "Efficiency", "OpFamily", "UnitBase", "check_families"]
+__all__ = ["OP_FAMILIES", "Arithmetic", "ArithmeticSpec", "Efficiency", "OpFamily", "UnitBase",
+           "check_families"]
 
 #: Operator families the cost models distinguish (see :func:`socsim.graph.cost.family_of`).
 OpFamily = Literal["conv", "depthwise", "gemm", "elementwise", "pool", "reduce", "normalize",
@@ -44,12 +45,14 @@ class _ArithmeticFields(Spec):
 def _arithmetic_spec() -> type[Spec]:
     """The ``arithmetic`` block of a unit: the fields of the kernels' :class:`Arithmetic`
     (names, types, defaults, descriptions), with the device files' plausible range on the
-    accumulator width."""
+    accumulator width. A field with ``metadata["device_file"] = False`` is left out: a unit
+    kind's :meth:`~socsim.hw.kind.UnitKind.arithmetic` hook sets it from the kind's own
+    config instead."""
     hints = typing.get_type_hints(Arithmetic)
     fields: dict[str, Any] = {
         f.name: (_CONFIG_TYPES.get(f.name, hints[f.name]),
                  Field(f.default, description=f.metadata["description"]))
-        for f in dataclasses.fields(Arithmetic)}
+        for f in dataclasses.fields(Arithmetic) if f.metadata.get("device_file", True)}
     return create_model("ArithmeticSpec", __base__=_ArithmeticFields, __module__=__name__,
                         __doc__="Integer arithmetic of a unit: accumulator width, dot-product "
                         "form, requantization rounding, float kernels.", **fields)
