@@ -33,8 +33,8 @@ from socsim.config import load_soc
 from socsim.execute import compile_model
 from socsim.graph import load_graph
 from socsim.hw.cim import programming
+from socsim.kernels.arithmetic import Arithmetic
 from socsim.kernels.cim import (
-    CimArithmetic,
     CimDot,
     cim_conv,
     cim_matmul,
@@ -89,7 +89,7 @@ def adc_table(device: Path, unit_name: str, bits: list[int]) -> dict:
     for b in [*bits, exact]:
         dot = CountingDot(CimDot(unit.crossbar_rows, unit.dac_bits, unit.bits_per_cell, b))
         t0 = time.perf_counter()
-        arith = CimArithmetic(integer_dot=dot)
+        arith = Arithmetic(integer_dot=dot)
         y = compile_model(model, arithmetic=arith).run(feeds).outputs[out]
         rows.append({
             "adc_bits": b,

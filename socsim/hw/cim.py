@@ -12,7 +12,7 @@ mapped onto crossbars (:mod:`socsim.hw.cim_mapping`), registered through the uni
   + cell_writes * program_pj_per_cell + elem_ops * energy_pj_per_op[dtype]``;
 - arithmetic: the target of the unit's ``arithmetic`` block with the ADC-quantized integer dot
   product of :class:`socsim.kernels.cim.CimDot` (rows, DAC bits, bits per cell, ADC bits) as
-  its ``integer_dot`` (:class:`socsim.kernels.cim.CimArithmetic`).
+  its ``integer_dot``.
 
 Cell writes and endurance per inference: :func:`programming` (the run summary has no per-kind
 section outside reconfigurations, so benchmarks/bench_cim_adc.py prints it).
@@ -21,7 +21,7 @@ section outside reconfigurations, so benchmarks/bench_cim_adc.py prints it).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 from math import prod
 
 from socsim.config._base import bits_of
@@ -32,7 +32,7 @@ from socsim.graph.ir import Graph, Op
 from socsim.hw.cim_mapping import Crossbars, Mapping, map_gemm
 from socsim.hw.kind import Cycles, UnitKind
 from socsim.kernels.arithmetic import Arithmetic
-from socsim.kernels.cim import CimArithmetic, CimDot
+from socsim.kernels.cim import CimDot
 
 __all__ = ["CimKind", "Programming", "cell_writes_per_run", "crossbars_of", "lifetime_runs",
            "op_mapping", "programming"]
@@ -161,7 +161,6 @@ class CimKind(UnitKind):
         return energy * (point.voltage_v / unit.dvfs.nominal.voltage_v) ** 2
 
     def arithmetic(self, unit: Cim) -> Arithmetic:
-        base = unit.arithmetic.target()
-        return CimArithmetic(**{f.name: getattr(base, f.name) for f in fields(base)},
-                             integer_dot=CimDot(unit.crossbar_rows, unit.dac_bits,
-                                                unit.bits_per_cell, unit.adc_bits))
+        return replace(unit.arithmetic.target(),
+                       integer_dot=CimDot(unit.crossbar_rows, unit.dac_bits, unit.bits_per_cell,
+                                          unit.adc_bits))

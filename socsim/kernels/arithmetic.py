@@ -14,7 +14,7 @@ with ``metadata["device_file"] = False``, which a unit kind's arithmetic hook se
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -32,9 +32,9 @@ class IntegerDot(Protocol):
     """A target's own integer dot product, replacing the exact sums of Conv and MatMul.
 
     A unit kind whose products are not exact by design (a compute-in-memory unit's partial
-    sums quantized by its ADCs: :class:`socsim.kernels.cim.CimArithmetic`) returns, from its
-    ``arithmetic`` hook, an :class:`Arithmetic` subclass whose ``integer_dot`` is one. Both
-    methods return int64 sums of ``(x - x_zero_point) * (w - w_zero_point)``.
+    sums quantized by its ADCs: :class:`socsim.kernels.cim.CimDot`) returns, from its
+    ``arithmetic`` hook, an :class:`Arithmetic` whose ``integer_dot`` is one. Both methods
+    return int64 sums of ``(x - x_zero_point) * (w - w_zero_point)``.
     """
 
     def matmul(self, a: np.ndarray, a_zero_point: Any, b: np.ndarray, b_zero_point: Any
@@ -69,6 +69,9 @@ class Arithmetic:
         float_kernels: the float32 kernel family whose summation order is followed where the
             order changes the bits (Softmax, Gelu/Erf, LayerNormalization, MatMul):
             ``mlas_avx512f`` (16 lanes) or ``mlas_fma3`` (MLAS's AVX2/FMA3 kernels, 8 lanes).
+        integer_dot: the target's own integer dot product (:class:`IntegerDot`) for Conv,
+            ConvInteger, QLinearConv, MatMulInteger, QLinearMatMul and QGemm; None: exact sums
+            as ``dot`` says. Not in device files: a unit kind's arithmetic hook sets it.
     """
 
     accumulator_bits: int = field(default=32, metadata={
@@ -84,10 +87,11 @@ class Arithmetic:
         "description": "Float32 kernels whose summation order is followed (Softmax, Gelu, "
         "LayerNormalization, MatMul): MLAS AVX-512F (16 lanes) or FMA3 (8)."})
 
-    #: The target's own integer dot product for Conv, ConvInteger, QLinearConv, MatMulInteger,
-    #: QLinearMatMul and QGemm; None: exact sums as ``dot`` says. Not a field (the device
-    #: files' ``arithmetic`` block is built from the fields): a subclass sets it.
-    integer_dot: ClassVar[IntegerDot | None] = None
+    integer_dot: IntegerDot | None = field(default=None, metadata={
+        "device_file": False,
+        "description": "The target's own integer dot product (Conv, ConvInteger, QLinearConv, "
+        "MatMulInteger, QLinearMatMul, QGemm) instead of exact sums; set by a unit kind's "
+        "arithmetic hook (a CiM unit's ADC-quantized partial sums), not in device files."})
 
     def __post_init__(self) -> None:
         if not 2 <= self.accumulator_bits <= 32:

@@ -39,10 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from socsim.kernels._gemm import im2col, pad_spatial
-from socsim.kernels.arithmetic import Arithmetic, IntegerDot
 from socsim.kernels.dtypes import as_int, elem_type_of, int_range
 
-__all__ = ["AdcStats", "CimArithmetic", "CimDot", "adc_dequantize", "adc_quantize",
+__all__ = ["AdcStats", "CimDot", "adc_dequantize", "adc_quantize",
            "cim_conv", "cim_matmul", "crossbar_product", "exact_adc_bits", "full_scale",
            "operand_bits", "round_half_even_div"]
 
@@ -95,18 +94,6 @@ class CimDot:
         """A convolution as :func:`cim_conv`."""
         return cim_conv(x, x_zero_point, w, w_zero_point, group, strides, dilations, pads,
                         self)[0]
-
-
-@dataclass(frozen=True)
-class CimArithmetic(Arithmetic):
-    """A CiM unit's arithmetic: an :class:`Arithmetic` whose integer dot product is the
-    crossbars' (:class:`CimDot`) instead of the exact sum.
-
-    Attributes:
-        integer_dot: the crossbar and converters, a :class:`CimDot` (None: exact sums).
-    """
-
-    integer_dot: IntegerDot | None = None
 
 
 @dataclass(frozen=True)

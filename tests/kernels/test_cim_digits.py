@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from socsim.execute import compile_model
-from socsim.kernels.cim import CimArithmetic, CimDot, exact_adc_bits
+from socsim.kernels.arithmetic import Arithmetic
+from socsim.kernels.cim import CimDot, exact_adc_bits
 from socsim.quant import Recipe, quantize_static
 from tests.conftest import REPO
 
@@ -32,7 +33,7 @@ def digits():
 
 def _logits(digits, adc_bits: int) -> np.ndarray:
     model, test, out, _ = digits
-    arith = CimArithmetic(integer_dot=CimDot(ROWS, DAC, CELL, adc_bits))
+    arith = Arithmetic(integer_dot=CimDot(ROWS, DAC, CELL, adc_bits))
     return compile_model(model, arithmetic=arith).run({"input": test["input"]}).outputs[out]
 
 
