@@ -38,7 +38,9 @@ How to add a unit kind (a compute-in-memory macro, say ``cim``):
 
    Override only the hooks whose default does not fit (weights that stay in the crossbar:
    :meth:`~UnitKind.operand_bytes`; ADC and DAC energy: :meth:`~UnitKind.dynamic_pj`; ADC
-   quantisation of partial sums: :meth:`~UnitKind.arithmetic`; weight programming as a
+   quantisation of partial sums: :meth:`~UnitKind.arithmetic` returning an
+   :class:`~socsim.kernels.arithmetic.Arithmetic` whose ``integer_dot`` replaces the exact
+   integer sums, as ``socsim.hw.cim`` does; weight programming as a
    resource made resident before an op runs: :meth:`~UnitKind.reconfigurable` returning an
    object with the :class:`Reconfigurable` methods, and :meth:`~UnitKind.configuration`).
 3. **Registration**: a third-party package declares an entry point in its ``pyproject.toml``::
@@ -78,6 +80,7 @@ BUILTIN_KINDS: dict[str, str] = {
     "npu": "socsim.hw.npu:NpuKind",
     "dsp": "socsim.hw.dsp:DspKind",
     "fpga": "socsim.hw.fpga:FpgaKind",
+    "cim": "socsim.hw.cim:CimKind",
 }
 
 #: unit kinds by name: the built-ins, then the ``socsim.units`` entry-point group

@@ -14,7 +14,9 @@ with ``metadata["device_file"] = False``, which a unit kind's arithmetic hook se
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Protocol
+
+import numpy as np
 
 RequantMode = Literal["onnx_rne", "tflite_double", "tflite_single"]
 REQUANT_MODES: tuple[str, ...] = ("onnx_rne", "tflite_double", "tflite_single")
@@ -24,6 +26,26 @@ DOT_MODES: tuple[str, ...] = ("exact", "u8s8_pairs_int16")
 
 FloatKernels = Literal["mlas_avx512f", "mlas_fma3"]
 FLOAT_KERNELS: tuple[str, ...] = ("mlas_avx512f", "mlas_fma3")
+
+
+class IntegerDot(Protocol):
+    """A target's own integer dot product, replacing the exact sums of Conv and MatMul.
+
+    A unit kind whose products are not exact by design (a compute-in-memory unit's partial
+    sums quantized by its ADCs: :class:`socsim.kernels.cim.CimDot`) returns, from its
+    ``arithmetic`` hook, an :class:`Arithmetic` whose ``integer_dot`` is one. Both methods
+    return int64 sums of ``(x - x_zero_point) * (w - w_zero_point)``.
+    """
+
+    def matmul(self, a: np.ndarray, a_zero_point: Any, b: np.ndarray, b_zero_point: Any
+               ) -> np.ndarray:
+        """``(..., K) @ (K, N)`` or batched ``(..., K, N)`` (b's zero points scalar or per
+        column)."""
+
+    def conv(self, x: np.ndarray, x_zero_point: Any, w: np.ndarray, w_zero_point: Any,
+             group: int, strides: list[int], dilations: list[int], pads: list[int]
+             ) -> np.ndarray:
+        """An ``(N, C, ...)`` by ``(M, C/group, ...)`` convolution with explicit pads."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,9 @@ class Arithmetic:
         float_kernels: the float32 kernel family whose summation order is followed where the
             order changes the bits (Softmax, Gelu/Erf, LayerNormalization, MatMul):
             ``mlas_avx512f`` (16 lanes) or ``mlas_fma3`` (MLAS's AVX2/FMA3 kernels, 8 lanes).
+        integer_dot: the target's own integer dot product (:class:`IntegerDot`) for Conv,
+            ConvInteger, QLinearConv, MatMulInteger, QLinearMatMul and QGemm; None: exact sums
+            as ``dot`` says. Not in device files: a unit kind's arithmetic hook sets it.
     """
 
     accumulator_bits: int = field(default=32, metadata={
@@ -61,6 +86,12 @@ class Arithmetic:
     float_kernels: FloatKernels = field(default="mlas_avx512f", metadata={
         "description": "Float32 kernels whose summation order is followed (Softmax, Gelu, "
         "LayerNormalization, MatMul): MLAS AVX-512F (16 lanes) or FMA3 (8)."})
+
+    integer_dot: IntegerDot | None = field(default=None, metadata={
+        "device_file": False,
+        "description": "The target's own integer dot product (Conv, ConvInteger, QLinearConv, "
+        "MatMulInteger, QLinearMatMul, QGemm) instead of exact sums; set by a unit kind's "
+        "arithmetic hook (a CiM unit's ADC-quantized partial sums), not in device files."})
 
     def __post_init__(self) -> None:
         if not 2 <= self.accumulator_bits <= 32:

@@ -45,6 +45,9 @@ def _int_conv(ctx: KernelContext, x: np.ndarray, x_zp: np.ndarray | None, w: np.
               w_zp: np.ndarray | None) -> np.ndarray:
     """Exact ``sum((x - x_zp) * (w - w_zp))`` as integral float64, shape (N, M, *out)."""
     strides, dil, pads, group = _geometry(ctx, x, w)
+    if ctx.arithmetic.integer_dot is not None:  # the unit's own dot product (e.g. CiM ADCs)
+        return ctx.arithmetic.integer_dot.conv(x, x_zp, w, w_zp, group, strides, dil,
+                                               pads).astype(np.float64)
 
     def prep() -> tuple[np.ndarray, float]:
         wi = as_int(w, np.int64)
@@ -108,7 +111,8 @@ def qlinear_conv(ctx: KernelContext, x: np.ndarray, x_scale: np.ndarray,
         constant = all(ctx.is_const(i) for i in range(1, 8 if b is None else 9))
         plan = plan_qlinear_conv(ctx.attrs, ctx.arithmetic, x.dtype, x_scale, x_zero_point, w,
                                  w_scale, w_zero_point, y_scale, y_zero_point, b
-                                 ) if constant and x.ndim == 4 else None
+                                 ) if (constant and x.ndim == 4
+                                       and ctx.arithmetic.integer_dot is None) else None
         if constant:
             ctx.cache[key] = plan
     if plan is not None:

@@ -56,6 +56,9 @@ def _b_prepared(ctx: KernelContext, b: np.ndarray, b_zp: np.ndarray | None, b_id
 def _int_product(ctx: KernelContext, a: np.ndarray, a_zp: np.ndarray | None, b: np.ndarray,
                  b_zp: np.ndarray | None, b_idx: int, zp_idx: int, trans_b: bool = False
                  ) -> np.ndarray:
+    if ctx.arithmetic.integer_dot is not None:  # the unit's own dot product (e.g. CiM ADCs)
+        bt = np.swapaxes(b, -1, -2) if trans_b else b
+        return ctx.arithmetic.integer_dot.matmul(a, a_zp, bt, b_zp).astype(np.float64)
     bf, l1 = _b_prepared(ctx, b, b_zp, b_idx, zp_idx, trans_b)
     bound = act_bound(a, a_zp) * l1
     dt = exact_dtype(bound) or np.float64
