@@ -92,6 +92,9 @@ def load_model(source: str | Path | onnx.ModelProto,
             dimension without a size; a zero-size tensor; an empty graph; NaN weights.
         UnsupportedOpError: an op type socsim cannot cost.
     """
+    if isinstance(source, (str, Path)) and Path(source).suffix.lower() == ".tflite":
+        from socsim.graph.tflite_graph import load_tflite_model  # a .tflite: read as TFLite
+        return load_tflite_model(source)
     model, name, path = _read(source)
     where = path or name
     check_opsets(model, where)

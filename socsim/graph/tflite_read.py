@@ -214,3 +214,14 @@ def read_tflite(path: str | Path) -> TflModel:
         raise ModelError(f"{path}: not a readable TFLite model ({type(exc).__name__}: {exc})",
                          hint="re-export it with the TFLite converter") from None
     return TflModel(path.stem, str(path), tensors, tuple(ops), inputs, outputs)
+
+
+def tensor_names(model: TflModel) -> list[str]:
+    """Unique names of the model's tensors by index: a repeated name gets ``#<index>``."""
+    seen: set[str] = set()
+    out = []
+    for t in model.tensors:
+        n = t.name if t.name not in seen else f"{t.name}#{t.index}"
+        seen.add(n)
+        out.append(n)
+    return out

@@ -86,7 +86,7 @@ class Softmax(TflKernel):
         inv = (_F32(1.0) / (total * self.y.s).astype(_F32)).astype(_F32)
         v = round_away((e * inv).astype(_F32)).astype(np.int64) + self.y.zp
         lo, hi = self.y.range
-        return (self.clamp(v, lo, hi, self.y.dtype),)
+        return (self.clamp(v, lo, hi, self.y),)
 
 
 def _srdhm16(a: np.ndarray, b: int) -> np.ndarray:
@@ -157,7 +157,7 @@ class HardSwish(TflKernel):
         rel = (rel + (1 << 15)) >> 1
         out = _rdpot(_sdhm16(rel, pre_out), -self.out_e) + self.y.zp
         lo, hi = self.y.range
-        return (self.clamp(out, lo, hi, self.y.dtype),)
+        return (self.clamp(out, lo, hi, self.y),)
 
 
 def _xy(op, tensors) -> tuple[QParams, QParams]:

@@ -16,6 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from socsim.errors import UnsupportedOpError
+from socsim.kernels.dtypes import count_saturated
 from socsim.kernels.requant import (
     multiply_double,
     multiply_single,
@@ -130,11 +131,14 @@ class TflKernel:
     def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
         raise NotImplementedError
 
-    def clamp(self, v: np.ndarray, lo: int, hi: int, dtype: str) -> np.ndarray:
-        """Clamps to ``[lo, hi]`` and casts; counts values clamped beyond the type's range."""
-        tlo, thi = _RANGES[dtype]
-        self.count("output_saturations", np.count_nonzero((v < tlo) | (v > thi)))
-        return np.clip(v, lo, hi).astype(dtype)
+    def clamp(self, v: np.ndarray, lo: int, hi: int, out: QParams) -> np.ndarray:
+        """Clamps to ``[lo, hi]`` and casts to ``out``'s type; counts the values beyond the
+        type's range as saturations, except at the bound the zero point sits on (a ReLU's
+        floor: :func:`socsim.kernels.dtypes.count_saturated`)."""
+        tlo, thi = out.range
+        self.count("output_saturations", count_saturated(v < tlo, out.zp, tlo)
+                   + count_saturated(v > thi, out.zp, thi))
+        return np.clip(v, lo, hi).astype(out.dtype)
 
 
 Builder = Callable[..., TflKernel]

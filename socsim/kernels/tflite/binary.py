@@ -55,7 +55,7 @@ class AddSub(TflKernel):
         self.count("requant_overflows", self.ma.overflows + self.mb.overflows
                    + self.my.overflows)
         self.ma.overflows = self.mb.overflows = self.my.overflows = 0
-        return (self.clamp(out, self.lo, self.hi, self.y.dtype),)
+        return (self.clamp(out, self.lo, self.hi, self.y),)
 
 
 class Mul(TflKernel):
@@ -77,7 +77,7 @@ class Mul(TflKernel):
         out = self.m(prod) + self.y.zp
         self.count("requant_overflows", self.m.overflows)
         self.m.overflows = 0
-        return (self.clamp(out, self.lo, self.hi, self.y.dtype),)
+        return (self.clamp(out, self.lo, self.hi, self.y),)
 
 
 def _act(op) -> str:

@@ -74,7 +74,7 @@ class _Requantized(TflKernel):
         before = self.mult.overflows
         q = self.mult(acc) + self.y.zp
         self.count("requant_overflows", self.mult.overflows - before)
-        return self.clamp(q, self.lo, self.hi, self.y.dtype)
+        return self.clamp(q, self.lo, self.hi, self.y)
 
 
 class Conv2D(_Requantized):

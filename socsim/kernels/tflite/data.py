@@ -36,7 +36,7 @@ class Requantize(TflKernel):
         self.count("requant_overflows", self.m.overflows)
         self.m.overflows = 0
         lo, hi = self.y.range
-        return (self.clamp(out, lo, hi, self.y.dtype),)
+        return (self.clamp(out, lo, hi, self.y),)
 
 
 class Quantize(TflKernel):
@@ -52,7 +52,7 @@ class Quantize(TflKernel):
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray]:
         v = round_away((np.asarray(x, np.float32) / self.y.s).astype(np.float32))
         lo, hi = self.y.range
-        return (self.clamp(v.astype(np.int64) + self.y.zp, lo, hi, self.y.dtype),)
+        return (self.clamp(v.astype(np.int64) + self.y.zp, lo, hi, self.y),)
 
 
 class Dequantize(TflKernel):
@@ -93,7 +93,7 @@ class Concatenation(TflKernel):
             v = round_away((as_i64(x).astype(np.float32) * scale + bias).astype(np.float32))
             parts.append(v.astype(np.int64) + self.y.zp)
         out = np.concatenate(parts, axis=self.axis)
-        return (self.clamp(out, self.lo, self.hi, self.y.dtype),)
+        return (self.clamp(out, self.lo, self.hi, self.y),)
 
 
 class Reshape(TflKernel):

@@ -63,7 +63,7 @@ class AveragePool2D(_Pool):
                 taps(ones, kh, kw, self.stride, (1, 1), pad, out_hw)):
             acc += tap
             count += inside
-        return (self.clamp(_c_div_round(acc, count), self.lo, self.hi, self.y.dtype),)
+        return (self.clamp(_c_div_round(acc, count), self.lo, self.hi, self.y),)
 
 
 class MaxPool2D(_Pool):
@@ -83,7 +83,7 @@ class MaxPool2D(_Pool):
                 taps(xi, kh, kw, self.stride, (1, 1), pad, out_hw),
                 taps(ones, kh, kw, self.stride, (1, 1), pad, out_hw)):
             best = np.maximum(best, np.where(inside > 0, tap, floor))
-        return (self.clamp(best, self.lo, self.hi, self.y.dtype),)
+        return (self.clamp(best, self.lo, self.hi, self.y),)
 
 
 class Mean(TflKernel):
@@ -120,7 +120,7 @@ class Mean(TflKernel):
         out, over = fn(total, np.int64(m), np.int64(shift))
         self.count("requant_overflows", over)
         lo, hi = self.y.range
-        return (self.clamp(out + self.y.zp, lo, hi, self.y.dtype).reshape(self.out_shape),)
+        return (self.clamp(out + self.y.zp, lo, hi, self.y).reshape(self.out_shape),)
 
 
 class ReduceMax(TflKernel):

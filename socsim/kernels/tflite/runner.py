@@ -18,15 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from socsim.errors import ModelError
-from socsim.graph.tflite_read import TflModel, read_tflite
+from socsim.graph.tflite_read import TflModel, read_tflite, tensor_names
 from socsim.kernels.arithmetic import DEFAULT, Arithmetic
 from socsim.kernels.interpreter import ExecutionResult, OpStats
 from socsim.kernels.tflite.base import TflKernel, builder
 
 
-def op_name(model: TflModel, op) -> str:
-    """The name socsim gives a TFLite operator: its first output tensor's name."""
-    return model.tensors[op.outputs[0]].name
+def op_names(model: TflModel) -> list[str]:
+    """The names socsim gives the operators: their first output tensor's (unique) name."""
+    names = tensor_names(model)
+    return [names[op.outputs[0]] for op in model.ops]
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,12 @@ class CompiledTflite:
         """
         self.model = model if isinstance(model, TflModel) else read_tflite(model)
         m = self.model
-        self.input_names = [m.tensors[i].name for i in m.inputs]
-        self.output_names = [m.tensors[i].name for i in m.outputs]
+        names = tensor_names(m)
+        self.input_names = [names[i] for i in m.inputs]
+        self.output_names = [names[i] for i in m.outputs]
         self.constants = {t.index: t.data for t in m.tensors if t.data is not None}
         steps = []
-        for op in m.ops:
-            name = op_name(m, op)
+        for op, name in zip(m.ops, op_names(m)):
             if isinstance(arithmetic, Arithmetic):
                 arith = arithmetic
             elif isinstance(arithmetic, Mapping):
