@@ -12,7 +12,7 @@ quantization with a representative dataset drawn from a fixed seed -> ``<name>.t
 ai-edge-litert interpreter with the reference op resolver (``OpResolverType.BUILTIN_REF``) and
 ``experimental_preserve_all_tensors=True`` runs it on fixed inputs and every tensor it holds is
 saved to ``<name>.npz`` (key ``t<index>``, the tensor's index in subgraph 0; ``names`` lists
-the tensor names by index); tf2onnx converts the .tflite to ``<name>.onnx`` (opset 17).
+the tensor names by index; constants are left out, they are in the .tflite); tf2onnx converts the .tflite to ``<name>.onnx`` (opset 17).
 ``versions.json`` records the versions used.
 """
 
@@ -222,8 +222,12 @@ def run_reference(path: Path, rng: np.random.Generator) -> dict[str, np.ndarray]
     interp.invoke()
     out: dict[str, np.ndarray] = {}
     names = []
+    computed = {i for op in interp._get_ops_details() for i in op["outputs"]}
+    computed |= {d["index"] for d in interp.get_input_details()}
     for d in sorted(interp.get_tensor_details(), key=lambda d: d["index"]):
         names.append(d["name"])
+        if d["index"] not in computed:  # constants: in the .tflite already
+            continue
         try:
             value = interp.get_tensor(d["index"])
         except ValueError:  # tensors without data (none expected with preserve_all_tensors)

@@ -33,6 +33,21 @@ def same_padding(in_size: int, k: int, stride: int, dilation: int, out_size: int
     return max((out_size - 1) * stride + eff - in_size, 0) // 2
 
 
+def out_size(in_hw, k_hw, stride, dilation, padding: str | tuple[int, int, int, int]
+             ) -> tuple[int, int]:
+    """Output height and width: TFLite's ``ComputeOutSize`` for ``SAME`` / ``VALID``, or
+    ``floor((in + pads - effective kernel) / stride) + 1`` for explicit ``(top, left, bottom,
+    right)`` pads (an ONNX model's)."""
+    out = []
+    for axis, (size, k, s, d) in enumerate(zip(in_hw, k_hw, stride, dilation)):
+        eff = (k - 1) * d + 1
+        if isinstance(padding, tuple):
+            out.append((size + padding[axis] + padding[axis + 2] - eff) // s + 1)
+        else:
+            out.append((size + s - 1) // s if padding == "SAME" else (size + s - eff) // s)
+    return out[0], out[1]
+
+
 def taps(x: np.ndarray, kh: int, kw: int, stride: tuple[int, int], dilation: tuple[int, int],
          pad: tuple[int, int], out_hw: tuple[int, int]
          ) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -81,32 +96,32 @@ class Conv2D(_Requantized):
     """CONV_2D, per-channel int8: ``reference/integer_ops/conv.h`` (``ConvPerChannel``) with
     the parameters of ``kernels/conv.cc`` and ``kernels/kernel_util.cc``.
 
-    Weights are ``(O, KH, KW, I)``; the input ``(N, H, W, I)``.
+    Weights are ``(O, KH, KW, I)``; the input ``(N, H, W, I)``; ``padding`` is ``SAME``,
+    ``VALID`` or explicit ``(top, left, bottom, right)`` pads.
     """
 
     opcode = "CONV_2D"
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray | None, x: QParams, w: QParams,
                  y: QParams, *, stride: tuple[int, int], dilation: tuple[int, int],
-                 padding: str, activation: str, arithmetic: Arithmetic = DEFAULT) -> None:
+                 padding: str | tuple[int, int, int, int], activation: str,
+                 arithmetic: Arithmetic = DEFAULT) -> None:
         super().__init__(x, w, y, bias, activation, arithmetic)
         self.weights = (as_i64(weights) - _channel_zp(w, weights.ndim)).astype(np.float64)
         self.stride, self.dilation, self.padding = stride, dilation, padding
 
     def _geometry(self, x: np.ndarray, out_hw: tuple[int, int]) -> tuple[int, int]:
         kh, kw = self.weights.shape[1:3]
+        if isinstance(self.padding, tuple):
+            return self.padding[0], self.padding[1]
         if self.padding != "SAME":
             return 0, 0
         return (same_padding(x.shape[1], kh, self.stride[0], self.dilation[0], out_hw[0]),
                 same_padding(x.shape[2], kw, self.stride[1], self.dilation[1], out_hw[1]))
 
     def out_hw(self, x: np.ndarray) -> tuple[int, int]:
-        kh, kw = self.weights.shape[1:3]
-        out = []
-        for size, k, s, d in zip(x.shape[1:3], (kh, kw), self.stride, self.dilation):
-            eff = (k - 1) * d + 1
-            out.append((size + s - 1) // s if self.padding == "SAME" else (size + s - eff) // s)
-        return out[0], out[1]
+        return out_size(x.shape[1:3], self.weights.shape[1:3], self.stride, self.dilation,
+                        self.padding)
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray]:
         out_hw = self.out_hw(x)

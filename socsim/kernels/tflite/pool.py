@@ -15,7 +15,7 @@ from socsim.kernels.tflite.base import (
     register,
     requant_mode,
 )
-from socsim.kernels.tflite.conv import same_padding, taps
+from socsim.kernels.tflite.conv import out_size, same_padding, taps
 
 
 def _c_div_round(acc: np.ndarray, count: np.ndarray | int) -> np.ndarray:
@@ -29,19 +29,21 @@ def _c_div_round(acc: np.ndarray, count: np.ndarray | int) -> np.ndarray:
 
 class _Pool(TflKernel):
     def __init__(self, x: QParams, y: QParams, *, filter_hw: tuple[int, int],
-                 stride: tuple[int, int], padding: str, activation: str) -> None:
+                 stride: tuple[int, int], padding: str | tuple[int, int, int, int],
+                 activation: str) -> None:
         super().__init__()
         self.x, self.y = x, y
         self.filter_hw, self.stride, self.padding = filter_hw, stride, padding
         self.lo, self.hi = activation_range(activation, y)
 
     def geometry(self, x: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
-        out, pad = [], []
-        for size, k, s in zip(x.shape[1:3], self.filter_hw, self.stride):
-            o = (size + s - 1) // s if self.padding == "SAME" else (size + s - k) // s
-            out.append(o)
-            pad.append(same_padding(size, k, s, 1, o) if self.padding == "SAME" else 0)
-        return (out[0], out[1]), (pad[0], pad[1])
+        out = out_size(x.shape[1:3], self.filter_hw, self.stride, (1, 1), self.padding)
+        if isinstance(self.padding, tuple):
+            return out, (self.padding[0], self.padding[1])
+        if self.padding != "SAME":
+            return out, (0, 0)
+        return out, tuple(same_padding(size, k, s, 1, o) for size, k, s, o
+                          in zip(x.shape[1:3], self.filter_hw, self.stride, out))
 
 
 class AveragePool2D(_Pool):
