@@ -17,12 +17,18 @@ from collections.abc import Callable
 import numpy as np
 
 from socsim.kernels.registry import MS_DOMAIN, KernelContext
-from socsim.kernels.tflite.activations import LookupTable, Softmax
+from socsim.kernels.tflite.activations import HardSwish, LookupTable, Softmax
 from socsim.kernels.tflite.base import QParams
 from socsim.kernels.tflite.binary import AddSub, Mul
 from socsim.kernels.tflite.conv import Conv2D, DepthwiseConv2D, FullyConnected
-from socsim.kernels.tflite.data import Concatenation, Dequantize, Quantize
+from socsim.kernels.tflite.data import Concatenation, Dequantize, Quantize, Requantize
 from socsim.kernels.tflite.pool import AveragePool2D, Mean
+
+#: Domain of the integer operators onnxruntime has no QOperator for, which the QDQ fuser emits
+#: under TFLite's rules (inputs as com.microsoft's: ``x, x_scale, x_zp[, b, b_scale, b_zp],
+#: y_scale, y_zp``): QLinearSub, QLinearTanh, QLinearHardSwish, and Requantize (a
+#: ``DequantizeLinear -> QuantizeLinear`` pair: TFLite's int8 -> int8 QUANTIZE).
+TFLITE_DOMAIN = "ai.socsim.tflite"
 
 OnnxKernel = Callable[..., tuple[np.ndarray, ...]]
 _KERNELS: dict[tuple[str, str], OnnxKernel] = {}
@@ -147,6 +153,21 @@ def _binary(cls, **kw):
 
 _register("QLinearAdd", MS_DOMAIN)(_binary(AddSub, subtract=False))
 _register("QLinearMul", MS_DOMAIN)(_binary(Mul))
+_register("QLinearSub", TFLITE_DOMAIN)(_binary(AddSub, subtract=True))
+
+
+def _unary(make):
+    def fn(ctx: KernelContext, x, x_scale, x_zp, y_scale, y_zp=None):
+        kernel = ctx.cached("tflite", lambda: make(_q(x_scale, x_zp, x), _q(y_scale, y_zp, x),
+                                                   ctx), *_params(ctx))
+        return _run(ctx, kernel, lambda: kernel(x))
+    return fn
+
+
+_register("QLinearTanh", TFLITE_DOMAIN)(_unary(lambda x, y, ctx: LookupTable(x, y, "tanh")))
+_register("QLinearHardSwish", TFLITE_DOMAIN)(_unary(lambda x, y, ctx: HardSwish(x, y)))
+_register("Requantize", TFLITE_DOMAIN)(_unary(
+    lambda x, y, ctx: Requantize(x, y, ctx.arithmetic)))
 
 
 @_register("QLinearAveragePool", MS_DOMAIN)
@@ -184,13 +205,7 @@ def qlinear_softmax(ctx: KernelContext, x, x_scale, x_zp, y_scale, y_zp=None):
     return _run(ctx, kernel, lambda: kernel(x))
 
 
-@_register("QLinearSigmoid", MS_DOMAIN)
-def qlinear_sigmoid(ctx: KernelContext, x, x_scale, x_zp, y_scale, y_zp=None):
-    """QLinearSigmoid as LOGISTIC's lookup table."""
-    kernel = ctx.cached("tflite", lambda: LookupTable(_q(x_scale, x_zp, x),
-                                                      _q(y_scale, y_zp, x), "logistic"),
-                        *_params(ctx))
-    return _run(ctx, kernel, lambda: kernel(x))
+_register("QLinearSigmoid", MS_DOMAIN)(_unary(lambda x, y, ctx: LookupTable(x, y, "logistic")))
 
 
 @_register("QLinearConcat", MS_DOMAIN)

@@ -1,0 +1,125 @@
+"""Prints where the three arithmetic families part on the committed TFLite reference data
+(docs/arithmetic_families.md): for the first convolution of ``ds_cnn`` and the first ADD of
+``resnet8``, the integer sums, and each output element computed three ways:
+
+* ``tflite``: TFLite's reference kernels (what tests/data/tflite/*.npz holds, and what socsim's
+  TFLite kernels reproduce);
+* ``onnxruntime``: float32 ``acc * (s_x * s_w / s_y)`` rounded half to even (MLAS's
+  requantization; QLinearAdd's float32 ``fma`` for the ADD);
+* ``exact``: the real value, from the float32 scales as exact rationals, rounded half to even.
+
+Run with the project's environment: ``python tools/tflite/where_they_part.py``.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from socsim.kernels.qlinear import _add_ratios
+from socsim.kernels.tflite import compile_tflite
+from socsim.kernels.tflite.conv import taps
+
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "tflite"
+
+
+def _round_even(f: Fraction) -> int:
+    n, r = divmod(f.numerator, f.denominator)
+    twice = 2 * r
+    return n + (twice > f.denominator or (twice == f.denominator and n % 2 == 1))
+
+
+def conv_example() -> None:
+    c = compile_tflite(DATA / "ds_cnn.tflite")
+    ref = np.load(DATA / "ds_cnn.npz")
+    step = c.steps[0]
+    k = step.kernel
+    x = ref[f"t{step.inputs[0]}"]
+    want = ref[f"t{step.outputs[0]}"].astype(np.int64)
+    out_hw = k.out_hw(x)
+    xc = x.astype(np.int64).astype(np.float64) - k.x.zp
+    kh, kw = k.weights.shape[1:3]
+    acc = np.zeros((1, *out_hw, k.weights.shape[0]))
+    for i, j, tap in taps(xc, kh, kw, k.stride, k.dilation, k._geometry(x, out_hw), out_hw):
+        acc += tap @ k.weights[:, i, j, :].T
+    acc = acc.astype(np.int64) + k.bias
+    s_x, s_y = np.float32(k.x.s), np.float32(k.y.s)
+    s_w = np.asarray(k.w.scale, np.float32)
+    ort_scale = (s_x * s_w) / s_y  # float32, left to right
+    ort = np.rint(acc.astype(np.float32) * ort_scale).astype(np.int64) + k.y.zp
+    ort = np.clip(ort, k.lo, k.hi)
+    flat = np.argwhere(True | (acc == acc))
+    rows = []
+    for idx in flat:
+        idx = tuple(idx)
+        ch = idx[-1]
+        exact = (Fraction(float(s_x)) * Fraction(float(s_w[ch])) / Fraction(float(s_y))
+                 * int(acc[idx]))
+        e = min(max(_round_even(exact) + k.y.zp, k.lo), k.hi)
+        rows.append((idx, int(acc[idx]), float(exact), int(want[idx]), int(ort[idx]), e))
+    n = len(rows)
+    tfl_vs_exact = sum(r[3] != r[5] for r in rows)
+    ort_vs_exact = sum(r[4] != r[5] for r in rows)
+    tfl_vs_ort = sum(r[3] != r[4] for r in rows)
+    print(f"ds_cnn first CONV_2D ({step.name[:40]}...): {n} outputs; differ: tflite vs exact "
+          f"{tfl_vs_exact}, onnxruntime vs exact {ort_vs_exact}, tflite vs onnxruntime "
+          f"{tfl_vs_ort}")
+    print(f"  s_x={float(s_x)!r} s_y={float(s_y)!r} zp_y={k.y.zp} clamp=[{k.lo}, {k.hi}]")
+    shown = 0
+    for r in rows:
+        if r[3] != r[4] or r[3] != r[5]:
+            idx, a, real, t, o, e = r
+            ch = idx[-1]
+            print(f"  out{[int(i) for i in idx]} acc={a} s_w[{ch}]={float(s_w[ch])!r} "
+                  f"M={int(k.mult.m[ch])} shift={int(k.mult.shift[ch])} "
+                  f"real={real - 0:.6f}+zp -> tflite {t}, onnxruntime {o}, exact {e}")
+            shown += 1
+            if shown == 4:
+                break
+
+
+def add_example() -> None:
+    for name in ("resnet8", "binary_ops", "mobilenet_v2"):
+        c = compile_tflite(DATA / f"{name}.tflite")
+        ref = np.load(DATA / f"{name}.npz")
+        for step in c.steps:
+            if step.opcode == "ADD":
+                _add_step(name, step, ref)
+
+
+def _add_step(model: str, step, ref) -> None:
+    k = step.kernel
+    a = ref[f"t{step.inputs[0]}"].astype(np.int64)
+    b = ref[f"t{step.inputs[1]}"].astype(np.int64)
+    want = ref[f"t{step.outputs[0]}"].astype(np.int64)
+    if a.shape != b.shape:
+        return
+    ra, rb, fixed, zc = _add_ratios(np.float32(k.a.s), np.array(k.a.zp, np.int8),
+                                    np.float32(k.b.s), np.array(k.b.zp, np.int8),
+                                    np.float32(k.y.s), np.array(k.y.zp, np.int8))
+    inner = (b.astype(np.float64) * np.float64(rb) + np.float64(fixed)).astype(np.float32)
+    ort = np.rint((a.astype(np.float64) * np.float64(ra) + inner).astype(np.float32))
+    ort = np.clip(ort.astype(np.int64), k.lo, k.hi)
+    fa, fb, fy = (Fraction(float(k.a.s)), Fraction(float(k.b.s)), Fraction(float(k.y.s)))
+    exact = np.array([min(max(_round_even((fa * (int(p) - k.a.zp) + fb * (int(q) - k.b.zp))
+                                          / fy) + k.y.zp, k.lo), k.hi)
+                      for p, q in zip(a.reshape(-1), b.reshape(-1))]).reshape(a.shape)
+    print(f"{model} ADD ({step.name[:40]}): {a.size} outputs; differ: tflite vs exact "
+          f"{int(np.count_nonzero(want != exact))}, onnxruntime vs exact "
+          f"{int(np.count_nonzero(ort != exact))}, tflite vs onnxruntime "
+          f"{int(np.count_nonzero(want != ort))}")
+    print(f"  s_a={float(k.a.s)!r} zp_a={k.a.zp} s_b={float(k.b.s)!r} zp_b={k.b.zp} "
+          f"s_y={float(k.y.s)!r} zp_y={k.y.zp}")
+    where = np.argwhere((want != ort) | (want != exact))[:2]
+    for idx in map(tuple, where):
+        p, q_ = int(a[idx]), int(b[idx])
+        real = (fa * (p - k.a.zp) + fb * (q_ - k.b.zp)) / fy
+        print(f"  out{[int(i) for i in idx]} a={p} b={q_} real={float(real):.6f}+zp -> tflite "
+              f"{int(want[idx])}, onnxruntime {int(ort[idx])}, exact {int(exact[idx])}")
+
+
+if __name__ == "__main__":
+    conv_example()
+    add_example()
