@@ -120,6 +120,45 @@ def _add_step(model: str, step, ref) -> None:
               f"{int(want[idx])}, onnxruntime {int(ort[idx])}, exact {int(exact[idx])}")
 
 
+def avgpool_example() -> None:
+    """AVERAGE_POOL_2D: TFLite divides the integer sum by the count, ties away from zero;
+    onnxruntime's QLinearAveragePool scales ``sum - count * zp`` in float32 and rounds half to
+    even (the exact real mean, rounded half to even, is the third)."""
+    from socsim.kernels.tflite.conv import taps as windows
+    for name in ("pool_ops", "quantize_ops", "ds_cnn", "resnet8"):
+        c = compile_tflite(DATA / f"{name}.tflite")
+        ref = np.load(DATA / f"{name}.npz")
+        for step in c.steps:
+            if step.opcode != "AVERAGE_POOL_2D":
+                continue
+            k = step.kernel
+            x = ref[f"t{step.inputs[0]}"].astype(np.int64)
+            want = ref[f"t{step.outputs[0]}"].astype(np.int64)
+            out_hw, pad = k.geometry(x)
+            total = np.zeros((x.shape[0], *out_hw, x.shape[3]), np.int64)
+            count = np.zeros((1, *out_hw, 1), np.int64)
+            ones = np.ones((1, *x.shape[1:3], 1), np.int64)
+            for (_, _, t), (_, _, o) in zip(
+                    windows(x, *k.filter_hw, k.stride, (1, 1), pad, out_hw),
+                    windows(ones, *k.filter_hw, k.stride, (1, 1), pad, out_hw)):
+                total += t
+                count += o
+            shifted = total - count * k.x.zp
+            ratio = np.float32(k.x.s) / (count.astype(np.float32) * np.float32(k.y.s))
+            ort = np.rint(shifted.astype(np.float32) * ratio).astype(np.int64) + k.y.zp
+            exact = np.array([_round_even(Fraction(int(sv), int(cv))) for sv, cv in
+                              zip(shifted.reshape(-1), np.broadcast_to(count, shifted.shape)
+                                  .reshape(-1))]).reshape(shifted.shape) + k.y.zp
+            ties = int(np.count_nonzero((2 * total) % count == 0) - np.count_nonzero(
+                total % count == 0))
+            print(f"{name} AVERAGE_POOL_2D {k.filter_hw} {k.padding}: {want.size} outputs, "
+                  f"{ties} exact ties; differ: tflite vs exact "
+                  f"{int(np.count_nonzero(want != exact))}, onnxruntime vs exact "
+                  f"{int(np.count_nonzero(ort != exact))}, tflite vs onnxruntime "
+                  f"{int(np.count_nonzero(want != ort))}")
+
+
 if __name__ == "__main__":
     conv_example()
     add_example()
+    avgpool_example()
