@@ -25,7 +25,7 @@ from socsim.kernels.host import onnxruntime_arithmetic
 from socsim.kernels.qdq import lower_qdq
 from socsim.kernels.registry import MS_DOMAIN, Kernel, KernelContext, lookup
 
-QdqMode = Literal["integer", "reference"]
+QdqMode = Literal["integer", "reference", "tflite"]
 _NONDETERMINISTIC = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike",
                                "RandomUniformLike", "Bernoulli", "Multinomial"})
 ArithmeticSpec = Arithmetic | Mapping[str, Arithmetic] | Literal["onnxruntime"] | None
@@ -144,8 +144,8 @@ class CompiledModel:
             UnsupportedOpError: if an op has no kernel.
             ValueError: if ``qdq`` is not one of the two modes.
         """
-        if qdq not in ("integer", "reference"):
-            raise ValueError(f"qdq must be 'integer' or 'reference', got {qdq!r}")
+        if qdq not in ("integer", "reference", "tflite"):
+            raise ValueError(f"qdq must be 'integer', 'reference' or 'tflite', got {qdq!r}")
         if isinstance(arithmetic, str):
             if arithmetic != "onnxruntime":
                 raise ValueError("arithmetic must be an Arithmetic, a mapping of node names to "
@@ -175,8 +175,9 @@ class CompiledModel:
                 n.name = f"{n.op_type}_{k}"
             nodes.append(n)
         self._graph_consts = frozenset(consts)
-        if qdq == "integer":
-            nodes, extra = lower_qdq(nodes, consts, self.output_names, opsets.get("", 1))
+        if qdq in ("integer", "tflite"):
+            nodes, extra = lower_qdq(nodes, consts, self.output_names, opsets.get("", 1),
+                                     "tflite" if qdq == "tflite" else "onnxruntime_x86")
             consts.update(extra)
         self.constants = consts
         self._folded: dict[str, OpStats] = {}
@@ -187,7 +188,8 @@ class CompiledModel:
         steps = []
         for n in nodes:
             domain = n.domain if n.domain not in ("ai.onnx",) else ""
-            kernel = lookup(domain, n.op_type, n.name)
+            kernel = lookup(domain, n.op_type, n.name,
+                            semantics="tflite" if self.qdq == "tflite" else "onnx")
             if isinstance(arithmetic, Arithmetic):
                 arith = arithmetic
             elif arithmetic is None:

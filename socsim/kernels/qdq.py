@@ -105,12 +105,17 @@ def _qtype(g: _Graph, p: tuple[str, str, str]) -> np.dtype:
     return g.const(p[2]).dtype
 
 
-def _lower_one(g: _Graph, node: onnx.NodeProto) -> tuple[list[onnx.NodeProto], str] | None:
+def _lower_one(g: _Graph, node: onnx.NodeProto, rules: str = "onnxruntime_x86"
+               ) -> tuple[list[onnx.NodeProto], str] | None:
     """The replacement nodes of ``node``'s group and the Q node output it now produces."""
     if node.domain not in ("", "ai.onnx") or not node.output or len(
             [o for o in node.output if o]) != 1:
         return None
     op = node.op_type
+    if rules == "tflite":
+        tfl = _tflite_group(g, node)
+        if tfl is not None:
+            return tfl
     q = g.only_q(node.output[0])
     if q is None:
         return None
@@ -140,7 +145,7 @@ def _lower_one(g: _Graph, node: onnx.NodeProto) -> tuple[list[onnx.NodeProto], s
             return None
         # onnxruntime's x86 build fuses no Conv/MatMul with int8 activations (its S8->U8 pass
         # converts the ones it can first): those stay DQ -> float op -> Q, as there.
-        if op != "Gemm" and _qtype(g, xp) == np.int8:
+        if op != "Gemm" and _qtype(g, xp) == np.int8 and not rules.startswith("tflite"):
             return None
         if _qtype(g, xp) == np.int8 and _qtype(g, wp) != np.int8:
             return None
@@ -206,6 +211,13 @@ def _lower_one(g: _Graph, node: onnx.NodeProto) -> tuple[list[onnx.NodeProto], s
     return None
 
 
+def _tflite_group(g: _Graph, node: onnx.NodeProto):
+    """TFLite's rules (:mod:`socsim.kernels.tflite.tflite_groups`) on main's matcher."""
+    from socsim.kernels.tflite.tflite_groups import match
+
+    return match(g, node, _params, _per_tensor, _qtype, _lower_one)
+
+
 _S8_WEIGHT_KEEP = frozenset({"MatMul", "Conv", "Gemm"})
 """Consumers whose int8 constant operands onnxruntime leaves signed (its u8s8 kernels take them)."""
 
@@ -269,7 +281,7 @@ def _s8_to_u8(g: _Graph) -> None:
 
 
 def lower_qdq(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
-              graph_outputs: Sequence[str], opset: int
+              graph_outputs: Sequence[str], opset: int, rules: str = "onnxruntime_x86"
               ) -> tuple[list[onnx.NodeProto], dict[str, np.ndarray]]:
     """Rewrites QDQ groups of ``nodes`` into integer operators.
 
@@ -278,24 +290,32 @@ def lower_qdq(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
         consts: the graph's constants by name.
         graph_outputs: names the caller will read.
         opset: the model's ai.onnx opset.
+        rules: ``onnxruntime_x86`` (onnxruntime on this host) or ``tflite`` (TFLite's: int8
+            convolutions fused with their Relu/Clip as a clamp, the ops of
+            :mod:`socsim.kernels.tflite.tflite_groups`; no uint8 conversion).
 
     Returns:
         The new node list (topologically ordered, dead DQ nodes removed) and the constants
         it adds (explicit zero points).
     """
     g = _Graph(list(nodes), dict(consts), set(graph_outputs), opset)
-    _s8_to_u8(g)
+    if not rules.startswith("tflite"):
+        _s8_to_u8(g)
     g.index()
     replaced: dict[int, list[onnx.NodeProto]] = {}
     dropped: set[int] = set()
     for node in g.nodes:
-        res = _lower_one(g, node)
+        res = _lower_one(g, node, rules)
         if res is None:
             continue
-        new, _ = res
-        q = g.only_q(node.output[0])
+        new, y = res
         replaced[id(node)] = new
-        dropped.add(id(q))
+        # the nodes between the group's compute node and its output (the Q, a fused activation)
+        end, seen = node, 0
+        while end.output[0] != y and seen < 3:
+            end = g.consumers[end.output[0]][0]
+            dropped.add(id(end))
+            seen += 1
     out: list[onnx.NodeProto] = []
     for node in g.nodes:
         if id(node) in dropped:

@@ -119,7 +119,7 @@ def _run(ctx: KernelContext, kernel, call):
 def qlinear_matmul(ctx: KernelContext, a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp):
     """QLinearMatMul with a constant 2-D right operand as FULLY_CONNECTED."""
     def build():
-        return FullyConnected(b.T, None, _q(a_scale, a_zp, a), _q(b_scale, b_zp, b, 1),
+        return FullyConnected(b.T, None, _q(a_scale, a_zp, a), _q(b_scale, b_zp, b, 0),
                               _q(y_scale, y_zp), out_shape=(*a.shape[:-1], b.shape[1]),
                               activation="NONE", arithmetic=ctx.arithmetic)
     kernel = ctx.cached("tflite", build, *_params(ctx))
