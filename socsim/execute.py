@@ -52,7 +52,10 @@ def run_model(model: str | os.PathLike | onnx.ModelProto, inputs: Mapping[str, n
         qdq: ``"integer"`` (default) runs DequantizeLinear -> op -> QuantizeLinear groups as
             integer ops (int32 accumulation, requantization), bit-exact to onnxruntime's fused
             kernels; ``"reference"`` dequantizes, runs the float op and quantizes, as the ONNX
-            specification evaluates the graph.
+            specification evaluates the graph; ``"tflite"`` lowers them by TFLite's rules and runs
+            them with TFLite's integer kernels (:mod:`socsim.kernels.tflite`), bit-exact to
+            TFLite's reference kernels on a converter's model. A ``.tflite`` file always runs
+            with TFLite's semantics.
         arithmetic: None (int32 accumulator, ``onnx_rne``), one :class:`Arithmetic` for all
             nodes, or a mapping from node name (a QDQ group's compute node) to the arithmetic
             of the unit that runs it.
