@@ -132,7 +132,9 @@ class CompiledModel:
         Args:
             model: a path or a ModelProto (float, QDQ or QOperator form).
             qdq: ``"integer"`` lowers QDQ groups to integer operators; ``"reference"`` runs
-                DequantizeLinear -> float op -> QuantizeLinear as written.
+                DequantizeLinear -> float op -> QuantizeLinear as written; ``"tflite"`` lowers
+                them by TFLite's rules and binds TFLite's integer kernels
+                (:mod:`socsim.kernels.tflite.onnx_ops`).
             arithmetic: one :class:`Arithmetic` for every node, or a mapping from node name
                 (for a QDQ group, its compute node) to the arithmetic of the unit it runs on;
                 unlisted nodes (and None) use int32 accumulation and ``onnx_rne``;
@@ -142,7 +144,7 @@ class CompiledModel:
         Raises:
             ModelError: if the model cannot be read or uses subgraphs.
             UnsupportedOpError: if an op has no kernel.
-            ValueError: if ``qdq`` is not one of the two modes.
+            ValueError: if ``qdq`` is not one of the three modes.
         """
         if qdq not in ("integer", "reference", "tflite"):
             raise ValueError(f"qdq must be 'integer', 'reference' or 'tflite', got {qdq!r}")
