@@ -50,7 +50,7 @@ def _ir_shape(t: TflTensor, rows: set[int] = frozenset()) -> tuple[int, ...]:
     return t.shape
 
 
-def _weight_shape(op: TflOp, t: TflTensor, channels_in: int) -> tuple[int, ...]:
+def _weight_shape(op: TflOp, t: TflTensor) -> tuple[int, ...]:
     if op.opcode == "CONV_2D":
         o, kh, kw, i = t.shape
         return (o, i, kh, kw)
@@ -123,12 +123,11 @@ def lower_tflite(model: TflModel) -> Graph:
         op_type = OP_TYPES[op.opcode]
         attrs = _attrs(op, ts)
         acts, weights, in_shapes = [], [], []
-        x = ts[op.inputs[0]] if op.inputs and op.inputs[0] >= 0 else None
         for k, i in enumerate(op.inputs):
             if i < 0:
                 continue
             t = ts[i]
-            shape = (_weight_shape(op, t, x.shape[-1] if x is not None else 0)
+            shape = (_weight_shape(op, t)
                      if t.const and k == 1 else _ir_shape(t, rows))
             tensors.setdefault(names[i], Tensor(names[i], shape, t.dtype, t.const))
             in_shapes.append(shape)

@@ -9,7 +9,7 @@ each class names the file it follows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -120,6 +120,9 @@ class TflKernel:
     requantization overflows, accumulator saturations)."""
 
     opcode: ClassVar[str] = ""
+    #: How many of the operator's leading inputs ``__call__`` takes (None: all of them); the
+    #: rest (weights, shapes, paddings, axes) were read when the kernel was built.
+    arity: ClassVar[int | None] = 1
 
     def __init__(self) -> None:
         self.events: dict[str, int] = {}
@@ -205,7 +208,3 @@ def saturate_acc(kernel: TflKernel, acc: np.ndarray, bits: int) -> np.ndarray:
     over = np.count_nonzero((acc < lo) | (acc > hi))
     kernel.count("accumulator_saturations", over)
     return np.clip(acc, lo, hi) if over else acc
-
-
-def tensor_list(tensors: Sequence, idx: Sequence[int]) -> list:
-    return [tensors[i] if i >= 0 else None for i in idx]

@@ -34,6 +34,7 @@ class AddSub(TflKernel):
     """
 
     opcode = "ADD"
+    arity = 2
 
     def __init__(self, a: QParams, b: QParams, y: QParams, *, subtract: bool, activation: str,
                  arithmetic: Arithmetic = DEFAULT) -> None:
@@ -63,6 +64,7 @@ class Mul(TflKernel):
     ``double(s_a) * double(s_b) / double(s_y)`` (``kernels/mul.cc``)."""
 
     opcode = "MUL"
+    arity = 2
 
     def __init__(self, a: QParams, b: QParams, y: QParams, *, activation: str,
                  arithmetic: Arithmetic = DEFAULT) -> None:

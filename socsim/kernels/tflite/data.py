@@ -76,6 +76,7 @@ class Concatenation(TflKernel):
     rescaled as ``ConcatenationWithScaling`` does; then the fused activation's clamp."""
 
     opcode = "CONCATENATION"
+    arity = None
 
     def __init__(self, xs: list[QParams], y: QParams, axis: int, activation: str) -> None:
         super().__init__()

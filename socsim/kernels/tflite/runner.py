@@ -105,7 +105,7 @@ class CompiledTflite:
     def _call(self, step: _Step, env: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
         args = [env[i] if i in env else self.constants.get(i) for i in step.inputs if i >= 0]
         try:
-            return step.kernel(*args[:_arity(step)])
+            return step.kernel(*args[:step.kernel.arity])
         except (ValueError, IndexError, TypeError, KeyError) as e:
             raise ModelError(f"TFLite operator {step.name!r} ({step.opcode}) failed: "
                              f"{e}") from e
@@ -122,16 +122,6 @@ class CompiledTflite:
         outputs = {name: np.ascontiguousarray(env[idx])
                    for idx, name in zip(self.model.outputs, self.output_names)}
         return ExecutionResult(outputs, stats)
-
-
-_VARIADIC = frozenset({"CONCATENATION", "ADD", "SUB", "MUL"})
-
-
-def _arity(step: _Step) -> int:
-    """How many leading inputs the kernel takes (weights and parameters were bound at build)."""
-    if step.opcode in _VARIADIC:
-        return len(step.inputs)
-    return 1
 
 
 def compile_tflite(model: str | os.PathLike | TflModel, *,
