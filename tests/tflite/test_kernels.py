@@ -72,3 +72,19 @@ def test_hard_swish_stays_within_one_step_of_the_real_function():
     real = 0.05 * (grid.astype(np.float64) - 3)
     want = np.clip(np.round(real * np.clip(real + 3, 0, 6) / 6 / 0.03) - 40, -128, 127)
     assert np.max(np.abs(got - want)) <= 1
+
+
+def test_single_rounding_build_stays_within_one_step_of_the_reference():
+    """``requant: tflite_single`` (TFLITE_SINGLE_ROUNDING) on the first DS-CNN convolution:
+    one rounding instead of two moves an element by at most one step from the reference."""
+    from socsim.kernels.arithmetic import Arithmetic
+    from socsim.kernels.tflite import compile_tflite
+    from tests.conftest import REPO
+
+    path = REPO / "tests" / "data" / "tflite" / "ds_cnn.tflite"
+    ref = np.load(path.with_suffix(".npz"))
+    single = compile_tflite(path, arithmetic=Arithmetic(requant="tflite_single"))
+    step = single.steps[0]
+    got = step.kernel(ref[f"t{step.inputs[0]}"])[0].astype(np.int64)
+    want = ref[f"t{step.outputs[0]}"].astype(np.int64)
+    assert np.max(np.abs(got - want)) <= 1
