@@ -45,10 +45,13 @@ UNARY_MS = {"AveragePool": "QLinearAveragePool",
             "LeakyRelu": "QLinearLeakyRelu", "Softmax": "QLinearSoftmax"}
 BINARY_MS = {"Add": "QLinearAdd", "Mul": "QLinearMul"}
 MATRIX_OPS = ("Conv", "MatMul", "Gemm")
+#: TFLite-only groups (``rules="tflite"``), run by TFLite's kernels in this domain
+#: (socsim.kernels.tflite.onnx_ops): SUB, TANH, HARD_SWISH, and QUANTIZE int8 -> int8.
+TFLITE_DOMAIN = "ai.socsim.tflite"
+TFLITE_UNARY = {"Tanh": "QLinearTanh", "HardSwish": "QLinearHardSwish"}
+TFLITE_BINARY = {"Sub": "QLinearSub"}
 ACTIVATIONS = ("Relu", "Clip")
 _INT8ISH = (np.int8, np.uint8, np.int16, np.uint16)
-#: Real ranges of the activations TFLite fuses (kTfLiteActRelu, Relu6, ReluN1To1).
-_TFLITE_ACTS = {(0.0, np.inf): "Relu", (0.0, 6.0): "Relu6", (-1.0, 1.0): "ReluN1To1"}
 
 Params = tuple[str, str, str]
 """``(data, scale, zero_point)`` names of a Q or DQ node, zero point made explicit."""
@@ -204,7 +207,8 @@ def activation_clamp(g: QGraph, act: onnx.NodeProto, qp: Params, rules: str
     it can).
 
     ``tflite``: TFLite's ``CalculateActivationRangeQuantizedImpl``
-    (tensorflow/lite/kernels/kernel_util.cc) for its three fused activations:
+    (tensorflow/lite/kernels/kernel_util.cc) for its fused activations (Relu [0, inf), Relu6
+    [0, 6], ReluN1To1 [-1, 1]; other constant Clip bounds by the same formula):
     ``zero_point + TfLiteRound(f / scale)`` (float32 division, half away from zero), limited
     to the type's range. Otherwise: ``zero_point + round_half_even(f / scale)``, the exact
     integer image of ``Q(clip(DQ(q)))`` when one scale and zero point are on both sides.
@@ -214,9 +218,6 @@ def activation_clamp(g: QGraph, act: onnx.NodeProto, qp: Params, rules: str
         return None, f"{act.op_type} {act.name!r} has non-constant bounds"
     if not per_tensor(g, qp):
         return None, "the output is quantized per channel"
-    if rules == "tflite" and bounds not in _TFLITE_ACTS:
-        return None, (f"TFLite fuses Relu, Relu6 and ReluN1To1 only; {act.op_type} "
-                      f"{act.name!r} clamps to {list(bounds)}")
     qmin, qmax = type_range(qtype(g, qp))
     scale = np.float32(g.const(qp[1]).reshape(-1)[0])
     zp = int(g.const(qp[2]).reshape(-1)[0])
@@ -233,16 +234,19 @@ def activation_clamp(g: QGraph, act: onnx.NodeProto, qp: Params, rules: str
     return (None if (lo, hi) == (qmin, qmax) else (lo, hi)), ""
 
 
-def _output_path(g: QGraph, node: onnx.NodeProto, rules: str
+def _output_path(g: QGraph, node: onnx.NodeProto, rules: str, matrix: bool
                  ) -> tuple[onnx.NodeProto, tuple[onnx.NodeProto, ...], str] | None:
     """``(q, activation nodes, output)`` of the chain after ``node``, or None if no Q ends it.
 
-    Matched: ``op -> Q``; ``op -> Q -> DQ -> act -> Q`` with one scale and zero point on the
-    three (any rules); ``op -> act -> Q`` (tflite; onnxruntime removes such an activation
-    before fusing, :func:`socsim.graph.qdq_lowering.remove_quant_activations`).
+    Matched: ``op -> Q``; for Conv/MatMul/Gemm (``matrix``) also ``op -> Q -> DQ -> act -> Q``
+    with one scale and zero point on the three (any rules) and ``op -> act -> Q`` (tflite;
+    onnxruntime removes such an activation before fusing,
+    :func:`socsim.graph.qdq_lowering.remove_quant_activations`).
     """
     out = node.output[0]
     q = g.only_q(out)
+    if q is not None and not matrix:
+        return q, (), q.output[0]
     if q is not None:
         dq = g.sole_reader(q.output[0])
         act = g.sole_reader(dq.output[0]) if dq is not None and dq.op_type == (
@@ -254,7 +258,7 @@ def _output_path(g: QGraph, node: onnx.NodeProto, rules: str
             if None not in p and same_params(g, p[0], p[1]) and same_params(g, p[0], p[2]):
                 return q, (dq, act, q2), q2.output[0]
         return q, (), q.output[0]
-    if rules != "tflite":
+    if rules != "tflite" or not matrix:
         return None
     act = g.sole_reader(out)
     if act is None or act.op_type not in ACTIVATIONS or act.domain not in DEFAULT_DOMAINS:
@@ -263,8 +267,11 @@ def _output_path(g: QGraph, node: onnx.NodeProto, rules: str
     return (q, (act,), q.output[0]) if q is not None else None
 
 
-def _kind(node: onnx.NodeProto) -> str | None:
+def _kind(node: onnx.NodeProto, rules: str) -> str | None:
     op = node.op_type
+    if rules == "tflite" and (op in TFLITE_UNARY or op in TFLITE_BINARY
+                              or op == "DequantizeLinear"):
+        return "tflite"
     if op in MATRIX_OPS:
         return "matrix"
     if op in BINARY_MS:
@@ -283,14 +290,15 @@ def match_group(g: QGraph, node: onnx.NodeProto, rules: str) -> QdqGroup | None:
     ``node`` is no anchor (not a fusable op type, or no QuantizeLinear ends its output)."""
     if node.domain not in DEFAULT_DOMAINS or len([o for o in node.output if o]) != 1:
         return None
-    kind = _kind(node)
+    kind = _kind(node, rules)
     if kind is None:
         return None
-    path = _output_path(g, node, rules)
+    path = _output_path(g, node, rules, kind == "matrix")
     if path is None:
         return None
     q, acts, output = path
-    dqs = [g.dq(t) if t else None for t in node.input]
+    dqs = [g.dq(t) if t else None for t in node.input] if kind != "tflite" or (
+        node.op_type != "DequantizeLinear") else [None] * len(node.input)
     operands = tuple(d.input[0] if d is not None else t for d, t in zip(dqs, node.input))
     base = QdqGroup(node, kind, q, output, operands,
                     tuple(d.name for d in dqs if d is not None), acts)
@@ -303,8 +311,6 @@ def match_group(g: QGraph, node: onnx.NodeProto, rules: str) -> QdqGroup | None:
         clamp, why = activation_clamp(g, act, qp, rules)
         if why:
             return _no(base, why)
-        if kind != "matrix":
-            return _no(base, "activations fuse into Conv/MatMul/Gemm only")
     lowered, why = lower_group(g, node, kind, qp, output, rules)
     if lowered is None:
         return _no(base, why)
@@ -332,6 +338,8 @@ def lower_group(g: QGraph, node: onnx.NodeProto, kind: str, qp: Params, y: str, 
         return params(g, d, quantized_type=xt)
 
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if kind == "tflite":
+        return _lower_tflite(g, node, qp, y, dq_params)
     if kind == "matrix":
         xp, wp = dq_params(node.input[0]), dq_params(node.input[1])
         if xp is None or wp is None:
@@ -409,3 +417,30 @@ def lower_group(g: QGraph, node: onnx.NodeProto, kind: str, qp: Params, y: str, 
             return None, "only constant zero padding runs on the integers"
         inputs = [xp[0], node.input[1], xp[2], *node.input[3:]]
     return helper.make_node(op, inputs, [y], name=name, **attrs), ""
+
+
+def _lower_tflite(g: QGraph, node: onnx.NodeProto, qp: Params, y: str, dq_params
+                  ) -> tuple[onnx.NodeProto | None, str]:
+    """TFLite-only groups (``ai.socsim.tflite`` ops, run by TFLite's kernels): SUB, TANH,
+    HARD_SWISH between a DQ and a Q, and an activation's ``DQ -> Q`` (TFLite's int8 -> int8
+    QUANTIZE, ``Requantize``)."""
+    op = node.op_type
+    if not per_tensor(g, qp):
+        return None, "the output is quantized per channel"
+    if op == "DequantizeLinear":
+        xp = params(g, node)
+        if xp is None or g.const(node.input[0]) is not None or not per_tensor(g, xp):
+            return None, "requantizes a constant or a per-channel tensor"
+        return helper.make_node("Requantize", [*xp, *qp[1:]], [y], name=node.name,
+                                domain=TFLITE_DOMAIN), ""
+    if op in TFLITE_UNARY:
+        xp = dq_params(node.input[0])
+        if xp is None or not per_tensor(g, xp) or qtype(g, xp) != qtype(g, qp):
+            return None, "the input is not dequantized per tensor in the output's type"
+        return helper.make_node(TFLITE_UNARY[op], [*xp, *qp[1:]], [y], name=node.name,
+                                domain=TFLITE_DOMAIN), ""
+    ap, bp = dq_params(node.input[0]), dq_params(node.input[1])
+    if ap is None or bp is None or not (per_tensor(g, ap) and per_tensor(g, bp)):
+        return None, "an input is not dequantized per tensor"
+    return helper.make_node(TFLITE_BINARY[op], [*ap, *bp, *qp[1:]], [y], name=node.name,
+                            domain=TFLITE_DOMAIN), ""

@@ -22,7 +22,9 @@ from tests.graph.qdq_models import conv_act_q
 _QOP = {"QLinearConv": "Conv", "QLinearMatMul": "MatMul", "QGemm": "Gemm",
         "QLinearAdd": "Add", "QLinearMul": "Mul", "QLinearAveragePool": "AveragePool",
         "QLinearGlobalAveragePool": "GlobalAveragePool", "QLinearSigmoid": "Sigmoid",
-        "QLinearLeakyRelu": "LeakyRelu", "QLinearSoftmax": "Softmax", "QLinearConcat": "Concat"}
+        "QLinearLeakyRelu": "LeakyRelu", "QLinearSoftmax": "Softmax", "QLinearConcat": "Concat",
+        "QLinearSub": "Sub", "QLinearTanh": "Tanh", "QLinearHardSwish": "HardSwish",
+        "Requantize": "DequantizeLinear"}
 
 
 def _lowering(model: onnx.ModelProto, rules: str):
@@ -213,3 +215,58 @@ def test_zoo_pattern_q_dq_relu_q_is_an_exact_clamp():
 def test_unknown_rules_are_refused():
     with pytest.raises(ValueError, match="rules must be one of onnxruntime"):
         load_graph(conv_act_q(), rules="tensorrt")
+
+
+def test_tflite_takes_per_channel_weights_and_refuses_other_clips():
+    model = conv_act_q("Clip", clip=(0.0, 6.0), y_scale=0.05, y_zp=-10)
+    inits = {i.name: i for i in model.graph.initializer}
+    per_channel = numpy_helper.from_array(np.array([0.01, 0.02, 0.03, 0.04], np.float32), "ws")
+    inits["ws"].CopyFrom(per_channel)
+    inits["wz"].CopyFrom(numpy_helper.from_array(np.zeros(4, np.int8), "wz"))
+    for n in model.graph.node:
+        if n.name == "dq_w":
+            n.attribute.append(helper.make_attribute("axis", 0))
+    group = _lowering(model, "tflite").groups["conv"]
+    assert group.eligible and group.clamp == (-10, 110)
+    assert group.lowered.op_type == "QLinearConv"
+    # other constant bounds: the same formula (TFLite's converter only makes the three)
+    odd = _lowering(conv_act_q("Clip", clip=(0.0, 4.0), y_scale=0.05, y_zp=-10),
+                    "tflite").groups["conv"]
+    assert odd.eligible and odd.clamp == (-10, 70)
+
+
+def _dq_op_q(op: str, arity: int) -> onnx.ModelProto:
+    """int8 ``DQ -> op -> Q`` (``op`` None: ``DQ -> Q`` with a new scale)."""
+    inits = [numpy_helper.from_array(np.array(0.1, np.float32), "s"),
+             numpy_helper.from_array(np.array(0.05, np.float32), "s2"),
+             numpy_helper.from_array(np.array(3, np.int8), "z")]
+    ins = [f"x{i}" for i in range(arity)]
+    nodes = [helper.make_node("DequantizeLinear", [x, "s", "z"], [f"{x}d"], name=f"dq_{x}")
+             for x in ins]
+    pre = "x0d"
+    if op is not None:
+        nodes.append(helper.make_node(op, [f"{x}d" for x in ins], ["r"], name="op"))
+        pre = "r"
+    nodes.append(helper.make_node("QuantizeLinear", [pre, "s2", "z"], ["y"], name="q"))
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info(x, onnx.TensorProto.INT8, [1, 8])
+                     for x in ins],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.INT8, [1, 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model.ir_version = 9
+    return model
+
+
+@pytest.mark.parametrize("op,arity,anchor,lowered", [
+    ("Sub", 2, "op", "QLinearSub"), ("Tanh", 1, "op", "QLinearTanh"),
+    ("HardSwish", 1, "op", "QLinearHardSwish"), (None, 1, "dq_x0", "Requantize")])
+def test_tflite_only_groups_are_modes_of_the_one_matcher(op, arity, anchor, lowered):
+    """TFLite's SUB, TANH, HARD_SWISH and int8 -> int8 QUANTIZE: groups under ``tflite`` (run
+    by TFLite's kernels in ai.socsim.tflite), no group under the onnxruntime rules."""
+    model = _dq_op_q(op, arity)
+    group = _lowering(model, "tflite").groups[anchor]
+    assert group.eligible and group.lowered.op_type == lowered
+    assert group.lowered.domain == "ai.socsim.tflite" and group.output == "y"
+    assert anchor not in _lowering(model, "onnxruntime").groups
+    timing = load_graph(model, rules="tflite")
+    assert [op.name for op in timing.ops] == [anchor] and timing.ops[0].dtype == "int8"
