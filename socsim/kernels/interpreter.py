@@ -22,7 +22,7 @@ from onnx import helper, numpy_helper
 from socsim.errors import ModelError, UnsupportedOpError
 from socsim.kernels.arithmetic import DEFAULT, Arithmetic
 from socsim.kernels.host import onnxruntime_arithmetic
-from socsim.kernels.qdq import lower_qdq
+from socsim.kernels.qdq import QDQ_RULES, lower_qdq
 from socsim.kernels.registry import MS_DOMAIN, Kernel, KernelContext, lookup
 
 QdqMode = Literal["integer", "reference", "tflite"]
@@ -179,7 +179,7 @@ class CompiledModel:
         self._graph_consts = frozenset(consts)
         if qdq in ("integer", "tflite"):
             nodes, extra = lower_qdq(nodes, consts, self.output_names, opsets.get("", 1),
-                                     "tflite" if qdq == "tflite" else "onnxruntime_x86")
+                                     QDQ_RULES[qdq])
             consts.update(extra)
         self.constants = consts
         self._folded: dict[str, OpStats] = {}
