@@ -84,3 +84,23 @@ def test_bundled_scenario_runs_a_tflite_model(tmp_path):
     assert len(outs) == 3
     assert all(v.shape == (1, 12) and v.dtype == np.int8 for v in outs.values())
     assert result.summary  # the timing report exists
+
+
+@pytest.mark.parametrize("keep", [12, 2000, -10])
+def test_a_truncated_file_is_one_clear_error(tmp_path, keep):
+    data = (DATA / "ds_cnn.tflite").read_bytes()
+    bad = tmp_path / "cut.tflite"
+    bad.write_bytes(data[:keep])
+    with pytest.raises(ModelError, match="cut.tflite"):
+        load_graph(bad)
+
+
+def test_a_float_operator_is_refused_by_name():
+    m = read_tflite(DATA / "quantize_ops.tflite")
+    ts = list(m.tensors)
+    conv = next(op for op in m.ops if op.opcode == "CONV_2D")
+    out = ts[conv.outputs[0]]
+    ts[out.index] = dataclasses.replace(out, dtype="float32", scale=np.zeros(0, np.float32),
+                                        zero_point=np.zeros(0, np.int64))
+    with pytest.raises(UnsupportedOpError, match="CONV_2D on the float32 tensor"):
+        CompiledTflite(dataclasses.replace(m, tensors=tuple(ts)))

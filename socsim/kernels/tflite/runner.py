@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from socsim.errors import ModelError
+from socsim.errors import ModelError, UnsupportedOpError
 from socsim.graph.tflite_read import TflModel, read_tflite, tensor_names
 from socsim.kernels.arithmetic import DEFAULT, Arithmetic
 from socsim.kernels.interpreter import ExecutionResult, OpStats
@@ -70,7 +70,9 @@ class CompiledTflite:
                 arith = arithmetic.get(name, DEFAULT)
             else:
                 arith = DEFAULT
-            make = builder(op.opcode, f"{m.path}: operator {op.index} ({name!r}): ")
+            where = f"{m.path}: operator {op.index} ({name!r}): "
+            _check_integer(op, m, where)
+            make = builder(op.opcode, where)
             steps.append(_Step(name, op.opcode, make(op, m.tensors, arith), op.inputs,
                                op.outputs))
         self.steps = tuple(steps)
@@ -122,6 +124,26 @@ class CompiledTflite:
         outputs = {name: np.ascontiguousarray(env[idx])
                    for idx, name in zip(self.model.outputs, self.output_names)}
         return ExecutionResult(outputs, stats)
+
+
+def _check_integer(op, model: TflModel, where: str) -> None:
+    """socsim executes full-integer models: every activation an op reads or writes is
+    quantized (a QUANTIZE reads float, a DEQUANTIZE writes it).
+
+    Raises:
+        UnsupportedOpError: naming the op and the unquantized tensor.
+    """
+    ts = model.tensors
+    reads = [] if op.opcode == "QUANTIZE" else [i for i in op.inputs if i >= 0
+                                                and not ts[i].const]
+    writes = [] if op.opcode == "DEQUANTIZE" else list(op.outputs)
+    for i in (*reads, *writes):
+        if not ts[i].quantized:
+            raise UnsupportedOpError(
+                f"{where}{op.opcode} on the {ts[i].dtype} tensor {ts[i].name!r}: socsim runs "
+                "TFLite models with full-integer quantization (int8 activations) only",
+                hint="convert with a representative dataset and TFLITE_BUILTINS_INT8, or run "
+                     "the model timing-only (run.functional: false)")
 
 
 def compile_tflite(model: str | os.PathLike | TflModel, *,
