@@ -152,18 +152,20 @@ def activation_clamp(g: QGraph, act: onnx.NodeProto, qp: Params, rules: str
     return (None if (lo, hi) == (qmin, qmax) else (lo, hi)), ""
 
 
-def _output_path(g: QGraph, node: onnx.NodeProto, rules: str, matrix: bool
+def _output_path(g: QGraph, node: onnx.NodeProto, rules: str, fuses_activation: bool
                  ) -> tuple[onnx.NodeProto, tuple[onnx.NodeProto, ...], str] | None:
     """``(q, activation nodes, output)`` of the chain after ``node``, or None if no Q ends it.
 
-    Matched: ``op -> Q``; for Conv/MatMul/Gemm (``matrix``) also ``op -> Q -> DQ -> act -> Q``
-    with one scale and zero point on the three (any rules) and ``op -> act -> Q`` (tflite;
+    Matched: ``op -> Q``; for ops that fuse an activation (Conv/MatMul/Gemm; with tflite
+    also Add/Mul/Sub, whose TFLite kernels clamp to the fused activation's range too) also
+    ``op -> Q -> DQ -> act -> Q`` with one scale and zero point on the three (any rules) and
+    ``op -> act -> Q`` (tflite;
     onnxruntime removes such an activation before fusing,
     :func:`socsim.graph.qdq_lowering.remove_quant_activations`).
     """
     out = node.output[0]
     q = g.only_q(out)
-    if q is not None and not matrix:
+    if q is not None and not fuses_activation:
         return q, (), q.output[0]
     if q is not None:
         dq = g.sole_reader(q.output[0])
@@ -176,7 +178,7 @@ def _output_path(g: QGraph, node: onnx.NodeProto, rules: str, matrix: bool
             if None not in p and same_params(g, p[0], p[1]) and same_params(g, p[0], p[2]):
                 return q, (dq, act, q2), q2.output[0]
         return q, (), q.output[0]
-    if rules != "tflite" or not matrix:
+    if rules != "tflite" or not fuses_activation:
         return None
     act = g.sole_reader(out)
     if act is None or act.op_type not in ACTIVATIONS or act.domain not in DEFAULT_DOMAINS:
@@ -211,7 +213,8 @@ def match_group(g: QGraph, node: onnx.NodeProto, rules: str) -> QdqGroup | None:
     kind = _kind(node, rules)
     if kind is None:
         return None
-    path = _output_path(g, node, rules, kind == "matrix")
+    path = _output_path(g, node, rules, kind == "matrix" or (
+        rules == "tflite" and node.op_type in ("Add", "Mul", "Sub")))
     if path is None:
         return None
     q, acts, output = path
