@@ -190,3 +190,20 @@ def test_tf2onnx_mobilenet_places_on_the_u55_with_no_float_op():
     plan = get_policy("single")({"unit": "npu"}).place(g, soc)
     assert set(plan.units) == {"npu"} and not any(op.dtype.startswith("float") for op in g.ops)
     assert not any(op.op_type in VIEW_OPS | {"Relu", "Clip"} for op in g.ops)
+
+
+def test_converter_models_simulate_on_the_mcu():
+    """Simulated end to end on devices/mcu_m55_u55.yaml (NPU, CPU fallback): every op of the
+    timing graph runs once; the Relu6-fused int8 convs run on the NPU."""
+    from tools.converters.latency import latency
+
+    root = Path(__file__).resolve().parents[2]
+    device = root / "devices" / "mcu_m55_u55.yaml"
+    s8 = latency(device, DIR / "torch_mbblock_qdq_s8.onnx")
+    g = load_graph(DIR / "torch_mbblock_qdq_s8.onnx")
+    assert s8["ops"] == len(g.ops) and s8["units"]["npu"] == sum(
+        op.op_type in ("Conv", "Add", "Gemm") for op in g.ops)
+    assert s8["latency_us"] > 0
+    if (TF2ONNX / "resnet8.onnx").exists():
+        r8 = latency(device, TF2ONNX / "resnet8.onnx")
+        assert r8["float_ops"] == 0 and set(r8["units"]) == {"npu"}
