@@ -73,6 +73,7 @@ def load_graph(source: str | Path | onnx.ModelProto,
     Raises:
         ModelError: as :func:`load_model`.
         UnsupportedOpError: an op type socsim cannot cost.
+        ValueError: unknown ``rules``.
     """
     return load_model(source, shapes, rules).graph
 
@@ -112,6 +113,7 @@ def load_model(source: str | Path | onnx.ModelProto,
         ModelError: the file is not a valid model; an opset newer than onnx knows; a dynamic
             dimension without a size; a zero-size tensor; an empty graph; NaN weights.
         UnsupportedOpError: an op type socsim cannot cost.
+        ValueError: unknown ``rules``.
     """
     if rules not in RULES:
         raise ValueError(f"rules must be one of {', '.join(RULES)}, got {rules!r}")

@@ -148,3 +148,62 @@ def test_input_transpose_is_a_layout_conversion():
     (conv,) = g.ops
     assert conv.inputs == ("x",) and conv.operands[0] == "xt"
     assert conv.macs == 4 * 3 * 3 * 3 * 8 * 8
+
+
+#: tf2onnx conversions of TFLite int8 models, committed by the tflite branch (its
+#: tools/tflite/make_models.py); these tests run once both branches are merged.
+TF2ONNX = Path(__file__).resolve().parents[2] / "tests" / "data" / "tflite"
+
+
+def _tf2onnx(name: str) -> Path:
+    path = TF2ONNX / f"{name}.onnx"
+    if not path.exists():
+        pytest.skip(f"{path} comes with the tflite branch")
+    return path
+
+
+@pytest.mark.parametrize("name", ["resnet8", "ds_cnn", "mobilenet_v2"])
+def test_tf2onnx_ops_are_what_onnxruntime_runs(name, tmp_path):
+    """Same multiset of ops as onnxruntime's optimized model, except the input Transpose
+    (NHWC -> NCHW), which socsim treats as a layout conversion (branches may be ordered
+    differently)."""
+    from collections import Counter
+
+    path = _tf2onnx(name)
+    g = onnx.load(str(path)).graph
+    inputs = {i.name for i in g.input}
+    layout = sum(1 for n in g.node if n.op_type == "Transpose" and n.input[0] in inputs
+                 and list(helper.get_attribute_value(n.attribute[0])) == [0, 3, 1, 2])
+    ours = Counter(op.op_type for op in load_graph(path, rules="onnxruntime_x86").ops)
+    theirs = Counter(ort_ops(path, tmp_path))
+    assert theirs - ours == Counter({"Transpose": layout}) and not ours - theirs
+
+
+def test_tf2onnx_mobilenet_places_on_the_u55_with_no_float_op():
+    """Issue 11: `no unit supports op '.../Mean_prequant_Squeeze__889' (Squeeze, int8)`; the
+    Relu / Clip between convs and their Q ran in float on the CPU."""
+    from socsim.config.loading import load_soc
+    from socsim.policies.registry import get_policy
+
+    g = load_graph(_tf2onnx("mobilenet_v2"))
+    soc = load_soc(Path(__file__).resolve().parents[2] / "devices" / "mcu_m55_u55.yaml")
+    plan = get_policy("single")({"unit": "npu"}).place(g, soc)
+    assert set(plan.units) == {"npu"} and not any(op.dtype.startswith("float") for op in g.ops)
+    assert not any(op.op_type in VIEW_OPS | {"Relu", "Clip"} for op in g.ops)
+
+
+def test_converter_models_simulate_on_the_mcu():
+    """Simulated end to end on devices/mcu_m55_u55.yaml (NPU, CPU fallback): every op of the
+    timing graph runs once; the Relu6-fused int8 convs run on the NPU."""
+    from tools.converters.latency import latency
+
+    root = Path(__file__).resolve().parents[2]
+    device = root / "devices" / "mcu_m55_u55.yaml"
+    s8 = latency(device, DIR / "torch_mbblock_qdq_s8.onnx")
+    g = load_graph(DIR / "torch_mbblock_qdq_s8.onnx")
+    assert s8["ops"] == len(g.ops) and s8["units"]["npu"] == sum(
+        op.op_type in ("Conv", "Add", "Gemm") for op in g.ops)
+    assert s8["latency_us"] > 0
+    if (TF2ONNX / "resnet8.onnx").exists():
+        r8 = latency(device, TF2ONNX / "resnet8.onnx")
+        assert r8["float_ops"] == 0 and set(r8["units"]) == {"npu"}

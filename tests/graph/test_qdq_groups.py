@@ -235,8 +235,8 @@ def test_tflite_takes_per_channel_weights_and_refuses_other_clips():
     assert odd.eligible and odd.clamp == (-10, 70)
 
 
-def _dq_op_q(op: str, arity: int) -> onnx.ModelProto:
-    """int8 ``DQ -> op -> Q`` (``op`` None: ``DQ -> Q`` with a new scale)."""
+def _dq_op_q(op: str, arity: int, act: str | None = None) -> onnx.ModelProto:
+    """int8 ``DQ -> op -> [act] -> Q`` (``op`` None: ``DQ -> Q`` with a new scale)."""
     inits = [numpy_helper.from_array(np.array(0.1, np.float32), "s"),
              numpy_helper.from_array(np.array(0.05, np.float32), "s2"),
              numpy_helper.from_array(np.array(3, np.int8), "z")]
@@ -247,6 +247,9 @@ def _dq_op_q(op: str, arity: int) -> onnx.ModelProto:
     if op is not None:
         nodes.append(helper.make_node(op, [f"{x}d" for x in ins], ["r"], name="op"))
         pre = "r"
+    if act is not None:
+        nodes.append(helper.make_node(act, ["r"], ["ra"], name="act"))
+        pre = "ra"
     nodes.append(helper.make_node("QuantizeLinear", [pre, "s2", "z"], ["y"], name="q"))
     graph = helper.make_graph(
         nodes, "g", [helper.make_tensor_value_info(x, onnx.TensorProto.INT8, [1, 8])
@@ -270,3 +273,15 @@ def test_tflite_only_groups_are_modes_of_the_one_matcher(op, arity, anchor, lowe
     assert anchor not in _lowering(model, "onnxruntime").groups
     timing = load_graph(model, rules="tflite")
     assert [op.name for op in timing.ops] == [anchor] and timing.ops[0].dtype == "int8"
+
+
+def test_tflite_add_takes_its_fused_relu_as_a_clamp():
+    """TFLite's ADD clamps to its fused activation's range like CONV_2D: Relu on an output
+    with scale 0.05 and zero point 3 is the clamp [3, 127]. onnxruntime keeps this Relu (zero
+    point 3 is not int8's minimum), so there the Add is no group."""
+    model = _dq_op_q("Add", 2, act="Relu")
+    group = _lowering(model, "tflite").groups["op"]
+    assert group.eligible and group.clamp == (3, 127) and group.lowered.op_type == "QLinearAdd"
+    assert "op" not in _lowering(model, "onnxruntime").groups
+    (add,) = load_graph(model, rules="tflite").ops
+    assert add.attrs["clamp"] == (3, 127) and add.dtype == "int8"
