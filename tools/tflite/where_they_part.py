@@ -5,7 +5,8 @@
 * ``tflite``: TFLite's reference kernels (what tests/data/tflite/*.npz holds, and what socsim's
   TFLite kernels reproduce);
 * ``onnxruntime``: float32 ``acc * (s_x * s_w / s_y)`` rounded half to even (MLAS's
-  requantization; QLinearAdd's float32 ``fma`` for the ADD);
+  requantization) for the convolution; socsim's onnxruntime kernels (bit-exact to
+  onnxruntime's CPU provider) for QLinearAdd and QLinearAveragePool;
 * ``exact``: the real value, from the float32 scales as exact rationals, rounded half to even.
 
 Run with the project's environment: ``python tools/tflite/where_they_part.py``.
@@ -18,11 +19,25 @@ from pathlib import Path
 
 import numpy as np
 
-from socsim.kernels.qlinear import _add_ratios
+from socsim.kernels.registry import MS_DOMAIN, KernelContext, lookup
 from socsim.kernels.tflite import compile_tflite
 from socsim.kernels.tflite.conv import taps
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "tflite"
+
+
+def _ort(op_type: str, attrs: dict, a: np.ndarray, qa, b: np.ndarray | None = None,
+         qb=None, *, y) -> np.ndarray:
+    """socsim's onnxruntime-family kernel (com.microsoft ``op_type``, bit-exact to
+    onnxruntime's CPU kernels) on int8 operands."""
+    fn = lookup(MS_DOMAIN, op_type)
+    ctx = KernelContext("example", op_type, attrs, opset=1)
+
+    def q(p):
+        return np.array(p.s, np.float32), np.array(p.zp, np.int8)
+
+    args = [a, *q(qa)] + ([b, *q(qb)] if b is not None else []) + [*q(y)]
+    return fn(ctx, *args)[0]
 
 
 def _round_even(f: Fraction) -> int:
@@ -96,11 +111,7 @@ def _add_step(model: str, step, ref) -> None:
     want = ref[f"t{step.outputs[0]}"].astype(np.int64)
     if a.shape != b.shape:
         return
-    ra, rb, fixed, zc = _add_ratios(np.float32(k.a.s), np.array(k.a.zp, np.int8),
-                                    np.float32(k.b.s), np.array(k.b.zp, np.int8),
-                                    np.float32(k.y.s), np.array(k.y.zp, np.int8))
-    inner = (b.astype(np.float64) * np.float64(rb) + np.float64(fixed)).astype(np.float32)
-    ort = np.rint((a.astype(np.float64) * np.float64(ra) + inner).astype(np.float32))
+    ort = _ort("QLinearAdd", {}, a.astype(np.int8), k.a, b.astype(np.int8), k.b, y=k.y)
     ort = np.clip(ort.astype(np.int64), k.lo, k.hi)
     fa, fb, fy = (Fraction(float(k.a.s)), Fraction(float(k.b.s)), Fraction(float(k.y.s)))
     exact = np.array([min(max(_round_even((fa * (int(p) - k.a.zp) + fb * (int(q) - k.b.zp))
@@ -144,8 +155,14 @@ def avgpool_example() -> None:
                 total += t
                 count += o
             shifted = total - count * k.x.zp
-            ratio = np.float32(k.x.s) / (count.astype(np.float32) * np.float32(k.y.s))
-            ort = np.rint(shifted.astype(np.float32) * ratio).astype(np.int64) + k.y.zp
+            kh, kw = k.filter_hw
+            bottom = max((out_hw[0] - 1) * k.stride[0] + kh - x.shape[1] - pad[0], 0)
+            right = max((out_hw[1] - 1) * k.stride[1] + kw - x.shape[2] - pad[1], 0)
+            attrs = {"kernel_shape": [kh, kw], "strides": list(k.stride),
+                     "pads": [pad[0], pad[1], bottom, right], "count_include_pad": 0}
+            ort = _ort("QLinearAveragePool", attrs,
+                       x.astype(np.int8).transpose(0, 3, 1, 2), k.x, y=k.y)
+            ort = ort.transpose(0, 2, 3, 1).astype(np.int64)
             exact = np.array([_round_even(Fraction(int(sv), int(cv))) for sv, cv in
                               zip(shifted.reshape(-1), np.broadcast_to(count, shifted.shape)
                                   .reshape(-1))]).reshape(shifted.shape) + k.y.zp
