@@ -23,11 +23,23 @@ from socsim.kernels.interpreter import (
     ExecutionResult,
     OpStats,
     QdqMode,
-    compile_model,
 )
+from socsim.kernels.interpreter import compile_model as _compile_onnx
 
 __all__ = ["Arithmetic", "CompiledModel", "ExecutionResult", "OpStats", "compile_model",
            "execute", "run_model"]
+
+
+def compile_model(model: str | os.PathLike | onnx.ModelProto, *, qdq: QdqMode = "integer",
+                  arithmetic: ArithmeticSpec = None):
+    """Compiles ``model`` once for many ``run`` calls: an ONNX model
+    (:class:`CompiledModel`), or a ``.tflite`` file, which always runs with TFLite's integer
+    semantics (:class:`socsim.kernels.tflite.CompiledTflite`; ``qdq`` does not apply)."""
+    if isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".tflite"):
+        from socsim.kernels.tflite import compile_tflite
+
+        return compile_tflite(model, arithmetic=arithmetic)
+    return _compile_onnx(model, qdq=qdq, arithmetic=arithmetic)
 
 
 def run_model(model: str | os.PathLike | onnx.ModelProto, inputs: Mapping[str, np.ndarray], *,
@@ -40,7 +52,10 @@ def run_model(model: str | os.PathLike | onnx.ModelProto, inputs: Mapping[str, n
         qdq: ``"integer"`` (default) runs DequantizeLinear -> op -> QuantizeLinear groups as
             integer ops (int32 accumulation, requantization), bit-exact to onnxruntime's fused
             kernels; ``"reference"`` dequantizes, runs the float op and quantizes, as the ONNX
-            specification evaluates the graph.
+            specification evaluates the graph; ``"tflite"`` lowers them by TFLite's rules and runs
+            them with TFLite's integer kernels (:mod:`socsim.kernels.tflite`), bit-exact to
+            TFLite's reference kernels on a converter's model. A ``.tflite`` file always runs
+            with TFLite's semantics.
         arithmetic: None (int32 accumulator, ``onnx_rne``), one :class:`Arithmetic` for all
             nodes, or a mapping from node name (a QDQ group's compute node) to the arithmetic
             of the unit that runs it.

@@ -81,7 +81,8 @@ def _device() -> dict:
 
 @cache
 def _hand_ops() -> tuple[HandOp, ...]:
-    """The 67 ops of MobileNetV2 int8, read from the ONNX file without socsim."""
+    """The 66 ops of MobileNetV2 int8 (its Flatten is a view), read from the ONNX file without
+    socsim."""
     ensure(MODEL)
     g = shape_inference.infer_shapes(onnx.load(str(MODEL))).graph
     inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
@@ -125,8 +126,8 @@ def _hand_ops() -> tuple[HandOp, ...]:
             elif kind == "GlobalAveragePool":
                 ops.append(HandOp(n.name, "pool", 0, act_in, act_in, weights, out))
             else:
-                assert kind == "Flatten", kind  # a view: no work, no bytes
-                ops.append(HandOp(n.name, "data", 0, 0, 0, 0, 0))
+                # a view relabels its input: not simulated at all (socsim.graph.patterns)
+                assert kind == "Flatten", kind
     return tuple(ops)
 
 
@@ -252,8 +253,9 @@ def test_greedy_offload_equals_the_hand_derivation_of_its_placement(run):
     assert set(ops.loc[ops.unit == "cpu", "op"]) == {"classifier"}
     hand_ns, hand_pj = _hand(placed.__getitem__)
     _assert_hand(ns, pj, (hand_ns, hand_pj))
-    # docs/mcu_article.md: 130.8 ms, 3.449 mJ, 2.12x, 35.3 %
-    assert (round(hand_ns / 1e6, 1), round(hand_pj / 1e9, 3)) == (130.8, 3.449)
+    # docs/mcu_article.md: 130.8 ms, 3.449 mJ, 2.12x, 35.3 % (130.7 ms since the Flatten,
+    # a view, is no longer simulated: it cost a launch and a hop between units)
+    assert (round(hand_ns / 1e6, 1), round(hand_pj / 1e9, 3)) == (130.7, 3.449)
     assert (round(cpu_ns / hand_ns, 2), round(100 * (1 - hand_pj / cpu_pj), 1)) == (2.12, 35.3)
 
 

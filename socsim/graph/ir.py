@@ -57,7 +57,12 @@ class Op:
         macs: multiply-accumulates.
         elem_ops: elementwise operations (activations, pooling, normalisation, conversions).
         nodes: names of every ONNX node this op covers (the compute node and fused Q/DQ).
-        attrs: decoded attributes of the compute node (for cost models needing shapes).
+        attrs: decoded attributes of the compute node (for cost models needing shapes); a
+            fused activation adds ``fused_activation`` (its op type) and, when it narrows
+            the output's range, ``clamp`` (the integer ``(qmin, qmax)``).
+        onnx_inputs: the compute node's inputs in ONNX order (quantized tensors for a fused
+            group; a view's or an input Transpose's output where the op reads through one),
+            for shape lookups; ``inputs`` and ``weights`` name the stored tensors read.
     """
 
     name: str
@@ -72,6 +77,13 @@ class Op:
     elem_ops: int
     nodes: tuple[str, ...]
     attrs: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+    onnx_inputs: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def operands(self) -> tuple[str, ...]:
+        """The inputs in ONNX order for shape lookups (``onnx_inputs``, else inputs then
+        weights)."""
+        return self.onnx_inputs or (*self.inputs, *self.weights)
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,8 @@ class Graph:
         inputs: graph input tensors (activations only).
         outputs: graph output tensors.
         path: the file it came from, if any.
+        rules: the QDQ fusion rules the ops were grouped by
+            (:data:`socsim.graph.qdq_groups.RULES`).
     """
 
     name: str
@@ -93,6 +107,7 @@ class Graph:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     path: str | None = None
+    rules: str = "onnxruntime"
 
     def op(self, name: str) -> Op:
         """The op called ``name``.

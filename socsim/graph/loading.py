@@ -1,4 +1,4 @@
-"""ONNX -> :class:`Graph`: check, infer shapes, fuse QDQ groups, cost every op.
+"""ONNX -> :class:`Graph`: check, infer shapes, lower QDQ groups, cost every executed op.
 
 Nothing is guessed (:mod:`socsim.graph.checks`): a dynamic dimension must be given a size
 (``shapes``); a zero-size tensor, an opset newer than onnx knows, an empty graph and NaN weights
@@ -9,18 +9,21 @@ are errors; infinite weights (an attention mask's -inf) are kept but reported in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
 from socsim.errors import ModelError, UnsupportedOpError
 from socsim.graph.checks import check_opsets, check_weights, resolve_dims, static_shape
-from socsim.graph.cost import SUPPORTED_OPS, family_of, op_work
-from socsim.graph.ir import Graph, Op, Tensor
-
-_QDQ = {"QuantizeLinear", "DequantizeLinear"}
+from socsim.graph.cost import SUPPORTED_OPS
+from socsim.graph.fusion import ops_from_lowering
+from socsim.graph.ir import Graph, Tensor
+from socsim.graph.patterns import apply_patterns
+from socsim.graph.qdq_groups import RULES, Rules
+from socsim.graph.qdq_lowering import lower
 
 
 def dtype_name(elem_type: int) -> str:
@@ -64,34 +67,59 @@ def _read(source: str | Path | onnx.ModelProto) -> tuple[onnx.ModelProto, str, s
 
 
 def load_graph(source: str | Path | onnx.ModelProto,
-               shapes: Mapping[str, int] | None = None) -> Graph:
+               shapes: Mapping[str, int] | None = None, rules: Rules = "onnxruntime") -> Graph:
     """Load an ONNX model as a socsim :class:`Graph` (see :func:`load_model`).
 
     Raises:
         ModelError: as :func:`load_model`.
         UnsupportedOpError: an op type socsim cannot cost.
+        ValueError: unknown ``rules``.
     """
-    return load_model(source, shapes).graph
+    return load_model(source, shapes, rules).graph
+
+
+def _constant_value(node: onnx.NodeProto) -> np.ndarray:
+    a = node.attribute[0]
+    v = helper.get_attribute_value(a)
+    if isinstance(v, onnx.TensorProto):
+        return numpy_helper.to_array(v)
+    if a.name in ("value_float", "value_floats"):
+        return np.asarray(v, dtype=np.float32)
+    if a.name in ("value_int", "value_ints"):
+        return np.asarray(v, dtype=np.int64)
+    return np.asarray(v)
 
 
 def load_model(source: str | Path | onnx.ModelProto,
-               shapes: Mapping[str, int] | None = None) -> LoadedModel:
+               shapes: Mapping[str, int] | None = None,
+               rules: Rules = "onnxruntime") -> LoadedModel:
     """Load an ONNX model as a socsim :class:`Graph`, with warnings about its contents.
 
     The model is checked, its dynamic input dimensions are given the sizes in ``shapes``,
-    shapes are inferred, QuantizeLinear / DequantizeLinear pairs around a compute node are fused
-    into it, DequantizeLinear of constants is folded into the consumer's weights, and every op
-    gets its cost descriptor.
+    shapes are inferred, QDQ groups are lowered by socsim's one QDQ fuser under ``rules``
+    (:mod:`socsim.graph.qdq_lowering`, the node list the kernels execute), each executed node
+    becomes one op with its cost descriptor (:mod:`socsim.graph.fusion`), and the patterns
+    runtimes fold are applied (:mod:`socsim.graph.patterns`: views, an input Transpose, Pad
+    into Conv, BatchNormalization / Mul / Add / activations into a float Conv).
 
     Args:
         source: an .onnx path or a ModelProto.
         shapes: size of each named dynamic dimension (``{"N": 1}``); every one must be given.
+        rules: the QDQ fusion rules (:data:`socsim.graph.qdq_groups.RULES`): ``onnxruntime``
+            (default: what an integer unit runs), ``onnxruntime_x86`` (the installed
+            onnxruntime on an x86 host) or ``tflite``.
 
     Raises:
         ModelError: the file is not a valid model; an opset newer than onnx knows; a dynamic
             dimension without a size; a zero-size tensor; an empty graph; NaN weights.
         UnsupportedOpError: an op type socsim cannot cost.
+        ValueError: unknown ``rules``.
     """
+    if rules not in RULES:
+        raise ValueError(f"rules must be one of {', '.join(RULES)}, got {rules!r}")
+    if isinstance(source, (str, Path)) and Path(source).suffix.lower() == ".tflite":
+        from socsim.graph.tflite_graph import load_tflite_model  # a .tflite: read as TFLite
+        return load_tflite_model(source)
     model, name, path = _read(source)
     where = path or name
     check_opsets(model, where)
@@ -125,10 +153,9 @@ def load_model(source: str | Path | onnx.ModelProto,
     nodes = list(g.node)
     for i, node in enumerate(nodes):
         if node.op_type == "Constant":
-            value = numpy_helper.to_array(node.attribute[0].t) if node.attribute[0].t else None
-            if value is not None:
-                tensors[node.output[0]] = Tensor(node.output[0], tuple(value.shape),
-                                                 str(value.dtype), True)
+            value = _constant_value(node)
+            tensors[node.output[0]] = Tensor(node.output[0], tuple(value.shape),
+                                             str(value.dtype), True)
         if not node.name:
             node.name = f"{node.op_type}_{i}"
     missing = [o for n in nodes for o in n.output if o and o not in tensors]
@@ -137,150 +164,15 @@ def load_model(source: str | Path | onnx.ModelProto,
                          hint="export the model with static input shapes")
     graph_inputs = tuple(i.name for i in g.input if not tensors[i.name].const)
     graph_outputs = tuple(o.name for o in g.output)
-    ops = _fuse_and_cost(nodes, tensors, set(graph_outputs), where)
-    ops = _fuse_activations(ops, set(graph_outputs))
+    consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    consts.update({n.output[0]: _constant_value(n) for n in nodes if n.op_type == "Constant"})
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    low = lower([n for n in nodes if n.op_type != "Constant"], consts, graph_outputs, opset,
+                rules)
+    ops = ops_from_lowering(low, tensors, where)
+    ops, graph_outputs = apply_patterns(ops, tensors, consts, graph_inputs, graph_outputs)
     if not ops:
         raise ModelError(f"{where}: the graph has no operators (only constants or nothing): "
                          "nothing to simulate; check that the export wrote the model's nodes")
-    graph = Graph(name, tuple(ops), tensors, graph_inputs, graph_outputs, path)
+    graph = Graph(name, tuple(ops), tensors, graph_inputs, graph_outputs, path, rules)
     return LoadedModel(graph, tuple(warnings))
-
-
-def _fuse_and_cost(nodes: list[onnx.NodeProto], tensors: dict[str, Tensor],
-                   graph_outputs: set[str], where: str) -> list[Op]:
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    producer: dict[str, onnx.NodeProto] = {}
-    for node in nodes:
-        for t in node.input:
-            consumers.setdefault(t, []).append(node)
-        for t in node.output:
-            producer[t] = node
-
-    def is_const(t: str) -> bool:
-        return t in tensors and tensors[t].const
-
-    alias: dict[str, str] = {}  # DQ output -> the quantized tensor it dequantizes
-    absorbed: dict[str, str] = {}  # Q/DQ node name -> compute node name that absorbs it
-    for node in nodes:
-        if node.op_type == "DequantizeLinear":
-            users = consumers.get(node.output[0], [])
-            fusable = (node.output[0] not in graph_outputs and users
-                       and all(u.op_type not in _QDQ and u.op_type != "Constant" for u in users))
-            if is_const(node.input[0]) or fusable:
-                alias[node.output[0]] = node.input[0]
-                absorbed[node.name] = users[0].name if users else node.name
-    out_alias: dict[str, str] = {}  # compute output -> the Q output that replaces it
-    for node in nodes:
-        if node.op_type in _QDQ or node.op_type == "Constant":
-            continue
-        if len(node.output) != 1:
-            continue
-        users = consumers.get(node.output[0], [])
-        if (len(users) == 1 and users[0].op_type == "QuantizeLinear"
-                and node.output[0] not in graph_outputs):
-            out_alias[node.output[0]] = users[0].output[0]
-            absorbed[users[0].name] = node.name
-
-    ops: list[Op] = []
-    for node in nodes:
-        if node.name in absorbed or node.op_type == "Constant":
-            continue
-        ins = [alias.get(t, t) for t in node.input if t]
-        outs = [out_alias.get(t, t) for t in node.output if t]
-        members = [node.name, *(n for n, owner in absorbed.items() if owner == node.name)]
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        in_shapes = [tensors[t].shape for t in ins]
-        try:
-            family = family_of(node.op_type, attrs, in_shapes)
-        except UnsupportedOpError as exc:
-            raise UnsupportedOpError(f"{where}: node {node.name!r}: {exc}") from None
-        macs, elem = op_work(node.op_type, attrs, in_shapes, [tensors[t].shape for t in outs], [])
-        acts = tuple(t for t in ins if not is_const(t))
-        weights = tuple(t for t in ins if is_const(t) and _is_operand(node.op_type, t, node, alias))
-        ops.append(Op(
-            name=node.name, op_type=node.op_type, domain=node.domain, family=family,
-            dtype=_compute_dtype(node.op_type, acts, outs, weights, tensors),
-            inputs=acts, outputs=tuple(outs), weights=weights, macs=macs, elem_ops=elem,
-            nodes=tuple(members), attrs=attrs))
-    return ops
-
-
-#: Activations integer hardware applies as the clamp of the producer's requantization.
-_ACTIVATIONS = ("Relu", "Clip", "LeakyRelu")
-#: Integer ops whose requantization can absorb a following activation.
-_ABSORBERS = ("conv", "depthwise", "gemm")
-
-
-def _fuse_activations(ops: list[Op], graph_outputs: set[str]) -> list[Op]:
-    """Fold an integer ``Relu`` / ``Clip`` / ``LeakyRelu`` (a ``DQ -> act -> Q`` group) into
-    the integer conv, depthwise or matrix op it follows, when it is that op's only reader:
-    NPUs, DSP libraries and onnxruntime's QDQ fusion all apply it as the clamp (or the
-    lookup) of the producer's requantization, at no extra work. The fused op keeps the
-    producer's name and cost, takes the activation's output, and lists both node sets.
-    """
-    readers: dict[str, int] = {}
-    for op in ops:
-        for t in op.inputs:
-            readers[t] = readers.get(t, 0) + 1
-    producer = {op.outputs[0]: i for i, op in enumerate(ops) if len(op.outputs) == 1}
-    fused: list[Op | None] = list(ops)
-    for j, act in enumerate(ops):
-        if act.op_type not in _ACTIVATIONS or len(act.inputs) != 1 or not _small_int(act.dtype):
-            continue
-        i = producer.get(act.inputs[0])
-        if i is None or fused[i] is None:
-            continue
-        prod = fused[i]
-        if (prod.family not in _ABSORBERS or not _small_int(prod.dtype)
-                or readers.get(act.inputs[0]) != 1 or act.inputs[0] in graph_outputs):
-            continue
-        fused[i] = replace(prod, outputs=act.outputs, weights=prod.weights + act.weights,
-                           nodes=prod.nodes + act.nodes,
-                           attrs={**prod.attrs, "fused_activation": act.op_type})
-        fused[j] = None
-        for t in act.outputs:
-            producer[t] = i
-    return [op for op in fused if op is not None]
-
-
-def _is_operand(op_type: str, tensor: str, node: onnx.NodeProto, alias: dict[str, str]) -> bool:
-    """Whether a constant input is an operand (weight, bias) rather than a scale/zero-point
-    or a shape: only operands are streamed from memory and counted as weight bytes."""
-    if op_type in ("Reshape", "Expand", "Pad", "Slice", "Squeeze", "Unsqueeze", "Clip",
-                   "ReduceMean", "ReduceSum", "Split"):
-        return False
-    if op_type in ("QuantizeLinear", "DequantizeLinear"):
-        return False
-    return True
-
-
-def _small_int(dtype: str) -> bool:
-    return dtype.startswith(("int", "uint")) and dtype not in ("int32", "int64", "uint32",
-                                                               "uint64")
-
-
-def _compute_dtype(op_type: str, acts: tuple[str, ...], outs: list[str],
-                   weights: tuple[str, ...], tensors: dict[str, Tensor]) -> str:
-    """The precision an op computes in.
-
-    An integer op either reads and writes quantized tensors (a fused ``DQ -> op -> Q``, an
-    integer view), is a QuantizeLinear, or multiplies quantized operands (``DQ -> MatMul``
-    with a float output, what onnxruntime runs as MatMulIntegerToFloat); it computes in the type of its
-    quantized operand. A DequantizeLinear computes in its input type. Anything else (e.g. a
-    Div fed by a DequantizeLinear whose result stays float, or an Erf on float inputs whose
-    result is quantized) computes in float.
-    """
-    operand = next((tensors[t].dtype for t in (*acts, *weights)
-                    if _small_int(tensors[t].dtype)), None)
-    out_int = next((tensors[t].dtype for t in outs if _small_int(tensors[t].dtype)), None)
-    if op_type == "DequantizeLinear" and operand:
-        return operand
-    if op_type == "QuantizeLinear" and out_int:
-        return out_int
-    if operand and (out_int or op_type in ("Conv", "MatMul", "Gemm", "ConvInteger",
-                                             "MatMulInteger")):
-        return operand
-    for t in (*acts, *outs):
-        if tensors[t].dtype.startswith("float"):
-            return tensors[t].dtype
-    return tensors[acts[0]].dtype if acts else "float32"

@@ -36,12 +36,17 @@ from __future__ import annotations
 
 from math import ceil, prod
 
+from socsim.config._base import DTYPE_BITS
 from socsim.config.units import Npu
 from socsim.graph.cost import gemm_view
 from socsim.graph.ir import Graph, Op
 from socsim.hw.kind import Cycles, UnitKind
 
-_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "float16": 2, "int32": 4, "float32": 4}
+
+def _word_bytes(dtype: str) -> float:
+    """Bytes per element: int4/uint4 pack two to a byte (ONNX's packing rule), the others
+    ``bits / 8`` (uint16: 2)."""
+    return DTYPE_BITS.get(dtype, 8) / 8
 
 
 def npu_cycles(unit: Npu, op: Op, graph: Graph) -> Cycles:
@@ -53,7 +58,7 @@ def npu_cycles(unit: Npu, op: Op, graph: Graph) -> Cycles:
         cycles = groups * array_cycles(unit, m, k, n, per_pe)
         if unit.buffered:
             ifmap = _ifmap_words(op, graph, m, k)
-            cycles += groups * buffer_cycles(unit, ifmap, k * n, m * n, _BYTES.get(op.dtype, 1))
+            cycles += groups * buffer_cycles(unit, ifmap, k * n, m * n, _word_bytes(op.dtype))
         peak = unit.array_rows * unit.array_cols * per_pe
         util = op.macs / (cycles * peak)
     if op.elem_ops:
@@ -75,7 +80,7 @@ def array_cycles(unit: Npu, m: int, k: int, n: int, macs_per_pe: float) -> float
 
 
 def buffer_cycles(unit: Npu, ifmap_words: int, filter_words: int, ofmap_words: int,
-                  word_bytes: int = 1) -> float:
+                  word_bytes: float = 1) -> float:
     """Exposed SRAM fill before the first fold and ofmap drain after the last, in cycles.
 
     Both operand SRAMs fill in parallel (the slower one counts) plus one cycle of SRAM hit
@@ -117,9 +122,11 @@ def _ifmap_words(op: Op, graph: Graph, m: int, k: int) -> int:
     """
     if op.op_type not in ("Conv", "QLinearConv", "ConvInteger"):
         return m * k
-    x = graph.tensors[op.inputs[0]].shape
+    operands = _onnx_inputs(op)
+    x = graph.tensors[operands[0]].shape
     out = graph.tensors[op.outputs[0]].shape
-    w = graph.tensors[op.weights[0]].shape if op.weights else None
+    w_at = 3 if op.op_type == "QLinearConv" else 1  # after x_scale, x_zero_point
+    w = graph.tensors[operands[w_at]].shape if len(operands) > w_at else None
     kernel = op.attrs.get("kernel_shape") or (w[2:] if w else [1] * (len(x) - 2))
     strides = op.attrs.get("strides", [1] * (len(x) - 2))
     read = [(o - 1) * s + kk if kk >= s else o * kk
@@ -128,8 +135,9 @@ def _ifmap_words(op: Op, graph: Graph, m: int, k: int) -> int:
 
 
 def _onnx_inputs(op: Op) -> tuple[str, ...]:
-    """The op's inputs in ONNX order (activation first, then weights) for shape lookups."""
-    return (*op.inputs, *op.weights)
+    """The op's inputs in ONNX order for shape lookups (a constant first operand, Y = W x,
+    stays first)."""
+    return op.operands
 
 
 class NpuKind(UnitKind):

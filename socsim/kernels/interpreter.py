@@ -22,10 +22,10 @@ from onnx import helper, numpy_helper
 from socsim.errors import ModelError, UnsupportedOpError
 from socsim.kernels.arithmetic import DEFAULT, Arithmetic
 from socsim.kernels.host import onnxruntime_arithmetic
-from socsim.kernels.qdq import lower_qdq
+from socsim.kernels.qdq import QDQ_RULES, lower_qdq
 from socsim.kernels.registry import MS_DOMAIN, Kernel, KernelContext, lookup
 
-QdqMode = Literal["integer", "reference"]
+QdqMode = Literal["integer", "reference", "tflite"]
 _NONDETERMINISTIC = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike",
                                "RandomUniformLike", "Bernoulli", "Multinomial"})
 ArithmeticSpec = Arithmetic | Mapping[str, Arithmetic] | Literal["onnxruntime"] | None
@@ -132,7 +132,9 @@ class CompiledModel:
         Args:
             model: a path or a ModelProto (float, QDQ or QOperator form).
             qdq: ``"integer"`` lowers QDQ groups to integer operators; ``"reference"`` runs
-                DequantizeLinear -> float op -> QuantizeLinear as written.
+                DequantizeLinear -> float op -> QuantizeLinear as written; ``"tflite"`` lowers
+                them by TFLite's rules and binds TFLite's integer kernels
+                (:mod:`socsim.kernels.tflite.onnx_ops`).
             arithmetic: one :class:`Arithmetic` for every node, or a mapping from node name
                 (for a QDQ group, its compute node) to the arithmetic of the unit it runs on;
                 unlisted nodes (and None) use int32 accumulation and ``onnx_rne``;
@@ -142,10 +144,10 @@ class CompiledModel:
         Raises:
             ModelError: if the model cannot be read or uses subgraphs.
             UnsupportedOpError: if an op has no kernel.
-            ValueError: if ``qdq`` is not one of the two modes.
+            ValueError: if ``qdq`` is not one of the three modes.
         """
-        if qdq not in ("integer", "reference"):
-            raise ValueError(f"qdq must be 'integer' or 'reference', got {qdq!r}")
+        if qdq not in ("integer", "reference", "tflite"):
+            raise ValueError(f"qdq must be 'integer', 'reference' or 'tflite', got {qdq!r}")
         if isinstance(arithmetic, str):
             if arithmetic != "onnxruntime":
                 raise ValueError("arithmetic must be an Arithmetic, a mapping of node names to "
@@ -175,8 +177,9 @@ class CompiledModel:
                 n.name = f"{n.op_type}_{k}"
             nodes.append(n)
         self._graph_consts = frozenset(consts)
-        if qdq == "integer":
-            nodes, extra = lower_qdq(nodes, consts, self.output_names, opsets.get("", 1))
+        if qdq in ("integer", "tflite"):
+            nodes, extra = lower_qdq(nodes, consts, self.output_names, opsets.get("", 1),
+                                     QDQ_RULES[qdq])
             consts.update(extra)
         self.constants = consts
         self._folded: dict[str, OpStats] = {}
@@ -187,7 +190,8 @@ class CompiledModel:
         steps = []
         for n in nodes:
             domain = n.domain if n.domain not in ("ai.onnx",) else ""
-            kernel = lookup(domain, n.op_type, n.name)
+            kernel = lookup(domain, n.op_type, n.name,
+                            semantics="tflite" if self.qdq == "tflite" else "onnx")
             if isinstance(arithmetic, Arithmetic):
                 arith = arithmetic
             elif arithmetic is None:

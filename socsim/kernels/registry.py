@@ -52,12 +52,19 @@ def supported() -> list[tuple[str, str]]:
     return sorted(_KERNELS)
 
 
-def lookup(domain: str, op_type: str, node: str = "") -> Kernel:
-    """The kernel for ``(domain, op_type)``.
+def lookup(domain: str, op_type: str, node: str = "", *, semantics: str = "onnx") -> Kernel:
+    """The kernel for ``(domain, op_type)``; with ``semantics="tflite"``, TFLite's integer
+    kernel where there is one (:mod:`socsim.kernels.tflite.onnx_ops`), else the ONNX one.
 
     Raises:
         UnsupportedOpError: naming the op, its domain and node, and listing what is supported.
     """
+    if semantics == "tflite":
+        from socsim.kernels.tflite.onnx_ops import lookup as tflite_lookup
+
+        kernel = tflite_lookup(domain, op_type)
+        if kernel is not None:
+            return kernel
     _load_all()
     key = (_norm_domain(domain), op_type)
     try:

@@ -114,6 +114,10 @@ def test_integer_activation_fuses_into_its_conv():
 
 
 def test_activation_stays_apart_when_the_conv_output_has_other_readers():
+    # the conv's Q has two readers: the Relu runs on its own, in float between a DQ and a Q,
+    # as the kernels (and onnxruntime, zero point 0 != -128) execute it
     g = load_graph(_qdq_conv_relu_model(relu_readers=2))
-    assert [op.op_type for op in g.ops] == ["QuantizeLinear", "Conv", "Relu", "Add"]
+    assert [op.op_type for op in g.ops] == ["QuantizeLinear", "Conv", "DequantizeLinear",
+                                            "Relu", "QuantizeLinear", "Add"]
+    assert g.op("relu").dtype == "float32" and g.op("add").dtype == "int8"
 

@@ -59,7 +59,7 @@ def test_run_uses_the_model_socsim_quantize_writes(project, capsys):
     assert used.stat().st_mtime_ns == mtime
     # validate now places the cached model
     assert main(["validate", str(path)]) == 0
-    assert "12 ops placed" in capsys.readouterr().out
+    assert "11 ops placed" in capsys.readouterr().out  # its Flatten is a view
 
 
 @pytest.mark.parametrize("edit, where, message", [
