@@ -100,6 +100,10 @@ class EthosU(Spec):
         "takes at least this long.")
     small_block_delay_cycles: Cycles = Field(
         description="Pipeline bubble per kernel step when a block is one micro-block in h x w.")
+    small_block_delay_cycles_acc40: Cycles = Field(
+        description="As `small_block_delay_cycles` with 40-bit accumulators (16-bit IFMs).")
+    pool_cycle_scale: dict[Literal[8, 16], Rate] = Field(
+        description="Multiplier of pooling MAC-engine cycles by IFM bits.")
     pool_min_kernel_cycles: Cycles = Field(
         4, description="Least cycles per micro-block per pooling sub-kernel.")
     output_cycles_per_element: dict[Literal[

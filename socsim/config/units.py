@@ -32,6 +32,7 @@ from socsim.config._base import (
     TimeNs,
     VectorBits,
 )
+from socsim.config.ethos_u import EthosU
 from socsim.config.power import Dvfs, Power, Thermal
 
 #: Operator families the cost models distinguish (see :func:`socsim.graph.cost.family_of`).
@@ -203,6 +204,24 @@ class Npu(_UnitBase):
         10, description="Words per cycle that fill the ifmap / filter SRAMs from the backing "
         "memory before the first fold (SCALE-Sim's estimate-bandwidth default is 10). Only "
         "read when all three SRAM sizes are set.")
+    microarchitecture: Literal["systolic", "ethos_u"] = Field(
+        "systolic", description="Cost model: a rows x cols systolic array (socsim.hw.npu) or "
+        "a block-based Arm Ethos-U-class NPU (socsim.hw.npu_block, parameters in `ethos_u`; "
+        "array_* and elementwise_ops_per_cycle are then unused).")
+    ethos_u: EthosU | None = Field(
+        None, description="Block-model parameters; required with microarchitecture ethos_u.")
+
+    @model_validator(mode="after")
+    def _ethos_u_given(self) -> Npu:
+        if self.microarchitecture == "ethos_u":
+            if self.ethos_u is None:
+                raise ValueError("microarchitecture: ethos_u needs an `ethos_u:` block (see "
+                                 "devices/ethos_u55_128_high_end_embedded.yaml)")
+            unknown = sorted(set(self.ethos_u.ports) - set(self.memories))
+            if unknown:
+                raise ValueError(f"ethos_u.ports {unknown} are not in this unit's memories "
+                                 f"{self.memories}")
+        return self
 
     @model_validator(mode="after")
     def _buffers_all_or_none(self) -> Npu:

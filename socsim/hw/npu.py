@@ -46,6 +46,9 @@ _BYTES = {"int8": 1, "uint8": 1, "int16": 2, "float16": 2, "int32": 4, "float32"
 
 @cost_model("npu")
 def npu_cycles(unit: Npu, op: Op, graph: Graph) -> Cycles:
+    if unit.microarchitecture == "ethos_u":   # block-based model, socsim/hw/npu_block.py
+        from socsim.hw.npu_block_cost import block_npu_cycles
+        return block_npu_cycles(unit, op, graph)
     cycles = 0.0
     util = 0.0
     if op.macs:

@@ -182,7 +182,7 @@ def run(work: Path, only: set[str] | None, configs: list[str]) -> None:
             out.mkdir(parents=True, exist_ok=True)
             cmd = [str(vela), str(model), "--config", "Arm/vela.ini",
                    "--accelerator-config", accel, "--system-config", system,
-                   "--memory-mode", mode, "--verbose-performance",
+                   "--memory-mode", mode, "--verbose-performance", "--enable-debug-db",
                    "--output-dir", str(out)]
             res = subprocess.run(cmd, capture_output=True, text=True)
             (out / "vela_stdout.txt").write_text(res.stdout + res.stderr)
@@ -199,8 +199,14 @@ _DTYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 9: "int8", 7: "in
 
 def _tflite_ops(path: Path) -> dict[str, dict]:
     """Every operator of the .tflite's main subgraph, keyed by its first output's name."""
-    from ethosu.vela.tflite import (BuiltinOperator, BuiltinOptions, Conv2DOptions,
-                                    DepthwiseConv2DOptions, Model, Pool2DOptions)
+    from ethosu.vela.tflite import (
+        BuiltinOperator,
+        BuiltinOptions,
+        Conv2DOptions,
+        DepthwiseConv2DOptions,
+        Model,
+        Pool2DOptions,
+    )
     names = {v: k for k, v in vars(BuiltinOperator.BuiltinOperator).items()
              if not k.startswith("_")}
     buf = path.read_bytes()
@@ -280,7 +286,8 @@ def index(work: Path, configs: list[str]) -> None:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst)
             rows = list(csv.DictReader(src.open()))
-            case["vela"][cfg] = _vela_layers(rows, str(dst.relative_to(OUT)))
+            _attach_debug(rows, src.with_name(f"{model.stem}_debug.xml"))
+            case["vela"][cfg] = _vela_layers(rows, str(dst.relative_to(OUT)), set(ops))
         # geometry: one entry per TFLite operator Vela ran (the same ops in every config)
         first = next(iter(case["vela"].values()), None)
         for lay in first["layers"] if first else []:
@@ -298,33 +305,84 @@ def index(work: Path, configs: list[str]) -> None:
     print("wrote", OUT / "index.json", len(cases), "cases")
 
 
-def _vela_layers(rows: list[dict], csv_name: str) -> dict:
+_DEBUG_FIELDS = {
+    "ifm_format": str, "ifm2_format": str, "ofm_format": str, "ifm_memory": str,
+    "ofm_memory": str, "weight_total_bytes": int, "scales_total_bytes": int,
+    "weight_max_range_bytes": int, "weight_buffering": str, "weight_transfer_cycles": int,
+    "traversal": str, "ifm_block_h": int, "ifm_block_w": int, "ifm_block_c": int,
+    "ofm_block_h": int, "ofm_block_w": int, "ofm_block_c": int, "mac_cycles": int,
+    "ao_cycles": int, "cmd_cycles": int}
+
+
+def _attach_debug(rows: list[dict], xml: Path) -> None:
+    """Add Vela's compiler decisions (``--enable-debug-db``: tensor formats and memories,
+    encoded weight bytes, weight buffering, block configuration, traversal) to each row.
+
+    The debug database's ``perf`` table lists the same operations as the per-layer CSV, in
+    the same order and with the same names; ``perf_debug`` and ``perf_debug_main`` are keyed
+    by the same id.
+    """
+    import io
+    import re
+    text = xml.read_text()
+    tables = {}
+    for m in re.finditer(r'<table name="([^"]+)">\s*<!\[CDATA\[(.*?)\]\]>', text, re.S):
+        recs = list(csv.reader(io.StringIO(m.group(2).strip())))
+        tables[m.group(1)] = [dict(zip(recs[0], r)) for r in recs[1:]]
+    perf = tables["perf"]
+    if [r["name"] for r in perf] != [r["Name"] for r in rows]:
+        raise SystemExit(f"{xml}: debug database and per-layer CSV list different operations")
+    extra = {r["id"]: r for r in tables.get("perf_debug", [])}
+    main = {r["id"]: r for r in tables.get("perf_debug_main", [])}
+    for row, p in zip(rows, perf):
+        merged = {**extra.get(p["id"], {}), **main.get(p["id"], {})}
+        row["debug"] = {k: conv(merged[k]) for k, conv in _DEBUG_FIELDS.items()
+                        if merged.get(k, "") != ""}
+
+
+def _vela_layers(rows: list[dict], csv_name: str, op_names: set[str]) -> dict:
     """Vela's per-layer rows grouped by the TFLite operator they come from.
 
     Vela may lower one operator into several NPU operations (MEAN -> DepthwiseConv2D + Mul,
-    the second named ``<output>`` and the first ``<output>_intermediate``) and lists fused
-    activations as rows of 0 cycles; both are folded into the operator's entry.
+    SOFTMAX -> ~27 elementwise ops, a Reshape of a pooled tensor -> a memory copy), named
+    after intermediate tensors; those rows are folded into the next row that names a TFLite
+    operator's output (the operator they were lowered from or, for a copy, its consumer).
+    Fused activations are rows of 0 cycles and 0 MACs, folded into their operator's entry.
     """
-    layers: dict[str, dict] = {}
+    layers: list[dict] = []
+    pending: list[dict] = []
     for r in rows:
+        pending.append(r)
         name = r["Name"].split("_intermediate")[0]
-        lay = layers.setdefault(name, {
-            "name": name, "original_op": r["Original Operator"], "vela_ops": [],
-            "cycles": 0.0, "npu": 0.0, "sram_access": 0.0, "dram_access": 0.0,
-            "offchip_flash_access": 0.0, "macs": 0, "target": r["Target"]})
-        cyc = float(r["Op Cycles"])
-        if cyc == 0 and float(r["MAC Count"]) == 0:
-            lay["vela_ops"].append(r["NNG Operator"] + " (fused)")
+        if name not in op_names:
             continue
-        lay["vela_ops"].append(r["NNG Operator"])
-        lay["cycles"] += cyc
-        lay["npu"] += float(r["NPU"])
-        lay["sram_access"] += float(r["SRAM AC"])
-        lay["dram_access"] += float(r["DRAM AC"])
-        lay["offchip_flash_access"] += float(r["OffFlash AC"])
-        lay["macs"] += int(float(r["MAC Count"]))
-    out = list(layers.values())
-    return {"csv": csv_name, "layers": out, "total_cycles": sum(x["cycles"] for x in out)}
+        if layers and layers[-1]["name"] == name:      # a fused activation row
+            group, lay = pending, layers[-1]
+        else:
+            group = pending
+            lay = {"name": name, "original_op": r["Original Operator"], "vela_ops": [],
+                   "cycles": 0.0, "npu": 0.0, "sram_access": 0.0, "dram_access": 0.0,
+                   "offchip_flash_access": 0.0, "macs": 0, "target": r["Target"]}
+            layers.append(lay)
+        for g in group:
+            cyc = float(g["Op Cycles"])
+            fused = cyc == 0 and float(g["MAC Count"]) == 0
+            lay["vela_ops"].append(g["NNG Operator"] + (" (fused)" if fused else ""))
+            if not fused:
+                lay.setdefault("vela_op_details", []).append(
+                    {"op": g["NNG Operator"], "cycles": cyc, **g.get("debug", {})})
+            lay["cycles"] += cyc
+            lay["npu"] += float(g["NPU"])
+            lay["sram_access"] += float(g["SRAM AC"])
+            lay["dram_access"] += float(g["DRAM AC"])
+            lay["offchip_flash_access"] += float(g["OffFlash AC"])
+            lay["macs"] += int(float(g["MAC Count"]))
+        pending = []
+    if pending:
+        raise SystemExit(f"{csv_name}: rows after the last operator: "
+                         f"{[r['Name'] for r in pending]}")
+    return {"csv": csv_name, "layers": layers,
+            "total_cycles": sum(float(r["Op Cycles"]) for r in rows)}
 
 
 def _version(dist: str) -> str:
