@@ -65,10 +65,13 @@ class Port(Spec):
 class MemoryMode(Spec):
     """Where tensors live (Vela's memory modes: Shared_Sram, Sram_Only, Dedicated_Sram)."""
 
-    arena: str = Field(description="Port (key of `ports`) holding feature maps.")
+    arena: str = Field(description="Port (key of `ports`) holding the network's input and "
+                       "output feature maps (and all of them when it is the `staging` one).")
     constants: str = Field(description="Port holding weights, biases and scales.")
-    staging: str = Field(description="Port weights are staged (double-buffered) into before "
-                         "the op that needs them; equal to `constants` for none.")
+    staging: str = Field(description="Port of the fast memory (Vela's cache area) that "
+                         "weights are staged into before the op that needs them and that "
+                         "holds feature maps passed between NPU ops; equal to `arena` when "
+                         "the arena is already that memory.")
 
 
 class EthosU(Spec):
@@ -77,6 +80,7 @@ class EthosU(Spec):
     ofm_ublock: BlockShape = Field(
         description="Micro-block: output pixels (h x w) x output channels computed per MAC "
         "cycle; MACs per cycle = h x w x depth x dot_depth.")
+    cores: PositiveInt = Field(1, description="NPU cores sharing each block (U65-512: 2).")
     dot_depth: PositiveInt = Field(8, description="Input channels one MAC lane sums per cycle.")
     ifm_block_depth: dict[Literal[8, 16], PositiveInt] = Field(
         description="IFM channels fetched per block pass, by IFM bits (depth-first mode).")

@@ -67,6 +67,8 @@ class NpuOp:
         ofm_format: layout of the output.
         scale_bytes: bytes of encoded per-channel scale and bias (None: ``ofm channels x
             scale_bias_bytes_per_channel`` of the device).
+        ifm_port: port the input(s) are read through (None: ``memory_mode.arena``).
+        ofm_port: port the output is written through (None: ``memory_mode.arena``).
     """
 
     kind: str
@@ -84,6 +86,8 @@ class NpuOp:
     ifm_format: str = "nhwc"
     ofm_format: str = "nhwc"
     scale_bytes: int | None = None
+    ifm_port: str | None = None
+    ofm_port: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -238,14 +242,17 @@ def find_block(cfg: EthosU, op: NpuOp) -> Block:
                     cost = (ifetch + wfetch) / (oh * ow * oc)
                 if _volume(big) < ifm[0] * ifm[1] * ifm[2] * 2:
                     cost /= 2
-                if cost < best_cost or (cost == best_cost and h <= 4 and w <= 4):
-                    cover = (big[0] * big[1]) / (min(big[0], ifm[0]) * min(big[1], ifm[1]))
-                    if cost < best_cost or cover <= best_cover:
-                        best_cover = cover if cost == best_cost else inf
-                        if cost == best_cost:
-                            best_cover = cover
-                        best_cost = cost
-                        best = Block((h, w, depth), ifm, part)
+                if cost > best_cost:
+                    continue
+                if cost < best_cost:
+                    best_cover = inf      # a strictly cheaper block resets the tie-break
+                else:                     # equal cost: prefer small blocks covering more IFM
+                    cover = (big[0] * big[1]) / max(1, min(big[0], ifm[0]) * min(big[1], ifm[1]))
+                    if not (cover <= best_cover and h <= 4 and w <= 4):
+                        continue
+                    best_cover = cover
+                best_cost = cost
+                best = Block((h, w, depth), ifm, part)
         depth += ub_d
         if depth < oc:
             depth = _rup(depth, split)
@@ -277,8 +284,10 @@ def _transfer_bytes(cfg: EthosU, port: str, is_read: bool, bits: int, fmt: str,
     if fmt == "nhcwb16":
         if shape[1] * bits * 16 // 8 == bd:
             run = bits * bw * bd
-        else:
+        elif is_read:
             run = 16 * bits * bw
+        else:
+            run = 16 * bits * bw * cfg.cores
     else:
         row_bytes = shape[2] * bits // 8
         if is_read:
@@ -286,7 +295,7 @@ def _transfer_bytes(cfg: EthosU, port: str, is_read: bool, bits: int, fmt: str,
         elif bd <= 16 and row_bytes == bd:
             run = bits * bw * bd
         else:
-            run = min(64 * 8, 16 * bits, bd * bits)
+            run = min(64 * 8, 16 * bits * cfg.cores, bd * bits)
     burst = cfg.ports[port].burst_bytes
     run_bytes = max(1, min(burst, run // 8))
     return int(elements * bits // 8) * burst / run_bytes
@@ -297,18 +306,25 @@ def _stored(shape: tuple[int, int, int], fmt: str) -> tuple[int, int, int]:
     return (shape[0], shape[1], _rup(shape[2], 16)) if fmt == "nhcwb16" else shape
 
 
+def _ports(cfg: EthosU, op: NpuOp) -> tuple[str, str]:
+    """(IFM port, OFM port) of ``op``."""
+    arena = cfg.memory_mode.arena
+    return op.ifm_port or arena, op.ofm_port or arena
+
+
 def _block_cycles(cfg: EthosU, op: NpuOp, blk: Block) -> tuple[float, float]:
-    """(IFM block read, OFM block write) cycles on the arena port: latency + transfer."""
-    port_name = cfg.memory_mode.arena
-    port = cfg.ports[port_name]
+    """(IFM block read, OFM block write) cycles: latency + transfer on their ports."""
+    in_name, out_name = _ports(cfg, op)
+    port = cfg.ports[in_name]
     ifm_cyc = 0.0
     for shape in (op.ifm, op.ifm2) if op.ifm2 is not None else (op.ifm,):
         n = _volume([min(a, b) for a, b in zip(shape, blk.ifm)])
-        tx = _transfer_bytes(cfg, port_name, True, op.ifm_bits, op.ifm_format, blk.ifm,
+        tx = _transfer_bytes(cfg, in_name, True, op.ifm_bits, op.ifm_format, blk.ifm,
                              shape, n)
         ifm_cyc = max(ifm_cyc, port.read_latency_cycles + int(tx / port.bytes_per_cycle))
+    port = cfg.ports[out_name]
     n = _volume([min(a, b) for a, b in zip(op.ofm, blk.ofm)])
-    tx = _transfer_bytes(cfg, port_name, False, op.ofm_bits, op.ofm_format, blk.ofm, op.ofm, n)
+    tx = _transfer_bytes(cfg, out_name, False, op.ofm_bits, op.ofm_format, blk.ofm, op.ofm, n)
     return ifm_cyc, port.write_latency_cycles + int(tx / port.bytes_per_cycle)
 
 
@@ -386,12 +402,14 @@ def _dpu_block_cycles(cfg: EthosU, op: NpuOp, blk: Block) -> float:
         total += cyc + delay
     if op.kind in ("conv", "vector", "reduce_sum"):
         total *= _cdiv(op.ifm[2], max(1, ifm_bd))
-    return total
+    return total / cfg.cores
 
 
-def op_cycles(cfg: EthosU, op: NpuOp, blk: Block | None = None) -> float:
+def op_cycles(cfg: EthosU, op: NpuOp, blk: Block | None = None,
+              const_port: str | None = None) -> float:
     """NPU cycles (compute and block commands, no memory-port limits) of ``op`` run alone
-    (its first IFM block and last OFM block are exposed)."""
+    (its first IFM block and last OFM block are exposed); scales and biases are fetched
+    through ``const_port`` (default: the constant port)."""
     blk = blk or find_block(cfg, op)
     ifm_blk, ofm_blk = _block_cycles(cfg, op, blk)
     cpe = _output_cpe(cfg, op)
@@ -405,7 +423,7 @@ def op_cycles(cfg: EthosU, op: NpuOp, blk: Block | None = None) -> float:
     n_blocks = _volume([_cdiv(a, u) for a, u in zip(op.ofm, ub)]) / per_block
     out = ceil(cpe * _volume(clipped))
     if op.has_bias and op.kind in ("conv", "depthwise"):
-        lat = cfg.ports[cfg.memory_mode.constants].read_latency_cycles
+        lat = cfg.ports[const_port or cfg.memory_mode.constants].read_latency_cycles
         out = max(out, cfg.bias_fetch_cycles_per_256_channels_latency * clipped[2] * lat / 256)
     dpu = _dpu_block_cycles(cfg, op, blk)
     exposed = abs(ofm_blk - ifm_blk) if n_blocks > 1 else 0
@@ -418,9 +436,18 @@ def op_cycles(cfg: EthosU, op: NpuOp, blk: Block | None = None) -> float:
     return int(total + ofm_blk + ifm_blk)
 
 
+def _weight_reads(cfg: EthosU, op: NpuOp, blk: Block) -> float:
+    """Bytes of weights and scales the op reads: the whole stream once per output block in
+    h x w (the blocks along the channels each read their own slice)."""
+    if not op.weight_bytes:
+        return 0.0
+    nh = _cdiv(op.ofm[0], min(op.ofm[0], blk.ofm[0]))
+    nw = _cdiv(op.ofm[1], min(op.ofm[1], blk.ofm[1]))
+    return float((op.weight_bytes + _scale_bytes(cfg, op)) * nh * nw)
+
+
 def _port_traffic(cfg: EthosU, op: NpuOp, blk: Block) -> dict[str, float]:
-    """Bytes each port moves for ``op`` (feature maps burst-rounded, weights, scales)."""
-    mode = cfg.memory_mode
+    """Feature-map bytes each port moves for ``op`` (burst-rounded)."""
     traffic: dict[str, float] = {}
 
     def add(port: str, nbytes: float) -> None:
@@ -429,13 +456,14 @@ def _port_traffic(cfg: EthosU, op: NpuOp, blk: Block) -> dict[str, float]:
     ofm_clip = [min(a, b) for a, b in zip(op.ofm, blk.ofm)]
     nh, nw, nd = (_cdiv(a, b) for a, b in zip(op.ofm, ofm_clip))
     ifmt = op.ifm_format
+    in_port, out_port = _ports(cfg, op)
     if op.kind == "elementwise":
         n = _volume(_stored(op.ofm, ifmt))
         for shape in (op.ifm, op.ifm2):
             if shape is not None and (_volume(shape) > 1 or op.ifm_bits > 8):
                 elems = n if _volume(shape) > 1 else _volume(_stored(shape, ifmt))
-                add(mode.arena, _transfer_bytes(cfg, mode.arena, True, op.ifm_bits, ifmt,
-                                                blk.ifm, shape, elems))
+                add(in_port, _transfer_bytes(cfg, in_port, True, op.ifm_bits, ifmt,
+                                             blk.ifm, shape, elems))
     else:
         limit = ((1, 1) if op.kind == "vector"
                  else (cfg.subkernel_max.height, cfg.subkernel_max.width))
@@ -443,12 +471,10 @@ def _port_traffic(cfg: EthosU, op: NpuOp, blk: Block) -> dict[str, float]:
         per_block = (min(op.ifm[0], blk.ifm[0]) * min(op.ifm[1], blk.ifm[1])
                      * _stored(op.ifm, ifmt)[2])
         blocks = nh * nw * (1 if op.kind in ("depthwise", "pool_avg", "pool_max") else nd)
-        add(mode.arena, _transfer_bytes(cfg, mode.arena, True, op.ifm_bits, ifmt, blk.ifm,
-                                        op.ifm, per_block * subs * blocks))
-        if op.weight_bytes:   # the weight stream is re-read for every block in h x w
-            add(mode.constants, (op.weight_bytes + _scale_bytes(cfg, op)) * nh * nw)
-    add(mode.arena, _transfer_bytes(cfg, mode.arena, False, op.ofm_bits, op.ofm_format,
-                                    blk.ofm, op.ofm, _volume(_stored(op.ofm, op.ofm_format))))
+        add(in_port, _transfer_bytes(cfg, in_port, True, op.ifm_bits, ifmt, blk.ifm,
+                                     op.ifm, per_block * subs * blocks))
+    add(out_port, _transfer_bytes(cfg, out_port, False, op.ofm_bits, op.ofm_format,
+                                  blk.ofm, op.ofm, _volume(_stored(op.ofm, op.ofm_format))))
     return traffic
 
 
@@ -460,12 +486,43 @@ def _scale_bytes(cfg: EthosU, op: NpuOp) -> int:
     return op.ofm[2] * cfg.scale_bias_bytes_per_channel
 
 
-def layer_cycles(cfg: EthosU, op: NpuOp) -> LayerCycles:
-    """NPU and per-port cycles of ``op`` run alone (weights read from the constant port)."""
+def layer_cycles(cfg: EthosU, op: NpuOp, stage: bool | None = None, slack: float = 0.0
+                 ) -> LayerCycles:
+    """NPU and per-port cycles of ``op``.
+
+    Args:
+        cfg: the NPU.
+        op: the operation.
+        stage: stage the weights in the staging memory (None: when :func:`staged` says a
+            compiler would). Staged weights are copied by DMA from the constant port,
+            double-buffered in slices of ``ofm_split_depth`` output channels: the first
+            slice's copy is exposed unless the previous op's ``slack`` cycles hide it, later
+            slices overlap the op's own compute. The constant port then moves them once, the
+            staging port once in and once per output block out. Unstaged weights are read
+            from the constant port for every output block in h x w.
+        slack: NPU cycles of the previous op, under which a staged copy can run.
+    """
+    mode = cfg.memory_mode
     blk = find_block(cfg, op)
+    if stage is None:
+        stage = staged(cfg, op, blk)
+    stage = bool(stage and op.weight_bytes and mode.staging != mode.constants)
     traffic = _port_traffic(cfg, op, blk)
+    reads = _weight_reads(cfg, op, blk)
+    npu = op_cycles(cfg, op, blk, mode.staging if stage else None)
+    xfer = 0.0
+    if not stage:
+        if reads:
+            traffic[mode.constants] = traffic.get(mode.constants, 0.0) + reads
+    else:
+        wbytes = op.weight_bytes + _scale_bytes(cfg, op)
+        traffic[mode.constants] = traffic.get(mode.constants, 0.0) + wbytes
+        traffic[mode.staging] = traffic.get(mode.staging, 0.0) + reads + wbytes
+        slices = max(1, _cdiv(op.ofm[2], cfg.ofm_split_depth))
+        xfer = weight_transfer_cycles(cfg, wbytes / min(slices, 2))
+        npu += max(0.0, xfer - slack)
     ports = {p: nb / cfg.ports[p].bytes_per_cycle for p, nb in traffic.items()}
-    return LayerCycles(op_cycles(cfg, op, blk), ports, traffic, op.macs, blk)
+    return LayerCycles(npu, ports, traffic, op.macs, blk, xfer)
 
 
 def weight_transfer_cycles(cfg: EthosU, nbytes: float) -> float:
@@ -478,45 +535,27 @@ def weight_transfer_cycles(cfg: EthosU, nbytes: float) -> float:
 
 def staged(cfg: EthosU, op: NpuOp, blk: Block | None = None) -> bool:
     """Whether a compiler stages ``op``'s weights in the staging memory: they live in
-    another memory than the staging one and the op reads them more than once (more than one
-    output block in h x w). Weights read once stream straight from the constant port."""
+    another memory, and either the op reads them more than once (more than one output block
+    in h x w) or reading its scales through the staging port's shorter latency makes the op
+    faster. Otherwise the weights stream straight from the constant port."""
     mode = cfg.memory_mode
     if not op.weight_bytes or mode.staging == mode.constants:
         return False
     blk = blk or find_block(cfg, op)
-    return _cdiv(op.ofm[0], blk.ofm[0]) * _cdiv(op.ofm[1], blk.ofm[1]) > 1
+    if _cdiv(op.ofm[0], blk.ofm[0]) * _cdiv(op.ofm[1], blk.ofm[1]) > 1:
+        return True
+    return op_cycles(cfg, op, blk, mode.staging) < op_cycles(cfg, op, blk)
 
 
 def network_cycles(cfg: EthosU, ops: Iterable[NpuOp], stage_weights: bool = True
                    ) -> list[LayerCycles]:
-    """Per-op cycles of a sequence of ops run back to back.
-
-    With ``stage_weights``, an op whose weights are :func:`staged` has them copied by DMA
-    from the constant port into the staging memory, double-buffered in slices of
-    ``ofm_split_depth`` output channels: the first slice's copy overlaps the previous op (its
-    NPU cycles are the slack) and later slices overlap the op's own compute. The constant
-    port then moves the weights once; the staging port moves them once in and once per
-    output block out.
-    """
-    mode = cfg.memory_mode
+    """Per-op cycles of a sequence of ops run back to back: each op's staged weights are
+    copied under the previous op (:func:`layer_cycles` with the previous op's NPU cycles as
+    slack). ``stage_weights=False`` reads every op's weights from the constant port."""
     out: list[LayerCycles] = []
     slack = 0.0
     for op in ops:
-        lc = layer_cycles(cfg, op)
-        if stage_weights and staged(cfg, op, lc.block):
-            wbytes = op.weight_bytes + _scale_bytes(cfg, op)
-            slices = max(1, _cdiv(op.ofm[2], cfg.ofm_split_depth))
-            first = weight_transfer_cycles(cfg, wbytes / min(slices, 2))
-            ports = dict(lc.ports)
-            refetched = lc.port_bytes.get(mode.constants, 0.0)
-            ports[mode.constants] = (ports.get(mode.constants, 0.0)
-                                     - (refetched - wbytes) / cfg.ports[mode.constants]
-                                     .bytes_per_cycle)
-            ports[mode.staging] = (ports.get(mode.staging, 0.0)
-                                   + (refetched + wbytes) / cfg.ports[mode.staging]
-                                   .bytes_per_cycle)
-            npu = lc.npu + max(0.0, first - slack)
-            lc = LayerCycles(npu, ports, lc.port_bytes, lc.macs, lc.block, first)
+        lc = layer_cycles(cfg, op, None if stage_weights else False, slack)
         slack = lc.npu
         out.append(lc)
     return out

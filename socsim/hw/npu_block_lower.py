@@ -53,11 +53,13 @@ def _ops_for(kind: str, ifm: tuple[int, int, int], ofm: tuple[int, int, int],
         return [NpuOp("vector", (1, 1, k_in), (1, 1, ofm[2]), ifm_bits=bits, ofm_bits=obits,
                       weight_bytes=weight_bytes, has_bias=True)]
     if kind in ("pool_avg", "pool_max"):
+        if ofm[0] == ofm[1] == 1:   # a global pool: one window, the stride is irrelevant
+            s = (1, 1)
         return [NpuOp(kind, ifm, ofm, k, s, ifm_bits=bits, ofm_bits=obits)]
     if kind == "mean":
         out = (1, 1, ifm[2])
         return [NpuOp("depthwise", ifm, out, (ifm[0], ifm[1]), (1, 1), ifm_bits=bits,
-                      ofm_bits=32, has_bias=True),
+                      ofm_bits=32, has_bias=True, weight_bytes=ifm[0] * ifm[1] * ifm[2]),
                 NpuOp("elementwise", out, out, ifm2=(1, 1, 1), ifm_bits=32, ofm_bits=obits,
                       elementwise="mul")]
     if kind in ("add", "sub", "mul"):
@@ -128,26 +130,37 @@ def lower_onnx(op_type: str, attrs: Mapping[str, Any], in_shapes: Sequence[Seque
     return _ops_for(kind, ifm, ofm, kernel, stride, weight_bytes, ifm2, bits, bits)
 
 
-def lower_recorded(layer: Mapping[str, Any], details: Sequence[Mapping[str, Any]]
-                   ) -> list[NpuOp]:
+def lower_recorded(layer: Mapping[str, Any], details: Sequence[Mapping[str, Any]],
+                   ports: Mapping[str, str] | None = None) -> list[NpuOp]:
     """:func:`lower_tflite` with the compiler's storage decisions applied: each NPU op's
-    tensor layouts (NHWC / NHCWB16) and its encoded weight stream's size (the scales and
+    tensor layouts (NHWC / NHCWB16), the memories its tensors are in (through ``ports``,
+    compiler memory name -> port name) and its encoded weight stream's size (the scales and
     biases are a separate stream, ``scale_bias_bytes_per_channel`` per output channel unless
-    recorded), from the recorded ``vela_op_details``.
+    recorded), from the recorded ``vela_op_details``. Intermediate tensors of a lowered
+    operator are NHCWB16 in the first op's output memory.
 
-    socsim does not model Vela's weight codec or its choice of layouts; these are inputs to
-    the cost model, as a compiled network's would be.
+    socsim does not model Vela's weight codec, its choice of layouts or its memory
+    placement; these are inputs to the cost model, as a compiled network's would be.
     """
     ops = lower_tflite(layer)
     if not details:
         return ops
+    ports = ports or {}
     main = next((d for d in details if d.get("weight_total_bytes")), details[0])
+    first, last = details[0], details[-1]
     fmt_in = str(main.get("ifm_format", "NHWC")).lower()
-    fmt_out = str(details[-1].get("ofm_format", "NHWC")).lower()
+    fmt_out = str(last.get("ofm_format", "NHWC")).lower()
+    mem_in = ports.get(str(first.get("ifm_memory")))
+    mem_out = ports.get(str(last.get("ofm_memory")))
+    mem_mid = ports.get(str(first.get("ofm_memory")), mem_out)
     out = []
     for i, op in enumerate(ops):
-        changes: dict[str, Any] = {"ifm_format": fmt_in if i == 0 else "nhcwb16",
-                                   "ofm_format": fmt_out if i == len(ops) - 1 else "nhcwb16"}
+        is_first, is_last = i == 0, i == len(ops) - 1
+        changes: dict[str, Any] = {
+            "ifm_format": fmt_in if is_first else "nhcwb16",
+            "ofm_format": fmt_out if is_last else "nhcwb16",
+            "ifm_port": mem_in if is_first else mem_mid,
+            "ofm_port": mem_out if is_last else mem_mid}
         if op.weight_bytes and main.get("weight_total_bytes"):
             changes["weight_bytes"] = int(main["weight_total_bytes"])
             if main.get("scales_total_bytes"):
