@@ -140,6 +140,25 @@ def _networks():
     }
 
 
+def _set_weights(model, rng: np.random.Generator) -> None:
+    """Give every weight a value drawn from ``rng`` (Glorot-uniform kernels, small biases,
+    BatchNorm statistics near identity), so that a case's .tflite is the same bytes on every
+    run (Keras' own initialisers draw from per-process state)."""
+    for w in model.weights:
+        shape = tuple(w.shape)
+        name = w.path if hasattr(w, "path") else w.name
+        if "gamma" in name or "moving_variance" in name:
+            value = rng.uniform(0.8, 1.2, shape)
+        elif len(shape) <= 1:
+            value = rng.uniform(-0.1, 0.1, shape)
+        else:
+            fan_in = int(np.prod(shape[:-1]))
+            fan_out = int(shape[-1]) * (int(np.prod(shape[:-2])) if len(shape) == 4 else 1)
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            value = rng.uniform(-limit, limit, shape)
+        w.assign(value.astype(np.float32))
+
+
 def build(work: Path, only: set[str] | None) -> None:
     import keras
     import tensorflow as tf
@@ -151,6 +170,7 @@ def build(work: Path, only: set[str] | None) -> None:
         keras.utils.set_random_seed(SEED)
         model = make()
         rng = np.random.default_rng(SEED)
+        _set_weights(model, rng)
         shapes = [tuple(i.shape[1:]) for i in model.inputs]
 
         def data(shapes=shapes, rng=rng):
