@@ -2,7 +2,7 @@
 
 A graph op (ONNX op types, NCHW shapes) is lowered to NPU operations
 (:func:`socsim.hw.npu_block_lower.lower_onnx`) and costed with
-:func:`socsim.hw.npu_block.layer_cycles`. The returned compute cycles are the NPU's own
+:func:`socsim.hw.npu_block_cycles.layer_cycles`. The returned compute cycles are the NPU's own
 (MAC and output stages and block commands); the simulator charges the op's memory traffic
 itself and overlaps it with them (``max(compute, memory)``, :meth:`OpCost.run_ns`), which is
 how the Ethos-U's AXI ports overlap with compute. Tensors the NPU writes and another op
@@ -19,7 +19,7 @@ from dataclasses import replace
 from socsim.config.units import Npu
 from socsim.graph.ir import Graph, Op
 from socsim.hw.base import Cycles
-from socsim.hw.npu_block import layer_cycles
+from socsim.hw.npu_block_cycles import layer_cycles
 from socsim.hw.npu_block_lower import lower_onnx
 
 __all__ = ["block_npu_cycles"]

@@ -12,20 +12,11 @@ from socsim.config.loading import load_soc
 from socsim.errors import ConfigError
 from socsim.graph import load_graph
 from socsim.hw import op_cycles
-from socsim.hw.npu_block import (
-    Block,
-    NpuOp,
-    _dpu_block_cycles,
-    _transfer_bytes,
-    find_block,
-    layer_cycles,
-    network_cycles,
-    weight_transfer_cycles,
-)
-from socsim.hw.npu_block import (
-    op_cycles as block_op_cycles,
-)
+from socsim.hw.npu_block import Block, NpuOp, find_block
+from socsim.hw.npu_block_cycles import _dpu_block_cycles, layer_cycles, network_cycles
+from socsim.hw.npu_block_cycles import op_cycles as block_op_cycles
 from socsim.hw.npu_block_lower import lower_onnx, lower_tflite
+from socsim.hw.npu_block_memory import _transfer_bytes, weight_transfer_cycles
 
 DEVICES = Path(__file__).resolve().parents[2] / "devices"
 U55_128 = DEVICES / "ethos_u55_128_high_end_embedded.yaml"

@@ -12,7 +12,7 @@ memories and encoded weight sizes as Vela compiled them) and costed two ways on 
 file named after that configuration:
 
 - **block** (after): socsim's block-based model, ``microarchitecture: ethos_u``
-  (socsim.hw.npu_block.network_cycles, weights staged under the previous op);
+  (socsim.hw.npu_block_cycles.network_cycles, weights staged under the previous op);
 - **systolic** (before): the same device with ``microarchitecture: systolic`` (its 2-D array
   of the same MAC count, socsim.hw.npu.array_cycles, elementwise and pooling work at
   ``elementwise_ops_per_cycle``), its time ``max(compute, memory)`` with the memory time the
@@ -37,7 +37,8 @@ import pandas as pd
 from socsim.config.loading import load_soc
 from socsim.config.soc import SoC
 from socsim.hw.npu import array_cycles
-from socsim.hw.npu_block import NpuOp, network_cycles
+from socsim.hw.npu_block import NpuOp
+from socsim.hw.npu_block_cycles import network_cycles
 from socsim.hw.npu_block_lower import lower_recorded
 
 REPO = Path(__file__).resolve().parents[2]
