@@ -50,6 +50,9 @@ def _word_bytes(dtype: str) -> float:
 
 
 def npu_cycles(unit: Npu, op: Op, graph: Graph) -> Cycles:
+    if unit.microarchitecture == "ethos_u":   # block-based model, socsim/hw/npu_block.py
+        from socsim.hw.npu_block_cost import block_npu_cycles
+        return block_npu_cycles(unit, op, graph)
     cycles = 0.0
     util = 0.0
     if op.macs:

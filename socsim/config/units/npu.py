@@ -1,4 +1,5 @@
-"""The config of a systolic-array NPU (kind ``npu``); its cost model is :mod:`socsim.hw.npu`."""
+"""The config of an NPU (kind ``npu``): a systolic array (:mod:`socsim.hw.npu`) or an Ethos-U-class
+block model (:mod:`socsim.hw.npu_block`), chosen by ``microarchitecture``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from socsim.config._base import ArrayDim, DType, Rate, Size
+from socsim.config.ethos_u import EthosU
 from socsim.config.units.base import UnitBase
 
 __all__ = ["Npu"]
@@ -37,6 +39,25 @@ class Npu(UnitBase):
         10, description="Words per cycle that fill the ifmap / filter SRAMs from the backing "
         "memory before the first fold (SCALE-Sim's estimate-bandwidth default is 10). Only "
         "read when all three SRAM sizes are set.")
+
+    microarchitecture: Literal["systolic", "ethos_u"] = Field(
+        "systolic", description="Cost model: a rows x cols systolic array (socsim.hw.npu) or "
+        "a block-based Arm Ethos-U-class NPU (socsim.hw.npu_block, parameters in `ethos_u`; "
+        "array_* and elementwise_ops_per_cycle are then unused).")
+    ethos_u: EthosU | None = Field(
+        None, description="Block-model parameters; required with microarchitecture ethos_u.")
+
+    @model_validator(mode="after")
+    def _ethos_u_given(self) -> Npu:
+        if self.microarchitecture == "ethos_u":
+            if self.ethos_u is None:
+                raise ValueError("microarchitecture: ethos_u needs an `ethos_u:` block (see "
+                                 "devices/ethos_u55_128_high_end_embedded.yaml)")
+            unknown = sorted(set(self.ethos_u.ports) - set(self.memories))
+            if unknown:
+                raise ValueError(f"ethos_u.ports {unknown} are not in this unit's memories "
+                                 f"{self.memories}")
+        return self
 
     @model_validator(mode="after")
     def _buffers_all_or_none(self) -> Npu:
