@@ -108,6 +108,10 @@ def plan_workloads(scenario: Scenario, *, write: bool = True,
         return doc.locate(loc, message)
 
     soc = scenario.device
+    # policies plan at the operating points the run starts each unit at
+    from socsim.policies.estimate import at_points, points_in_force
+
+    plan_soc = at_points(soc, points_in_force(soc, scenario.run))
     models: dict[tuple[str, tuple[tuple[str, int], ...]], LoadedModel] = {}
     jobs: list[Job] = []
     problems: list[Problem] = []
@@ -143,12 +147,12 @@ def plan_workloads(scenario: Scenario, *, write: bool = True,
                 "each): give smaller `shapes` or set run.functional: false")))
             continue
         try:
-            plan = policy.place(loaded.graph, soc)
+            plan = policy.place(loaded.graph, plan_soc)
             if w.substitute:
-                loaded, plan, pre = _substituted(loaded, plan, policy, soc, w, scenario, write,
-                                                 pre, lambda m, i=i: locate(
+                loaded, plan, pre = _substituted(loaded, plan, policy, plan_soc, w, scenario,
+                                                 write, pre, lambda m, i=i: locate(
                                                      ("workloads", i, "substitute"), m))
-            plan.validate(loaded.graph, soc)
+            plan.validate(loaded.graph, soc, w.name)
         except PlacementError as exc:
             at = ("workloads", i, "policy") if w.policy is not None else ("policy",)
             raise PlacementError(locate(at, f"workload {w.name!r}: {_one_line(exc)}; place "
