@@ -43,6 +43,16 @@ def _kernel(op: Op, graph: Graph) -> tuple[int, int] | None:
     return None
 
 
+def _stride(op: Op, graph: Graph) -> tuple[int, int]:
+    """The op's strides, 1 along an axis with a single output position (one window: the
+    stride moves nothing, as for a pool covering its whole input)."""
+    stride = _pair(op.attrs.get("strides"))
+    shape = graph.tensors[op.outputs[0]].shape if op.outputs else ()
+    if len(shape) == 4:
+        return tuple(1 if out == 1 else s for s, out in zip(stride, shape[2:]))
+    return stride
+
+
 def _over(value: tuple[int, int], limit: tuple[int, int] | None) -> bool:
     return limit is not None and (value[0] > limit[0] or value[1] > limit[1])
 
@@ -52,7 +62,7 @@ def _limit_reason(unit: Unit, op: Op, graph: Graph) -> str | None:
     if lim is None:
         return None
     if op.op_type in _CONV:
-        stride = _pair(op.attrs.get("strides"))
+        stride = _stride(op, graph)
         dil = _pair(op.attrs.get("dilations"))
         if _over(stride, lim.stride_max):
             return f"stride {list(stride)} exceeds limits.stride_max {list(lim.stride_max)}"
@@ -75,7 +85,7 @@ def _limit_reason(unit: Unit, op: Op, graph: Graph) -> str | None:
                 return (f"grouped convolution (group {group} of {channels} channels) and "
                         "limits.grouped_conv is false")
     elif op.op_type in _POOL:
-        stride = _pair(op.attrs.get("strides"))
+        stride = _stride(op, graph)
         if _over(stride, lim.stride_max):
             return f"stride {list(stride)} exceeds limits.stride_max {list(lim.stride_max)}"
         k = _kernel(op, graph)

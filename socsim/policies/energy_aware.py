@@ -7,7 +7,8 @@ For every combination of the units' operating points (each unit's ``dvfs.points`
 list schedule: ops in graph order, each to the unit minimising ``energy + lambda x finish``
 (its dynamic and memory energy and its hand-offs' DMA energy, pJ; its finish time, ns) for
 ``lambda`` in :data:`LAMBDAS` (0: least energy, whatever the time; large: earliest finish, as
-``greedy_eft``): a Lagrangian relaxation of the bound, swept. Each candidate is scored with
+``greedy_eft``): a Lagrangian relaxation of the bound, swept; and each unit alone (what it
+cannot run on the most general unit that can). Each candidate is scored with
 :meth:`~socsim.policies.estimate.Estimator.evaluate` (one inference's latency, and its energy
 including every unit's and memory's leakage over that latency). The least-energy candidate
 whose latency is within ``latency_ms`` wins; the plan fixes every unit at its point for the
@@ -25,6 +26,7 @@ from socsim.config.soc import SoC
 from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
 from socsim.policies.base import PlacementPolicy, Plan, PolicyParams, require_units
+from socsim.policies.compat import fallback_unit
 from socsim.policies.estimate import Estimator, at_points
 from socsim.policies.registry import register_policy
 
@@ -56,12 +58,13 @@ def weighted_schedule(est: Estimator, names: list[str], lam: float) -> list[str]
     for i, op in enumerate(est.ops):
         best = None
         for u in est.candidates(i, names):
-            at, pj = 0.0, est.op_pj(i, u)
+            mems = est.in_mems(i, u, lambda t: ready.get(t, (0.0, None))[1])
+            at, pj = 0.0, est.op_pj(i, u, mems)
             for t in op.inputs:
                 t_ready, w = ready.get(t, (0.0, None))
                 at = max(at, t_ready + est.edge_ns(t, w, u))
                 pj += est.edge_pj(t, w, u)
-            finish = max(at, min(free[u])) + est.run_ns(i, u)
+            finish = max(at, min(free[u])) + est.run_ns(i, u, mems)
             score = pj + lam * finish
             if best is None or score < best[0]:
                 best = (score, u, finish)
@@ -75,6 +78,18 @@ def weighted_schedule(est: Estimator, names: list[str], lam: float) -> list[str]
             ready[t] = (finish, u)
         placed.append(u)
     return placed
+
+
+def alone(est: Estimator, unit: str) -> tuple[str, ...] | None:
+    """Every op on ``unit``, what it cannot run on the most general unit that can (None when
+    an op runs nowhere)."""
+    placed = []
+    for i, op in enumerate(est.ops):
+        u = unit if est.ok(i, unit) else fallback_unit(est.soc, op, est.graph)
+        if u is None:
+            return None
+        placed.append(u)
+    return tuple(placed)
 
 
 @register_policy
@@ -103,8 +118,9 @@ class EnergyAware(PlacementPolicy):
             points = dict(zip(soc.units, freqs))
             est = Estimator(graph, at_points(soc, points))
             tried = set()
-            for lam in LAMBDAS:
-                placed = tuple(weighted_schedule(est, names, lam))
+            plans = [tuple(weighted_schedule(est, names, lam)) for lam in LAMBDAS]
+            plans += [p for u in names if (p := alone(est, u)) is not None]
+            for placed in plans:
                 if placed in tried:
                     continue
                 tried.add(placed)

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cache
+from math import inf
 
 from socsim.config.soc import SoC
 from socsim.graph.ir import Graph
-from socsim.hw.cost import memory_time, op_cost
+from socsim.hw.cost import converter, memory_time, op_cost
 from socsim.hw.estimate import convert_estimate_ns, input_memory, transfer_estimate_ns
 from socsim.hw.timing import compute_ns, leakage_mw
 from socsim.policies.compat import supports
@@ -86,9 +87,20 @@ class Estimator:
         u = self.soc.units[unit]
         return compute_ns(u.launch_overhead_cycles, u.dvfs.default.freq_mhz)
 
-    def _run_ns(self, i: int, unit: str) -> float:
+    def _run_ns(self, i: int, unit: str, in_mems: tuple[str, ...] | None = None) -> float:
         u = self.soc.units[unit]
-        return op_cost(u, self.ops[i], self.graph).run_ns(self.soc, u)
+        return op_cost(u, self.ops[i], self.graph).run_ns(self.soc, u, in_mems)
+
+    def in_mems(self, i: int, unit: str, writer_of) -> tuple[str, ...]:
+        """Where op ``i`` on ``unit`` reads each input, as the engine does: in place where
+        its writer (``writer_of(tensor)``, None for a graph input) left it, when the unit
+        addresses that memory; else from the copy in its home memory."""
+        u = self.soc.units[unit]
+        mems = []
+        for t in self.ops[i].inputs:
+            src = self.src_memory(writer_of(t))
+            mems.append(src if src in u.memories else u.memories[0])
+        return tuple(mems)
 
     def parts(self, i: int, unit: str) -> tuple[float, float, dict[str, int]]:
         """(compute ns, SRAM ns, bytes per DRAM) of op ``i`` on ``unit`` with its operands in
@@ -112,18 +124,22 @@ class Estimator:
         return (transfer_estimate_ns(self.soc, self.src_memory(writer), unit, tensor)
                 + convert_estimate_ns(self.soc, writer, reader, tensor))
 
-    def _op_pj(self, i: int, unit: str) -> float:
+    def _op_pj(self, i: int, unit: str, in_mems: tuple[str, ...] | None = None) -> float:
         u = self.soc.units[unit]
         cost = op_cost(u, self.ops[i], self.graph)
         mems = self.soc.memories
         home = mems[u.memories[0]]
         pj = cost.dynamic_pj + cost.weight_bytes * mems[u.weights_in].read_pj_per_byte
         if cost.moves:
-            pj += (sum(cost.in_bytes) * home.read_pj_per_byte
-                   + sum(cost.out_bytes) * home.write_pj_per_byte)
+            reads = in_mems or (u.memories[0],) * len(cost.in_bytes)
+            pj += sum(nb * mems[m].read_pj_per_byte for nb, m in zip(cost.in_bytes, reads))
+            pj += sum(cost.out_bytes) * home.write_pj_per_byte
         return pj
 
     def _edge_pj(self, t: str, writer: str | None, reader: str) -> float:
+        return self._copy_pj(t, writer, reader) + self._convert_pj(t, writer, reader)
+
+    def _copy_pj(self, t: str, writer: str | None, reader: str) -> float:
         src = self.src_memory(writer)
         unit = self.soc.units[reader]
         if src in unit.memories:
@@ -136,6 +152,18 @@ class Estimator:
                 return nbytes * (self.soc.dma[engine].energy_pj_per_byte
                                  + mems[src].read_pj_per_byte + mems[dst].write_pj_per_byte)
         return 0.0
+
+    def _convert_pj(self, t: str, writer: str | None, reader: str) -> float:
+        """A layout conversion's energy as the engine charges it: one elementwise op per
+        element on the converter at its voltage, plus reading and writing the tensor."""
+        tensor = self.graph.tensors[t]
+        if writer is None or not 0 < convert_estimate_ns(self.soc, writer, reader, tensor) < inf:
+            return 0.0
+        who = self.soc.units[converter(self.soc, writer, reader)]
+        scale = (who.dvfs.default.voltage_v / who.dvfs.nominal.voltage_v) ** 2
+        pj = tensor.size * who.power.energy_pj_per_op.get(tensor.dtype, 0.0) * scale
+        home = self.soc.memories[who.memories[0]]
+        return pj + tensor.nbytes * (home.read_pj_per_byte + home.write_pj_per_byte)
 
     def leakage_mw(self) -> float:
         """Static power of every unit (at its point) and memory, mW (pJ per ns)."""
@@ -165,7 +193,8 @@ class Estimator:
                 w = self.writer(t, units)
                 at = max(at, ready.get(t, 0.0) + self.edge_ns(t, w, u))
                 energy += self.edge_pj(t, w, u)
-            run = self.run_ns(i, u)
+            mems = self.in_mems(i, u, lambda t: self.writer(t, units))
+            run = self.run_ns(i, u, mems)
             if groups is not None:
                 if groups[i] in seen:
                     run -= self.launch_ns(u)
@@ -177,7 +206,7 @@ class Estimator:
             for t in op.outputs:
                 ready[t] = finish
             span = max(span, finish)
-            energy += self.op_pj(i, u)
+            energy += self.op_pj(i, u, mems)
         return span, energy + self.leakage_mw() * span
 
 
