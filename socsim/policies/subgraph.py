@@ -4,7 +4,8 @@ Each op goes to ``accelerator`` or ``host`` (default: the most general other uni
 fallbacks go). The assignment minimises one inference's serial time
 
     sum of op times + sum of hand-offs (DMA copy, layout conversion) between the two
-    + one launch overhead per accelerator subgraph (``launch_overhead_cycles`` of the unit)
+    + one launch overhead per accelerator subgraph (``launch_overhead_cycles`` of the unit:
+      an op that shares its predecessor's launch computes that much less)
 
 where an accelerator subgraph is a maximal run of consecutive ops (graph order) on the
 accelerator, compiled and launched as one unit of work (the plan's ``groups``: the engine
@@ -49,7 +50,7 @@ def serial_cost(est: Estimator, units: list[str], accelerator: str) -> float:
     for i, (op, u) in enumerate(zip(est.ops, units)):
         total += est.run_ns(i, u)
         if u == accelerator and i > 0 and units[i - 1] == accelerator:
-            total -= est.launch_ns(u)
+            total -= est.launch_saving_ns(i, u)
         for t in op.inputs:
             total += est.edge_ns(t, est.writer(t, units), u)
     return total
@@ -74,12 +75,11 @@ def min_cut_assignment(est: Estimator, acc: str, host: str, allowed: list[tuple[
         unary[j][1] += d - c
         pair[i, j] = pair.get((i, j), 0.0) + (b + c - a - d)
 
-    l_acc = est.launch_ns(acc)
     for i, op in enumerate(est.ops):
         unary[i][0] += est.run_ns(i, host) if allowed[i][0] else 0.0
         unary[i][1] += est.run_ns(i, acc) if allowed[i][1] else 0.0
         if i > 0:  # op i is a new accelerator launch unless op i-1 is on it too
-            add_pair(i - 1, i, 0.0, 0.0, 0.0, -l_acc)
+            add_pair(i - 1, i, 0.0, 0.0, 0.0, -est.launch_saving_ns(i, acc))
         for t in op.inputs:
             p = est.producer.get(t)
             if p is None:
