@@ -13,6 +13,7 @@ Only this package knows SimPy. Time is integer nanoseconds.
 from __future__ import annotations
 
 import gc
+
 import simpy
 
 from socsim.config.scenario import RunSettings

@@ -5,14 +5,13 @@ Part of :class:`socsim.sim.engine.Simulation` (a mixin: the engine's state lives
 
 from __future__ import annotations
 
-from functools import partial
 from collections.abc import Generator
+from functools import partial
 from itertools import repeat
 from math import ceil
 
 from socsim.hw.cost import memory_time
 from socsim.hw.timing import compute_ns
-
 from socsim.sim.memory import MemoryPool
 from socsim.sim.program import Inference, OpSpec
 from socsim.sim.stations import UnitState
