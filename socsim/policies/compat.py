@@ -158,10 +158,11 @@ def substitution_hint(unit: Unit, op: Op) -> str | None:
     from socsim.quant.substitute import rewrite_ops
 
     try:
-        node = helper.make_node(op.op_type, list(op.inputs), list(op.outputs), name=op.name,
+        node = helper.make_node(op.op_type, [*op.inputs, *op.weights], list(op.outputs),
+                                name=op.name,
                                 **{k: v for k, v in op.attrs.items() if v is not None})
         ops = rewrite_ops(node)
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError, IndexError):  # attributes the rule cannot take
         return None
     if ops and all(unit.supports(t, op.dtype) for t in ops):
         return f"rewritable as {'/'.join(dict.fromkeys(ops))} (set `substitute: true`)"
