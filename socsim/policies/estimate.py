@@ -48,10 +48,15 @@ def points_in_force(soc: SoC, run) -> dict[str, float]:
     governor's starting point, else ``run.operating_points`` (:func:`socsim.hw.dvfs.initial_mhz`,
     as the engine starts it). ``run``: the scenario's :class:`RunSettings`."""
     from socsim.hw.dvfs import initial_mhz
+    from socsim.hw.governors import available_governors
 
+    known = available_governors()
     points = {}
     for name, unit in soc.units.items():
-        freq = initial_mhz(run.governors.get(name), unit.dvfs, run.operating_points.get(name))
+        gov = run.governors.get(name)
+        if gov is not None and gov.name not in known:
+            gov = None  # reported, located, by the scenario check
+        freq = initial_mhz(gov, unit.dvfs, run.operating_points.get(name))
         if freq != unit.dvfs.default.freq_mhz:
             points[name] = freq
     return points
