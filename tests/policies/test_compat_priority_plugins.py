@@ -131,3 +131,24 @@ def test_a_policy_from_an_entry_point_is_found_and_used(tmp_path, plugin):
     result = run_scenario(write_scenario(tmp_path, text))
     assert set(result.tables.ops["unit"]) == {"host"}
     assert "placed by first_unit" in result.summary["notes"]
+
+
+def test_a_fallback_names_the_rewrite_that_would_keep_the_op(soc, tmp_path):
+    """`acc` lacks HardSwish but has Mul, Add and Clip, the ops of its rewrite
+    (socsim/quant/substitute.py): the note says `substitute: true` would keep it there."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("HardSwish", ["x"], ["y"], name="hs")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    g = load_graph(save(model, tmp_path, "hs"))
+    acc = soc.units["acc"].model_copy(update={"ops": [*soc.units["acc"].ops, "Mul", "Clip"]})
+    host = soc.units["host"].model_copy(update={"ops": [*soc.units["host"].ops, "HardSwish"]})
+    device = soc.model_copy(update={"units": {"host": host, "acc": acc}})
+    plan = make_policy(PolicySpec(name="single", params={"unit": "acc"}), device).place(
+        g, device)
+    assert plan.units == ("host",)
+    assert any("rewritable as Mul/Add/Clip" in n and "substitute: true" in n
+               for n in plan.notes), plan.notes
