@@ -19,6 +19,7 @@ bound, the fastest is used and the notes say so.
 from __future__ import annotations
 
 from itertools import product
+from math import inf
 
 from pydantic import Field
 
@@ -37,8 +38,8 @@ MAX_COMBINATIONS = 4096
 
 
 class EnergyAwareParams(PolicyParams):
-    latency_ms: float = Field(gt=0)
-    """Bound on one inference's estimated latency, ms."""
+    latency_ms: float | None = Field(None, gt=0)
+    """Bound on one inference's estimated latency, ms (None: no bound, the least energy)."""
     units: list[str] | None = None
     """Restrict the candidates to these units (default: all)."""
     scale_points: bool = True
@@ -112,7 +113,7 @@ class EnergyAware(PlacementPolicy):
         if combos > MAX_COMBINATIONS:
             raise PlacementError(f"energy_aware: {combos} operating-point combinations, more "
                                  f"than {MAX_COMBINATIONS}; set scale_points: false")
-        bound = self.params.latency_ms * 1e6
+        bound = inf if self.params.latency_ms is None else self.params.latency_ms * 1e6
         best = fastest = None
         for freqs in product(*choices):
             points = dict(zip(soc.units, freqs))
@@ -133,8 +134,9 @@ class EnergyAware(PlacementPolicy):
         energy, latency, placed, points = best or fastest
         used = dict.fromkeys(placed)
         where = ", ".join(f"{u} at {points[u]:g} MHz" for u in used)
+        limit = "none" if self.params.latency_ms is None else f"{self.params.latency_ms:g} ms"
         notes = [f"energy_aware: estimated {energy / 1e6:.4f} uJ and {latency / 1e6:.4f} ms per "
-                 f"inference (bound {self.params.latency_ms:g} ms); {where}"]
+                 f"inference (bound {limit}); {where}"]
         if best is None:
             notes.append(f"energy_aware: no placement meets {self.params.latency_ms:g} ms (the "
                          f"fastest is estimated at {latency / 1e6:.4f} ms); using the fastest")

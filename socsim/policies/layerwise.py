@@ -20,7 +20,7 @@ from socsim.config.soc import SoC
 from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
 from socsim.policies.base import PlacementPolicy, Plan, PolicyParams, require_units
-from socsim.policies.compat import fallback_unit, unsupported_reason
+from socsim.policies.compat import fallback_unit, generality, unsupported_reason
 from socsim.policies.estimate import Estimator
 from socsim.policies.registry import register_policy
 
@@ -29,13 +29,15 @@ MAX_SPLITS = 2_000_000
 
 
 class LayerwiseParams(PolicyParams):
-    units: list[str] = Field(min_length=1)
-    """The units in pipeline order: the first range of ops runs on ``units[0]``, etc."""
+    units: list[str] | None = Field(None, min_length=1)
+    """The units in pipeline order: the first range of ops runs on ``units[0]``, etc.
+    Default: each unit other than the most general one, followed by the most general one
+    (an accelerator then the host), every such pair tried; the best wins."""
     objective: Literal["latency", "energy"] = "latency"
     """What the split points minimise (one inference's estimate)."""
 
     def check(self, soc: SoC):
-        return require_units(soc, self.units, ("units",))
+        return require_units(soc, self.units or [], ("units",))
 
 
 def range_units(graph: Graph, soc: SoC, units: list[str], splits: tuple[int, ...]
@@ -72,21 +74,19 @@ class Layerwise(PlacementPolicy):
     Params = LayerwiseParams
 
     def place(self, graph: Graph, soc: SoC) -> Plan:
-        units = self.params.units
-        n = len(graph.ops)
         est = Estimator(graph, soc)
-        pick = 0 if self.params.objective == "latency" else 1
+        if self.params.units is not None:
+            pipelines = [self.params.units]
+        else:
+            order = generality(soc)
+            pipelines = [[u, order[0]] for u in soc.units if u != order[0]] or [[order[0]]]
         best = None
-        for count, splits in enumerate(combinations_with_replacement(range(n + 1),
-                                                                     len(units) - 1)):
-            if count >= MAX_SPLITS:
-                raise PlacementError(f"layerwise: more than {MAX_SPLITS:,} split choices for "
-                                     f"{len(units)} units over {n} ops; name fewer units")
-            placed, notes = range_units(graph, soc, units, splits)
-            score = est.evaluate(placed)
-            if best is None or score[pick] < best[0][pick]:
-                best = (score, splits, placed, notes)
-        (latency, energy), splits, placed, notes = best
+        for units in pipelines:
+            found = self._search(graph, soc, est, units)
+            if best is None or found[0] < best[0]:
+                best = found
+        _, (latency, energy), splits, placed, notes, units = best
+        n = len(graph.ops)
         bounds = (0, *splits, n)
         ranges = "; ".join(f"ops {bounds[k]}-{bounds[k + 1] - 1} on {u}"
                            for k, u in enumerate(units) if bounds[k + 1] > bounds[k])
@@ -96,3 +96,20 @@ class Layerwise(PlacementPolicy):
             out.append(f"{len(notes)} op(s) fell back from their range's unit: "
                        + "; ".join(notes[:5]) + ("..." if len(notes) > 5 else ""))
         return Plan(tuple(placed), tuple(out))
+
+    def _search(self, graph: Graph, soc: SoC, est: Estimator, units: list[str]):
+        """(score, (latency, energy), splits, placement, fallback notes, units) of the best
+        split points of ``units``."""
+        n = len(graph.ops)
+        pick = 0 if self.params.objective == "latency" else 1
+        best = None
+        for count, splits in enumerate(combinations_with_replacement(range(n + 1),
+                                                                     len(units) - 1)):
+            if count >= MAX_SPLITS:
+                raise PlacementError(f"layerwise: more than {MAX_SPLITS:,} split choices for "
+                                     f"{len(units)} units over {n} ops; name fewer units")
+            placed, notes = range_units(graph, soc, units, splits)
+            score = est.evaluate(placed)
+            if best is None or score[pick] < best[0]:
+                best = (score[pick], score, splits, placed, notes, units)
+        return best

@@ -29,14 +29,16 @@ from socsim.policies.registry import register_policy
 
 
 class SubgraphParams(PolicyParams):
-    accelerator: str
-    """The unit the subgraphs run on."""
+    accelerator: str | None = None
+    """The unit the subgraphs run on (default: each unit other than the host is tried; the
+    least serial time wins)."""
     host: str | None = None
     """The unit running the rest (default: the most general unit other than the
     accelerator)."""
 
     def check(self, soc: SoC):
-        problems = require_units(soc, [self.accelerator], ("accelerator",))
+        problems = require_units(soc, [self.accelerator] if self.accelerator else [],
+                                 ("accelerator",))
         if self.host is not None:
             problems += require_units(soc, [self.host], ("host",))
             if self.host == self.accelerator:
@@ -117,9 +119,27 @@ class Subgraph(PlacementPolicy):
     Params = SubgraphParams
 
     def place(self, graph: Graph, soc: SoC) -> Plan:
-        acc = self.params.accelerator
-        host = self.params.host or next(u for u in generality(soc) if u != acc)
         est = Estimator(graph, soc)
+        if self.params.accelerator is not None:
+            return self._place(est, self.params.accelerator)[1]
+        host = self.params.host or generality(soc)[0]
+        tried = []
+        for acc in soc.units:
+            if acc == host:
+                continue
+            try:
+                tried.append(self._place(est, acc))
+            except PlacementError:  # an op runs on neither: this pair cannot be the one
+                continue
+        if not tried:
+            raise PlacementError(f"subgraph: no unit pairs with {host!r} to run every op; "
+                                 "name an `accelerator`")
+        return min(tried, key=lambda cost_plan: cost_plan[0])[1]
+
+    def _place(self, est: Estimator, acc: str) -> tuple[float, Plan]:
+        """(serial cost, plan) with ``acc`` as the accelerator."""
+        graph, soc = est.graph, est.soc
+        host = self.params.host or next(u for u in generality(soc) if u != acc)
         allowed, kept = [], []
         for i, op in enumerate(graph.ops):
             on_host = est.ok(i, host)
@@ -138,10 +158,11 @@ class Subgraph(PlacementPolicy):
             groups.append(g)
         subgraphs = len({gr for gr, u in zip(groups, units) if u == acc})
         latency, energy = est.evaluate(units, groups)
+        serial = serial_cost(est, units, acc)
         notes = [f"subgraph: {units.count(acc)} op(s) in {subgraphs} subgraph(s) on {acc}, "
                  f"{units.count(host)} on {host}; serial estimate "
-                 f"{serial_cost(est, units, acc) / 1e3:.1f} us, scheduled {latency / 1e3:.1f} us"]
+                 f"{serial / 1e3:.1f} us, scheduled {latency / 1e3:.1f} us"]
         if kept:
             notes.append(f"{len(kept)} op(s) stay on {host!r}, unsupported on {acc!r}: "
                          + "; ".join(kept[:5]) + ("..." if len(kept) > 5 else ""))
-        return Plan(tuple(units), tuple(notes), groups=tuple(groups))
+        return serial, Plan(tuple(units), tuple(notes), groups=tuple(groups))
