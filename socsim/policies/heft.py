@@ -14,6 +14,11 @@ With ``inferences: N``, N copies of the graph are scheduled together, as N infer
 compete for the units: the first copy of an op to be scheduled chooses its unit, and every
 other copy runs there too (a plan maps each op to one unit), so an op's choice sees the load
 that the other inferences put on each unit.
+
+HEFT is greedy, and with several inferences in flight its per-op choices can lose to keeping
+everything on one unit (its Adds go where an engine is free now and pay the hand-off back
+later). With ``keep_best`` (default) each unit alone is scheduled by the same insertion-based
+list scheduler and the shortest estimated makespan is kept; the notes say which won.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ class HeftParams(PolicyParams):
     """Restrict the candidates to these units (default: all)."""
     inferences: int = Field(1, ge=1, le=64)
     """Inferences in flight scheduled together (e.g. the workload's ``max_in_flight``)."""
+    keep_best: bool = True
+    """Also schedule each unit alone (ops it cannot run on their first candidate) with the
+    same list scheduler, and keep whichever has the shortest estimated makespan (false: HEFT's
+    own schedule, as published)."""
 
     def check(self, soc: SoC):
         return require_units(soc, self.units or [], ("units",))
@@ -66,6 +75,41 @@ def _earliest_gap(busy: list[tuple[float, float]], ready: float, duration: float
     return start
 
 
+def schedule(est: Estimator, cands: list[list[str]], rank: list[float], copies: int
+             ) -> tuple[float, tuple[str, ...]]:
+    """HEFT's list schedule of ``copies`` copies of the graph, each op's unit among
+    ``cands[op]``: (estimated makespan ns, unit per op)."""
+    graph, soc = est.graph, est.soc
+    order = sorted(((i, j) for j in range(copies) for i in range(len(graph.ops))),
+                   key=lambda ij: (-rank[ij[0]], ij[1], ij[0]))
+    busy = {u: [[] for _ in range(soc.units[u].engines)] for c in cands for u in c}
+    chosen: list[str | None] = [None] * len(graph.ops)
+    finish: dict[tuple[int, int], float] = {}
+    span = 0.0
+    for i, j in order:
+        op = graph.ops[i]
+        best = None
+        for u in ([chosen[i]] if chosen[i] is not None else cands[i]):
+            ready = 0.0
+            for t in op.inputs:
+                p = est.producer.get(t)
+                if p is None:
+                    ready = max(ready, est.edge_ns(t, None, u))
+                else:
+                    ready = max(ready, finish[p, j] + est.edge_ns(t, chosen[p], u))
+            run = est.run_ns(i, u)
+            for k, slots in enumerate(busy[u]):
+                start = _earliest_gap(slots, ready, run)
+                if best is None or start + run < best[0]:
+                    best = (start + run, u, k, start)
+        end, u, k, start = best
+        insort(busy[u][k], (start, end))
+        chosen[i] = u
+        finish[i, j] = end
+        span = max(span, end)
+    return span, tuple(chosen)
+
+
 @register_policy
 class Heft(PlacementPolicy):
     """HEFT: ops by upward rank, each to the unit that finishes it earliest (insertion-based),
@@ -85,34 +129,16 @@ class Heft(PlacementPolicy):
                                      f"({op.op_type}, {op.dtype}); candidates: {names}")
         rank = upward_ranks(est, cands)
         copies = self.params.inferences
-        order = sorted(((i, j) for j in range(copies) for i in range(len(graph.ops))),
-                       key=lambda ij: (-rank[ij[0]], ij[1], ij[0]))
-        busy = {u: [[] for _ in range(soc.units[u].engines)] for u in names}
-        chosen: list[str | None] = [None] * len(graph.ops)
-        finish: dict[tuple[int, int], float] = {}
-        span = 0.0
-        for i, j in order:
-            op = graph.ops[i]
-            best = None
-            for u in ([chosen[i]] if chosen[i] is not None else cands[i]):
-                ready = 0.0
-                for t in op.inputs:
-                    p = est.producer.get(t)
-                    if p is None:
-                        ready = max(ready, est.edge_ns(t, None, u))
-                    else:
-                        ready = max(ready, finish[p, j] + est.edge_ns(t, chosen[p], u))
-                run = est.run_ns(i, u)
-                for k, slots in enumerate(busy[u]):
-                    start = _earliest_gap(slots, ready, run)
-                    if best is None or start + run < best[0]:
-                        best = (start + run, u, k, start)
-            end, u, k, start = best
-            insort(busy[u][k], (start, end))
-            chosen[i] = u
-            finish[i, j] = end
-            span = max(span, end)
-        units = tuple(chosen)
+        span, units = schedule(est, cands, rank, copies)
         note = (f"heft: {copies} inference(s) in flight scheduled in an estimated "
                 f"{span / 1e3:.1f} us")
+        if self.params.keep_best:
+            for name in names:  # each unit alone, what it cannot run where it can go
+                alone = [[name] if name in c else c[:1] for c in cands]
+                other, placed = schedule(est, alone, rank, copies)
+                if other < span:
+                    note = (f"heft: its own schedule ({span / 1e3:.1f} us for {copies} "
+                            f"inference(s)) loses to {name!r} alone ({other / 1e3:.1f} us, same "
+                            "list scheduler); keeping the latter (keep_best)")
+                    span, units = other, placed
         return Plan(units, (note,))
