@@ -163,11 +163,26 @@ def plan_workloads(scenario: Scenario, *, write: bool = True,
         notes = tuple(f"workload {w.name!r}: {m}" for m in (*pre, *loaded.warnings))
         jobs.append(Job(w, loaded.graph, replace(plan, notes=plan.notes + notes)))
     problems += _check_governors(scenario, locate)
+    problems += _check_plans_agree(jobs, locate)
     if problems:
         raise ConfigError(problems)
     if unplaced is not None:
         unplaced.extend(skipped)
     return jobs
+
+
+def _check_plans_agree(jobs: list[Job], locate) -> list[Problem]:
+    """The workloads' plans fix each unit at one point and order the queues one way."""
+    from socsim.policies.validation import plan_points, plan_queue
+
+    named = [(job.workload.name, job.plan) for job in jobs]
+    problems = []
+    for check in (plan_points, plan_queue):
+        try:
+            check(named)
+        except PlacementError as exc:
+            problems.append(locate(("policy",), f"{_one_line(exc)}"))
+    return problems
 
 
 def _check_governors(scenario: Scenario, locate) -> list[Problem]:

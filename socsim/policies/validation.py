@@ -1,12 +1,14 @@
-"""The one plan check: :func:`check_plan`, behind :meth:`socsim.policies.base.Plan.validate`.
+"""The one plan check: :func:`check_plan`, behind :meth:`socsim.policies.base.Plan.validate`,
+and what several workloads' plans must agree on (:func:`plan_points`, :func:`plan_queue`).
 
 ``socsim validate``, the run (:mod:`socsim.check`) and the simulation's constructor
-(:class:`socsim.sim.engine.Simulation`) all call it, so a plan the engine would refuse is
+(:class:`socsim.sim.engine.Simulation`) all call them, so a plan the engine would refuse is
 refused before anything runs, with the same message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from socsim.config.soc import SoC
@@ -136,3 +138,36 @@ def _conversion_problems(plan: Plan, graph: Graph, soc: SoC, who: str) -> list[s
         for t in op.outputs:
             writer_of[t] = uname
     return problems
+
+
+def plan_points(plans: Sequence[tuple[str, Plan]]) -> dict[str, float]:
+    """Unit -> the operating point the plans (``(workload, plan)`` pairs) fix.
+
+    Raises:
+        PlacementError: two workloads' plans fix one unit at different points.
+    """
+    fixed: dict[str, tuple[float, str]] = {}
+    for name, plan in plans:
+        for unit, freq in plan.points:
+            seen = fixed.setdefault(unit, (freq, name))
+            if seen[0] != freq:
+                raise PlacementError(f"workloads {seen[1]!r} and {name!r} fix unit {unit!r} "
+                                     f"at {seen[0]:g} and {freq:g} MHz",
+                                     hint="give both one policy, or fix the point in "
+                                     "run.operating_points")
+    return {u: f for u, (f, _) in fixed.items()}
+
+
+def plan_queue(plans: Sequence[tuple[str, Plan]]) -> str:
+    """How the units order waiting ops: the plans' one non-FIFO ``queue``, else FIFO.
+
+    Raises:
+        PlacementError: plans ask for different orders (fixed priority and EDF keys do not
+            compare).
+    """
+    queues = {plan.queue for _, plan in plans} - {"fifo"}
+    if len(queues) > 1:
+        raise PlacementError(f"the workloads' plans order the units' queues differently: "
+                             f"{sorted(queues)}", hint="give every workload one queue "
+                             "discipline (policy `priority`, param `discipline`)")
+    return queues.pop() if queues else "fifo"

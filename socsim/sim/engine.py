@@ -18,11 +18,12 @@ import simpy
 
 from socsim.config.scenario import RunSettings
 from socsim.config.soc import SoC
-from socsim.errors import ConfigError, PlacementError, Problem, SimulationError
+from socsim.errors import ConfigError, Problem, SimulationError
 from socsim.hw.dvfs import initial_mhz
 from socsim.hw.estimate import input_memory
 from socsim.hw.fabric import kernel_library
 from socsim.hw.governors import available_governors, get_governor
+from socsim.policies.validation import plan_points, plan_queue
 from socsim.sim.arrivals import Arrivals
 from socsim.sim.bandwidth import Fabric, Link
 from socsim.sim.execution import OpExecution
@@ -36,40 +37,7 @@ from socsim.sim.resources import FitResource
 from socsim.sim.stations import PriorityUnitState, Station, UnitState
 from socsim.sim.trace import Trace
 
-__all__ = ["Job", "Simulation", "plan_points", "plan_queue"]
-
-
-def plan_points(jobs: list[Job]) -> dict[str, float]:
-    """Unit -> the operating point the plans fix (see ``Plan.points``).
-
-    Raises:
-        PlacementError: two workloads' plans fix one unit at different points.
-    """
-    fixed: dict[str, tuple[float, str]] = {}
-    for job in jobs:
-        for unit, freq in job.plan.points:
-            seen = fixed.setdefault(unit, (freq, job.workload.name))
-            if seen[0] != freq:
-                raise PlacementError(f"workloads {seen[1]!r} and {job.workload.name!r} fix "
-                                     f"unit {unit!r} at {seen[0]:g} and {freq:g} MHz",
-                                     hint="give both one policy, or fix the point in "
-                                     "run.operating_points")
-    return {u: f for u, (f, _) in fixed.items()}
-
-
-def plan_queue(jobs: list[Job]) -> str:
-    """How the units order waiting ops: the plans' one non-FIFO ``queue``, else FIFO.
-
-    Raises:
-        PlacementError: plans ask for different orders (fixed priority and EDF keys do not
-            compare).
-    """
-    queues = {job.plan.queue for job in jobs} - {"fifo"}
-    if len(queues) > 1:
-        raise PlacementError(f"the workloads' plans order the units' queues differently: "
-                             f"{sorted(queues)}", hint="give every workload one queue "
-                             "discipline (policy `priority`, param `discipline`)")
-    return queues.pop() if queues else "fifo"
+__all__ = ["Job", "Simulation"]
 
 
 class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPaging,
@@ -105,12 +73,13 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
                     path=f"run.governors.{name}.name"))
         for job in jobs:  # the one plan check (socsim.policies.validation)
             job.plan.validate(job.graph, soc, job.workload.name)
-        fixed = plan_points(jobs)
+        named = [(job.workload.name, job.plan) for job in jobs]
+        fixed = plan_points(named)
         if fixed:  # a plan's operating point holds its unit there: no governor moves it
             settings = settings.model_copy(update={"governors": {
                 n: g for n, g in settings.governors.items() if n not in fixed}})
             self.settings = settings
-        self.queue = plan_queue(jobs)
+        self.queue = plan_queue(named)
         state_type = UnitState if self.queue == "fifo" else PriorityUnitState
         for name, unit in soc.units.items():
             freq = fixed.get(name) or initial_mhz(settings.governors.get(name), unit.dvfs,
