@@ -108,6 +108,10 @@ def plan_workloads(scenario: Scenario, *, write: bool = True,
         return doc.locate(loc, message)
 
     soc = scenario.device
+    # policies plan at the operating points the run starts each unit at
+    from socsim.policies.estimate import at_points, points_in_force
+
+    plan_soc = at_points(soc, points_in_force(soc, scenario.run))
     models: dict[tuple[str, tuple[tuple[str, int], ...]], LoadedModel] = {}
     jobs: list[Job] = []
     problems: list[Problem] = []
@@ -143,12 +147,12 @@ def plan_workloads(scenario: Scenario, *, write: bool = True,
                 "each): give smaller `shapes` or set run.functional: false")))
             continue
         try:
-            plan = policy.place(loaded.graph, soc)
+            plan = policy.place(loaded.graph, plan_soc)
             if w.substitute:
-                loaded, plan, pre = _substituted(loaded, plan, policy, soc, w, scenario, write,
-                                                 pre, lambda m, i=i: locate(
+                loaded, plan, pre = _substituted(loaded, plan, policy, plan_soc, w, scenario,
+                                                 write, pre, lambda m, i=i: locate(
                                                      ("workloads", i, "substitute"), m))
-            plan.validate(loaded.graph, soc)
+            plan.validate(loaded.graph, soc, w.name)
         except PlacementError as exc:
             at = ("workloads", i, "policy") if w.policy is not None else ("policy",)
             raise PlacementError(locate(at, f"workload {w.name!r}: {_one_line(exc)}; place "
@@ -159,11 +163,26 @@ def plan_workloads(scenario: Scenario, *, write: bool = True,
         notes = tuple(f"workload {w.name!r}: {m}" for m in (*pre, *loaded.warnings))
         jobs.append(Job(w, loaded.graph, replace(plan, notes=plan.notes + notes)))
     problems += _check_governors(scenario, locate)
+    problems += _check_plans_agree(jobs, locate)
     if problems:
         raise ConfigError(problems)
     if unplaced is not None:
         unplaced.extend(skipped)
     return jobs
+
+
+def _check_plans_agree(jobs: list[Job], locate) -> list[Problem]:
+    """The workloads' plans fix each unit at one point and order the queues one way."""
+    from socsim.policies.validation import plan_points, plan_queue
+
+    named = [(job.workload.name, job.plan) for job in jobs]
+    problems = []
+    for check in (plan_points, plan_queue):
+        try:
+            check(named)
+        except PlacementError as exc:
+            problems.append(locate(("policy",), f"{_one_line(exc)}"))
+    return problems
 
 
 def _check_governors(scenario: Scenario, locate) -> list[Problem]:

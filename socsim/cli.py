@@ -52,9 +52,12 @@ def run(scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", show_defaul
             help="Override a scenario field: dotted.path=value (repeatable).")] = None,
         max_ops: Annotated[int | None, typer.Option(
             "--max-ops", min=1, metavar="N", help="Refuse runs of more ops (inferences x ops "
-            f"per inference) than this; default {_MAX_OPS_HELP}.")] = None):
+            f"per inference) than this; default {_MAX_OPS_HELP}.")] = None,
+        explain: Annotated[bool, typer.Option(
+            "--explain", help="Print, per op, the unit chosen and the estimated time on each "
+            "unit, and the plan's notes, before simulating.")] = False):
     """Simulate a scenario, print a summary table and write the report folder."""
-    state: dict = {}
+    state: dict = {"explain": explain}
     try:
         _run(scenario, out_dir, seed, list(set_ or []), max_ops, state)
     except KeyboardInterrupt:
@@ -95,6 +98,8 @@ def _run(scenario: Path, out_dir: str | None, seed: int | None, overrides: list[
     folder = report_folder(loaded, out_dir)
     state["folder"] = folder
     jobs = plan_jobs(loaded)
+    if state.get("explain"):
+        _explain(loaded, jobs)
     size = run_size(loaded, jobs)
     check_size(size, DEFAULT_MAX_OPS if max_ops is None else max_ops)
     phases = RichPhases(err)
@@ -108,6 +113,27 @@ def _run(scenario: Path, out_dir: str | None, seed: int | None, overrides: list[
         out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     names = sorted(p.name for p in folder.path.iterdir())
     out.print(f"report: {folder.path}/ ({', '.join(names)})", highlight=False, soft_wrap=True)
+
+
+def _explain(scenario, jobs) -> None:
+    """``--explain``: each workload's plan as a table, then its notes."""
+    from rich.table import Table
+
+    from socsim.policies.estimate import at_points, points_in_force
+    from socsim.policies.explain import explain_frame
+
+    soc = at_points(scenario.device, points_in_force(scenario.device, scenario.run))
+    for job in jobs:
+        frame = explain_frame(job.graph, job.plan, soc)
+        table = Table(title=f"{job.workload.name}: placement (estimated us of each op alone "
+                      "on each unit)")
+        for col in frame.columns:
+            table.add_column(col)
+        for row in frame.itertuples(index=False):
+            table.add_row(*(escape(str(v)) for v in row))
+        out.print(table)
+        for note in job.plan.notes:
+            out.print(f"[yellow]plan note:[/] {escape(note)}", highlight=False)
 
 
 @app.command()

@@ -107,7 +107,13 @@ class Workload(Spec):
     arrival: Literal["periodic", "poisson"] = Field(
         "periodic", description="Open loop: fixed period, or exponential gaps from run.seed.")
     deadline_ms: DeadlineMs | None = Field(None, description="Relative deadline per "
-                                              "inference; misses are counted.")
+                                              "inference; misses are counted (and, under "
+                                              "policy `priority` with `discipline: edf`, its "
+                                              "ops are served earliest deadline first).")
+    priority: Annotated[int, Strict()] = Field(
+        0, ge=-1000, le=1000, description="Fixed priority of the workload's ops in the units' "
+        "queues under policy `priority` (`discipline: fixed`): higher is served first; equal "
+        "priorities in arrival order. Ignored by FIFO queues.")
     shapes: dict[str, DimSize] = Field(
         default_factory=dict, description="Size of each named dynamic dimension of the model's "
         "inputs, e.g. `{N: 1}` for a batch dimension 'N'; a model with dynamic dimensions needs "

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from socsim.config.soc import SoC
-from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
 from socsim.hw.kind import kind_of
 
@@ -24,38 +23,51 @@ class PolicyParams(BaseModel):
         return []
 
 
+#: How a unit's waiting ops are ordered: first come first served, by the workloads' fixed
+#: ``priority`` (higher first), or by their inferences' absolute deadlines (earliest first).
+QUEUES = ("fifo", "priority", "edf")
+
+
 @dataclass(frozen=True)
 class Plan:
-    """Where every op of one graph runs.
+    """Where every op of one graph runs, and how.
 
     Attributes:
         units: unit name per op, aligned with ``graph.ops``.
-        notes: what the policy wants the user to know (e.g. fallbacks it made).
+        notes: what the policy wants the user to know (e.g. fallbacks it made, and why).
+        groups: launch group per op (None: every op is its own launch). Ops sharing a number
+            run on one unit as one launch (a compiled subgraph): only the group's first op,
+            in graph order, pays the unit's ``launch_overhead_cycles``.
+        points: ``(unit, freq_mhz)`` operating points the plan fixes for the run (the engine
+            holds each such unit at its point; see :meth:`operating_points`).
+        queue: how each unit orders the ops waiting for it (one of :data:`QUEUES`).
     """
 
     units: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    groups: tuple[int, ...] | None = None
+    points: tuple[tuple[str, float], ...] = ()
+    queue: str = "fifo"
 
-    def validate(self, graph: Graph, soc: SoC) -> None:
-        """Check every op is placed on an existing unit that supports its type and dtype.
+    @property
+    def operating_points(self) -> dict[str, float]:
+        """Unit name -> the freq_mhz the plan fixes."""
+        return dict(self.points)
+
+    def validate(self, graph: Graph, soc: SoC, workload: str | None = None) -> None:
+        """Check the plan can run: every op on an existing unit that runs its type, dtype and
+        attributes; every hand-off addressable or routed by DMA; every layout conversion
+        possible; groups on one unit each; points among the units' DVFS points.
+
+        The one plan check (:mod:`socsim.policies.validation`), called by ``socsim validate``,
+        the run and the simulation's constructor.
 
         Raises:
-            PlacementError: listing every bad assignment.
+            PlacementError: listing the problems, with a hint.
         """
-        if len(self.units) != len(graph.ops):
-            raise PlacementError(f"plan places {len(self.units)} ops; {graph.name} has "
-                                 f"{len(graph.ops)}")
-        bad = []
-        for op, uname in zip(graph.ops, self.units):
-            unit = soc.units.get(uname)
-            if unit is None:
-                bad.append(f"op {op.name!r} placed on unknown unit {uname!r} "
-                           f"(the SoC has {sorted(soc.units)})")
-            elif not unit.supports(op.op_type, op.dtype):
-                bad.append(f"op {op.name!r} ({op.op_type}, {op.dtype}) placed on {uname!r}, "
-                           f"which supports ops {unit.ops} in {unit.dtypes}")
-        if bad:
-            raise PlacementError(bad)
+        from socsim.policies.validation import check_plan
+
+        check_plan(self, graph, soc, workload)
 
 
 class PlacementPolicy(ABC):
@@ -80,16 +92,6 @@ class PlacementPolicy(ABC):
         Raises:
             PlacementError: when no valid placement exists under the parameters.
         """
-
-
-def fallback_unit(soc: SoC, op_type: str, dtype: str) -> str | None:
-    """The first host unit (a CPU; then any unit) supporting ``op_type`` in ``dtype``, or
-    None."""
-    ordered = sorted(soc.units.items(), key=lambda kv: not kind_of(kv[1]).is_host)
-    for name, unit in ordered:
-        if unit.supports(op_type, dtype):
-            return name
-    return None
 
 
 def require_units(soc: SoC, names: list[str], path: tuple[str | int, ...]

@@ -9,7 +9,8 @@ from pydantic import model_validator
 from socsim.config.soc import SoC
 from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
-from socsim.policies.base import PlacementPolicy, Plan, PolicyParams, fallback_unit, require_units
+from socsim.policies.base import PlacementPolicy, Plan, PolicyParams, require_units
+from socsim.policies.compat import fallback_unit, unsupported_reason
 from socsim.policies.registry import register_policy
 
 
@@ -46,7 +47,8 @@ class RulesParams(PolicyParams):
     default: str
     """Unit for ops no rule matches."""
     fallback: bool = True
-    """Send an op its rule's unit cannot run to a CPU (noted) instead of failing."""
+    """Send an op its rule's unit cannot run to the most general unit that can (noted)
+    instead of failing."""
 
     def check(self, soc: SoC):
         problems = require_units(soc, [self.default], ("default",))
@@ -72,12 +74,15 @@ class Rules(PlacementPolicy):
                 if self._matches(rule, span, i, op.name, op.op_type):
                     target = rule.unit
                     break
-            if not soc.units[target].supports(op.op_type, op.dtype):
-                other = fallback_unit(soc, op.op_type, op.dtype) if self.params.fallback else None
+            why = unsupported_reason(soc.units[target], op, graph)
+            if why is not None:
+                other = fallback_unit(soc, op, graph) if self.params.fallback else None
                 if other is None:
                     raise PlacementError(f"op {op.name!r} ({op.op_type}, {op.dtype}) cannot run "
-                                         f"on {target!r} and no fallback is allowed or possible")
-                notes.append(f"{op.name} ({op.op_type}, {op.dtype}): {target} -> {other}")
+                                         f"on {target!r} ({why}) and no fallback is allowed or "
+                                         "possible")
+                notes.append(f"{op.name} ({op.op_type}, {op.dtype}): {target} -> {other} "
+                             f"({why})")
                 target = other
             units.append(target)
         if notes:

@@ -13,7 +13,7 @@ import numpy as np
 import simpy
 
 from socsim.errors import SimulationError
-from socsim.sim.program import Inference, Program
+from socsim.sim.program import Inference, Program, queue_key
 from socsim.sim.trace import InferenceRecord
 
 
@@ -54,7 +54,7 @@ class Arrivals:
                    req: simpy.Event):
         """One inference: place its inputs, start its ops, wait for its outputs, free its slot."""
         env = self.env
-        inf = Inference(env, prog, index)
+        inf = Inference(env, prog, index, queue_key(self.queue, prog.workload, arrival))
         self._started += 1
         pool = self.pools[self.input_memory]
         for t in prog.inputs:

@@ -18,12 +18,12 @@ import simpy
 
 from socsim.config.scenario import RunSettings
 from socsim.config.soc import SoC
-from socsim.errors import ConfigError, PlacementError, Problem, SimulationError
-from socsim.hw.cost import converter
+from socsim.errors import ConfigError, Problem, SimulationError
 from socsim.hw.dvfs import initial_mhz
 from socsim.hw.estimate import input_memory
 from socsim.hw.governors import available_governors, get_governor
 from socsim.hw.kind import reconfigurable
+from socsim.policies.validation import plan_points, plan_queue
 from socsim.sim.arrivals import Arrivals
 from socsim.sim.bandwidth import BandwidthFabric, Link
 from socsim.sim.execution import OpExecution
@@ -34,7 +34,7 @@ from socsim.sim.paging import PageCache, WeightPaging
 from socsim.sim.program import Job, Program
 from socsim.sim.reconfiguration import Reconfiguration
 from socsim.sim.resources import FitResource
-from socsim.sim.stations import Station, UnitState
+from socsim.sim.stations import PriorityUnitState, Station, UnitState
 from socsim.sim.trace import CounterRecord, Trace
 
 __all__ = ["Job", "Simulation"]
@@ -71,10 +71,21 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
                 raise ConfigError(Problem(
                     f"unknown governor {gov.name!r}; available: {available_governors()}",
                     path=f"run.governors.{name}.name"))
+        for job in jobs:  # the one plan check (socsim.policies.validation)
+            job.plan.validate(job.graph, soc, job.workload.name)
+        named = [(job.workload.name, job.plan) for job in jobs]
+        fixed = plan_points(named)
+        if fixed:  # a plan's operating point holds its unit there: no governor moves it
+            settings = settings.model_copy(update={"governors": {
+                n: g for n, g in settings.governors.items() if n not in fixed}})
+            self.settings = settings
+        self.queue = plan_queue(named)
+        state_type = UnitState if self.queue == "fifo" else PriorityUnitState
         for name, unit in soc.units.items():
-            freq = initial_mhz(settings.governors.get(name), unit.dvfs,
-                               settings.operating_points.get(name))
-            self.units[name] = UnitState(self.env, name, unit, freq, self.pools, self.ambient_c)
+            freq = fixed.get(name) or initial_mhz(settings.governors.get(name), unit.dvfs,
+                                                  settings.operating_points.get(name))
+            self.units[name] = state_type(self.env, name, unit, freq, self.pools,
+                                          self.ambient_c)
         self.dma = {name: Station(self.env, name, e.channels) for name, e in soc.dma.items()}
         # the ledger's DMA counters (transfers, bytes), kept apart from the trace
         self._dma_transfers = dict.fromkeys(soc.dma, 0)
@@ -104,7 +115,6 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
         self.input_memory = input_memory(soc)
         self.programs = [Program(i, job, soc, self.units) for i, job in enumerate(jobs)]
         for job in jobs:
-            self._check_routes(job)
             self.trace.notes += list(job.plan.notes)
         # the memories as one resource: a put allocates once it fits, a free is the get
         self.memory = Memories(self.env, self.pools)
@@ -113,58 +123,6 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
         self._timed_arrivals = 0  # open-loop arrival processes (they wake on their own)
         self._busy = 0  # ops and transfers executing right now
         self._done = False  # every arrival started and every inference finished
-
-    def _check_routes(self, job: Job) -> None:
-        """Every hand-off the plan implies must be addressable or have a DMA route."""
-        producer_mem = {t: self.input_memory for t in job.graph.inputs}
-        problems = []
-        for op, uname in zip(job.graph.ops, job.plan.units):
-            unit = self.soc.units[uname]
-            for t in op.inputs:
-                src = producer_mem[t]
-                if src in unit.memories:
-                    continue
-                if not any(self.soc.dma_between(src, dst) for dst in unit.memories):
-                    problems.append(f"{job.workload.name}: op {op.name!r} on {uname!r} reads "
-                                    f"{t!r} from {src!r}, which {uname!r} cannot address and no "
-                                    f"DMA engine connects to its memories {unit.memories}")
-            for t in op.outputs:
-                producer_mem[t] = unit.memories[0]
-        if problems:
-            raise PlacementError(problems[:5], hint="add a DMA engine or a memory link in the "
-                                 "device file, or place the ops differently")
-        problems = self._conversion_problems(job)
-        if problems:
-            raise PlacementError(problems[:5], hint="a unit that converts layouts needs "
-                                 "convert_bytes_per_cycle; or place the ops differently")
-
-    def _conversion_problems(self, job: Job) -> list[str]:
-        """Units the plan makes convert layouts must say how fast (and what it costs)."""
-        prog = next(p for p in self.programs if p.workload is job.workload)
-        problems = []
-        for spec in prog.specs:
-            for t, need in zip(spec.inputs, spec.need):
-                fmt = prog.fmt[t]
-                if need is None or fmt is None or fmt == need:
-                    continue
-                writer = prog.producer[t]
-                who = converter(self.soc, writer, spec.unit.name)
-                if who is None:
-                    problems.append(
-                        f"{job.workload.name}: op {spec.name!r} on {spec.unit.name!r} reads "
-                        f"{prog.tensor_names[t]!r} written by {writer!r} as {fmt[0]}/c{fmt[1]} "
-                        f"but works in {need[0]}/c{need[1]}: set "
-                        f"units.{spec.unit.name}.convert_bytes_per_cycle (or "
-                        f"units.{writer}.convert_bytes_per_cycle) in the device file, or give "
-                        "both units one layout")
-                    continue
-                power = self.soc.units[who].power
-                if prog.dtypes[t] not in power.energy_pj_per_op:
-                    problems.append(
-                        f"{job.workload.name}: {who!r} converts "
-                        f"{prog.tensor_names[t]!r} ({prog.dtypes[t]}): add "
-                        f"units.{who}.power.energy_pj_per_op.{prog.dtypes[t]}")
-        return problems
 
     # -- processes -------------------------------------------------------------------------
 

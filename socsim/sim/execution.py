@@ -62,7 +62,7 @@ class OpExecution:
         dram_pj += t_dram
         engine, start, end, static_pj, freq, volt, vscale2 = yield from self._hold(
             unit, spec.cycles, mem_ns, dram_bytes,
-            None if spec.kernel is None else self._configure(inf, spec))
+            None if spec.kernel is None else self._configure(inf, spec), inf.key)
         dyn_pj = spec.dyn_nom_pj * vscale2
         unit.dyn_pj += dyn_pj
         unit.compute_pj += dyn_pj  # the ledger, counted apart from the record below
@@ -82,7 +82,8 @@ class OpExecution:
             self._produced(inf, t)
 
     def _hold(self, unit: UnitState, cycles: float, mem_ns: float,
-              dram_bytes: dict[str, int] | None, prepare: Generator | None = None):
+              dram_bytes: dict[str, int] | None, prepare: Generator | None = None,
+              priority: float = 0):
         """The one "hold a unit for this long" path of ops and layout conversions.
 
         Take one of ``unit``'s engines (waiting for one), run ``prepare`` holding it (making
@@ -92,6 +93,9 @@ class OpExecution:
         as flows that share each DRAM's bandwidth; None: none); release it and charge the op
         its share of the unit's leakage meanwhile.
 
+        ``priority`` is the op's key when the unit's queue is a priority or EDF queue (see
+        :func:`socsim.sim.program.queue_key`).
+
         Returns:
             ``(engine, start, end, static_pj, freq_mhz, voltage_v, vscale2)``: the engine
             (track) held from ``start`` to ``end`` (ns), the leakage charged, and the
@@ -99,7 +103,7 @@ class OpExecution:
             dynamic energy). A plain tuple, unpacked by name at once: this runs per op.
         """
         env = self.env
-        engine = unit.acquire()
+        engine = unit.acquire(priority)  # the key of a priority or EDF queue; FIFO ignores it
         if engine.__class__ is not int:
             engine = yield engine
         if prepare is not None:

@@ -79,7 +79,9 @@ class Program:
         self.refs = [0] * len(names)
         self.producer: list[str | None] = [None] * len(names)
         self.specs: list[OpSpec] = []
-        for op, uname in zip(g.ops, job.plan.units):
+        groups = job.plan.groups
+        launched: set[int] = set()  # launch groups whose first op has been compiled
+        for i_op, (op, uname) in enumerate(zip(g.ops, job.plan.units)):
             state = units[uname]
             unit = state.unit
             s = OpSpec()
@@ -116,6 +118,10 @@ class Program:
             # a reconfigurable unit runs the op once its configuration is resident
             s.kernel = configuration_of(unit, op.op_type, op.dtype)
             s.cycles = cost.cycles
+            if groups is not None:  # one launch per group: its first op pays the overhead
+                if groups[i_op] in launched:
+                    s.cycles -= unit.launch_overhead_cycles
+                launched.add(groups[i_op])
             s.macs, s.util = op.macs, cost.utilisation
             s.dyn_nom_pj = cost.dynamic_pj
             for t in s.inputs:
@@ -148,14 +154,27 @@ class Program:
         return padded_bytes(self.logical_bytes[t], self.channels[t], fmt[1])
 
 
+def queue_key(queue: str, workload: Workload, arrival: int) -> float:
+    """The key an inference's ops wait with in a unit's queue (lower first): 0 for FIFO; minus
+    the workload's ``priority`` (higher priority first); for EDF, the absolute deadline in ns
+    (``arrival + deadline_ms``; no deadline: last)."""
+    if queue == "priority":
+        return -workload.priority
+    if queue == "edf":
+        d = workload.deadline_ms
+        return float("inf") if d is None else arrival + round(d * 1e6)
+    return 0
+
+
 class Inference:
-    """The state of one inference in flight."""
+    """The state of one inference in flight (``key``: its ops' key in the units' queues)."""
 
-    __slots__ = ("prog", "index", "outputs", "waiting", "locs", "refs", "pending")
+    __slots__ = ("prog", "index", "outputs", "waiting", "locs", "refs", "pending", "key")
 
-    def __init__(self, env: simpy.Environment, prog: Program, index: int):
+    def __init__(self, env: simpy.Environment, prog: Program, index: int, key: float = 0):
         self.prog = prog
         self.index = index
+        self.key = key
         self.outputs = {t: env.event() for t in prog.outputs}  # succeed when produced
         self.waiting = list(prog.deps)  # per op: inputs not ready yet
         #: per tensor: its copies as (memory, owner unit or None, footprint, format or None)

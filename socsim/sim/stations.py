@@ -148,3 +148,14 @@ class UnitState(Station):
         self._t_busy = now
         self._running -= 1
 
+
+
+class PriorityUnitState(UnitState):
+    """A :class:`UnitState` whose waiting ops are served by (priority key, arrival), lowest
+    first: the plans' ``queue`` is ``priority`` (key: minus the workload's priority) or
+    ``edf`` (key: the inference's absolute deadline), see
+    :func:`socsim.sim.program.queue_key`."""
+
+    __slots__ = ()
+
+    queue_type = PriorityQueue

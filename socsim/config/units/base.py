@@ -24,6 +24,7 @@ from socsim.config._base import (
     Rate,
     Spec,
 )
+from socsim.config.limits import OpLimits
 from socsim.config.power import Dvfs, Power, Thermal
 from socsim.kernels.arithmetic import Arithmetic
 
@@ -92,7 +93,12 @@ class UnitBase(Spec):
     ops: list[str] = Field(min_length=1, description="ONNX op types the unit executes.")
     dtypes: list[DType] = Field(min_length=1, description="Compute dtypes the unit supports.")
     launch_overhead_cycles: Cycles = Field(
-        0, description="Fixed cycles per op (dispatch, descriptor setup, kernel call).")
+        0, description="Fixed cycles per launch (dispatch, descriptor setup, kernel call). "
+        "Every op is one launch, unless the plan groups consecutive ops of the unit into one "
+        "(policy `subgraph`: a compiled subgraph pays it once).")
+    limits: OpLimits | None = Field(
+        None, description="Attribute limits of the unit's ops (kernel size, stride, dilation, "
+        "groups); None: any attributes.")
     arithmetic: ArithmeticSpec = Field(default_factory=ArithmeticSpec)  # type: ignore[valid-type]
     thermal: Thermal | None = Field(None, description="RC thermal model; None: the unit "
                                     "stays at ambient temperature.")
