@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from socsim.config.soc import SoC
 from socsim.config.units import Unit
 from socsim.graph.ir import Graph, Op
+from socsim.hw.kind import kind_of
 
 __all__ = ["candidates", "fallback_unit", "substitution_hint", "supports", "unsupported_reason"]
 
@@ -130,11 +131,13 @@ def candidates(soc: SoC, op: Op, graph: Graph, names: Iterable[str] | None = Non
 
 
 def generality(soc: SoC) -> list[str]:
-    """Unit names from the most general (most op types, then dtypes) to the least; ties keep
-    declaration order. The most general unit is where fallbacks go: a host processor runs
-    what an accelerator cannot, whatever its kind is called."""
+    """Unit names from the most general to the least: host units first (their kind's
+    ``is_host``, e.g. the CPU), then most op types, then most dtypes; ties keep declaration
+    order. The most general unit is where fallbacks go: a host processor runs what an
+    accelerator cannot, whatever its kind is called."""
     order = list(soc.units)
-    return sorted(order, key=lambda n: (-len(soc.units[n].ops), -len(soc.units[n].dtypes),
+    return sorted(order, key=lambda n: (not kind_of(soc.units[n]).is_host,
+                                        -len(soc.units[n].ops), -len(soc.units[n].dtypes),
                                         order.index(n)))
 
 
