@@ -13,16 +13,20 @@ import typer
 from socsim.errors import ConfigError, SocsimError
 
 
-def _load_npz(path: Path, what: str, flag: str) -> dict:
-    import numpy as np
+def _load_npz(path: Path, proto, what: str, *, labels: bool = False) -> dict:
+    """Calibration or evaluation data for ``proto``, read and checked by :mod:`socsim.npz`
+    (samples along the inputs' batch axis; a ``labels`` array checked when present or
+    ``labels``)."""
+    from socsim.errors import Problem
+    from socsim.npz import LABELS, NpzError, check_arrays, onnx_inputs, read_npz
 
-    try:
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise SocsimError(f"{path}: cannot read the {what} ({exc.__class__.__name__}: {exc})",
-                          hint=f"pass {flag} an .npz of arrays keyed by the model's input names, "
-                               "samples along the first axis") from None
+    inputs = onnx_inputs(proto)
+    arrays = read_npz(path, what=what, inputs=inputs, layout="batch", labels=labels)
+    problems = check_arrays(arrays, inputs, path=path, what=what, layout="batch",
+                            labels=labels or LABELS in arrays)
+    if problems:
+        raise NpzError([Problem(m) for m in problems])
+    return arrays
 
 
 def quantize(
@@ -77,16 +81,13 @@ def quantize(
                           "--max-accuracy-drop")
     if max_accuracy_drop is not None and eval_ is None:
         raise ConfigError("--max-accuracy-drop needs --eval DATA.npz with a 'labels' array")
+    target = q.unit_target(device, unit) if unit else None
     proto = q.load_model(model)
-    cal = _load_npz(calib, "calibration data", "--calib")
-    data = _load_npz(eval_, "evaluation data", "--eval") if eval_ else None
-    if data is not None:
-        from socsim.quant.ptq import check_feeds
-
-        check_feeds(proto, data, f"{eval_}: the evaluation data")
+    cal = _load_npz(calib, proto, "calibration data (--calib)")
+    data = (_load_npz(eval_, proto, "evaluation data (--eval)",
+                      labels=max_accuracy_drop is not None) if eval_ else None)
     recipe = q.Recipe(scheme, per_channel, symmetric, method, percentile, equalize,
                       bias_correction)
-    target = q.unit_target(device, unit) if unit else None
     subs = []
     if target is not None:
         if recipe.activation_dtype not in target.dtypes:
