@@ -8,7 +8,7 @@ without touching the simulator.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from socsim.config.units import Unit
@@ -63,6 +63,30 @@ def input_rereads(unit: Unit, op: Op, graph: Graph) -> int:
     reread model, e.g. a CPU's cache blocking; else 1)."""
     model = _REREADS.get(unit.kind)
     return 1 if model is None else model(unit, op, graph)
+
+
+#: Weight dtypes ONNX packs two to a byte (``Tensor.nbytes`` already counts them packed).
+_PACKED4 = ("int4", "uint4")
+
+
+def mac_dtype(unit: Unit, op: Op, graph: Graph, rates: Mapping[str, float] | None = None) -> str:
+    """The dtype whose MAC rate and MAC energy ``op``'s MACs are charged at on ``unit``.
+
+    The op's compute dtype (its activations'), except for 4-bit weights (ONNX int4/uint4,
+    e.g. socsim's ``int4`` scheme: int4 weights, int8 activations) on a unit that declares
+    int4 MACs by listing ``int4`` in its ``dtypes`` (its power tables then have an int4 entry,
+    which the MAC energy uses) and, for the time, an ``int4`` entry in the kind's rate table
+    where it has one (``rates``: an NPU's ``macs_per_pe_per_cycle``, a DSP's
+    ``macs_per_cycle``; a CPU's lanes follow the dtype's bits). Any other unit unpacks the
+    weights and runs int8 MACs. Activations wider than 8 bits keep their own dtype. The
+    weights' bytes are packed either way (``Tensor.nbytes``: two int4 per byte, as ONNX
+    stores them and TFLite Micro's int4 kernels read them).
+    """
+    if (op.macs and "int4" in unit.dtypes and (rates is None or "int4" in rates)
+            and op.dtype in ("int8", "uint8", "int4", "uint4")
+            and any(graph.tensors[w].dtype in _PACKED4 for w in op.weights)):
+        return "int4"
+    return op.dtype
 
 
 def op_cycles(unit: Unit, op: Op, graph: Graph) -> Cycles:

@@ -29,7 +29,7 @@ from socsim.config.soc import SoC
 from socsim.config.units import Unit
 from socsim.graph.cost import VIEW_OPS
 from socsim.graph.ir import Graph, Op, Tensor
-from socsim.hw.base import input_rereads, op_cycles
+from socsim.hw.base import input_rereads, mac_dtype, op_cycles
 from socsim.hw.timing import compute_ns, dynamic_pj
 
 __all__ = ["OpCost", "activation_channels", "convert_cycles", "converter", "memory_time",
@@ -129,7 +129,7 @@ def op_cost(unit: Unit, op: Op, graph: Graph, point: OperatingPoint | None = Non
     return OpCost(
         cycles=cyc.compute, utilisation=cyc.utilisation,
         compute_ns=compute_ns(cyc.compute, point.freq_mhz),
-        dynamic_pj=dynamic_pj(unit, op, point),
+        dynamic_pj=dynamic_pj(unit, op, point, mac_dtype(unit, op, graph)),
         in_bytes=in_bytes, out_bytes=out_bytes, weight_bytes=graph.bytes_of(op.weights),
         moves=op.op_type not in VIEW_OPS)
 

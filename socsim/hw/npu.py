@@ -39,7 +39,7 @@ from math import ceil, prod
 from socsim.config.units import Npu
 from socsim.graph.cost import gemm_view
 from socsim.graph.ir import Graph, Op
-from socsim.hw.base import Cycles, cost_model
+from socsim.hw.base import Cycles, cost_model, mac_dtype
 
 _BYTES = {"int8": 1, "uint8": 1, "int16": 2, "float16": 2, "int32": 4, "float32": 4}
 
@@ -50,7 +50,8 @@ def npu_cycles(unit: Npu, op: Op, graph: Graph) -> Cycles:
     util = 0.0
     if op.macs:
         groups, m, k, n = _gemms(op, graph)
-        per_pe = unit.macs_per_pe_per_cycle[op.dtype]
+        per_pe = unit.macs_per_pe_per_cycle[mac_dtype(unit, op, graph,
+                                                      unit.macs_per_pe_per_cycle)]
         cycles = groups * array_cycles(unit, m, k, n, per_pe)
         if unit.buffered:
             ifmap = _ifmap_words(op, graph, m, k)
