@@ -146,6 +146,7 @@ class CompiledModel:
         """
         if qdq not in ("integer", "reference"):
             raise ValueError(f"qdq must be 'integer' or 'reference', got {qdq!r}")
+        follow_ort = isinstance(arithmetic, str) and arithmetic == "onnxruntime"
         if isinstance(arithmetic, str):
             if arithmetic != "onnxruntime":
                 raise ValueError("arithmetic must be an Arithmetic, a mapping of node names to "
@@ -176,7 +177,8 @@ class CompiledModel:
             nodes.append(n)
         self._graph_consts = frozenset(consts)
         if qdq == "integer":
-            nodes, extra = lower_qdq(nodes, consts, self.output_names, opsets.get("", 1))
+            nodes, extra = lower_qdq(nodes, consts, self.output_names, opsets.get("", 1),
+                                     onnxruntime=follow_ort)
             consts.update(extra)
         self.constants = consts
         self._folded: dict[str, OpStats] = {}

@@ -33,6 +33,7 @@ class _Graph:
     consts: dict[str, np.ndarray]
     outputs: set[str]
     opset: int
+    onnxruntime: bool = False  # lower only the groups onnxruntime's CPU EP fuses
     new_consts: dict[str, np.ndarray] = field(default_factory=dict)
     producer: dict[str, onnx.NodeProto] = field(default_factory=dict)
     consumers: dict[str, list[onnx.NodeProto]] = field(default_factory=dict)
@@ -143,6 +144,10 @@ def _lower_one(g: _Graph, node: onnx.NodeProto) -> tuple[list[onnx.NodeProto], s
         if op != "Gemm" and _qtype(g, xp) == np.int8:
             return None
         if _qtype(g, xp) == np.int8 and _qtype(g, wp) != np.int8:
+            return None
+        # onnxruntime's QDQ selectors fuse no 16-bit Conv/MatMul/Gemm (it has no such integer
+        # kernels): following it, they run DQ -> float op -> Q, as there.
+        if g.onnxruntime and _qtype(g, xp) in (np.int16, np.uint16):
             return None
         bias = ""
         if len(node.input) > 2 and node.input[2]:
@@ -269,7 +274,7 @@ def _s8_to_u8(g: _Graph) -> None:
 
 
 def lower_qdq(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
-              graph_outputs: Sequence[str], opset: int
+              graph_outputs: Sequence[str], opset: int, *, onnxruntime: bool = False
               ) -> tuple[list[onnx.NodeProto], dict[str, np.ndarray]]:
     """Rewrites QDQ groups of ``nodes`` into integer operators.
 
@@ -278,12 +283,14 @@ def lower_qdq(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
         consts: the graph's constants by name.
         graph_outputs: names the caller will read.
         opset: the model's ai.onnx opset.
+        onnxruntime: leave unfused the groups onnxruntime's CPU EP does not fuse either
+            (16-bit Conv/MatMul/Gemm), for ``arithmetic="onnxruntime"``.
 
     Returns:
         The new node list (topologically ordered, dead DQ nodes removed) and the constants
         it adds (explicit zero points).
     """
-    g = _Graph(list(nodes), dict(consts), set(graph_outputs), opset)
+    g = _Graph(list(nodes), dict(consts), set(graph_outputs), opset, onnxruntime)
     _s8_to_u8(g)
     g.index()
     replaced: dict[int, list[onnx.NodeProto]] = {}
