@@ -121,11 +121,14 @@ def quantize(
         if scheme == "mixed":
             if budget_bytes is not None:
                 choice = q.search_size(proto, sens, cands, budget_bytes)
-            else:
-                choice, _ = q.search_accuracy(proto, cal, data, recipe, sens, cands,
-                                              max_accuracy_drop)
+                acts = {}
+            else:  # on a unit computing 8- and 16-bit activations, search those too
+                found = q.search_accuracy_mixed(
+                    proto, cal, data, recipe, sens, cands, max_accuracy_drop,
+                    target.activation_dtypes if target else ())
+                choice, acts = found.weights, found.activations
             recipe = q.Recipe("mixed", per_channel, symmetric, method, percentile, equalize,
-                              bias_correction, choice)
+                              bias_correction, choice, acts)
         n = len(next(iter(cal.values())))
         task = bar.add_task("calibrating", total=2 * n)
         result = q.quantize_static(proto, cal, recipe, progress=lambda k: bar.advance(task, k))
@@ -134,16 +137,18 @@ def quantize(
     by = {(s.layer, s.dtype): s.sqnr_db for s in sens}
     shown = [c for c in cands if c != "int8"] if sens else []  # int8 is every row's base
     table = Table(title=f"{model.name} -> {out} ({recipe.label()})")
-    for col in ("layer", "op", "weights", "scale min..max",
+    for col in ("layer", "op", "weights", "activations", "scale min..max",
                 *(f"SQNR if {c} dB" for c in shown), "bytes"):
         table.add_column(col, justify="left" if col in ("layer", "op") else "right",
                          no_wrap=True)
     for r in result.layers:
         sq = [f"{by[(r.name, c)]:.1f}" for c in shown]
+        act = recipe.activation_dtypes.get(r.name, recipe.activation_dtype)
         table.add_row(r.name, r.op_type, r.weight_dtype + (" pc" if r.per_channel else ""),
-                      f"{r.weight_scale_min:.2g}..{r.weight_scale_max:.2g}", *sq,
+                      act, f"{r.weight_scale_min:.2g}..{r.weight_scale_max:.2g}", *sq,
                       str(r.weight_bytes))
-        rows.append({**vars(r), **{f"sqnr_db_{c}": by.get((r.name, c)) for c in cands}})
+        rows.append({**vars(r), "activation_dtype": act,
+                     **{f"sqnr_db_{c}": by.get((r.name, c)) for c in cands}})
     con.print(table)
     if sens and ("int8" in cands):
         base = next(s.sqnr_db for s in sens if s.dtype == "int8")
