@@ -9,11 +9,14 @@ slices the work:
   GEMM on the input (``GemmDirect``); a conv with more filters than output pixels expands the
   whole input (im2col) and runs one GEMM (``ExpandThenGemm``); any other conv expands and
   multiplies slice by slice (``ExpandThenGemmSegmented``, :func:`_segmented_ranges`).
-* Each GEMM is ``MlasSgemmOperation``: an output is one fused multiply-add chain over a K
-  slice, in order of k, started from zero; the slices' results are added to the output one
-  after the other (:func:`socsim.kernels._mlas.sgemm`). A one-row GEMM (a depthwise conv's
-  filter, one per group) goes to ``MlasSgemmKernelM1Avx`` instead: products in groups of four
-  rows, the group's sum added to the output (:func:`socsim.kernels._mlas._gemm_m1`).
+* Each GEMM is ``MlasSgemmOperation`` (:func:`sgemm_operation`): an output is one fused
+  multiply-add chain over a K slice, in order of k, started from zero; the slices' results are
+  added to the output one after the other (as :func:`socsim.kernels._mlas.sgemm`). A one-row
+  GEMM (a depthwise conv's filter, one per group; a Gemm at batch 1) goes to
+  ``MlasSgemmKernelM1Avx`` (products in groups of four rows, each group's sum added to the
+  output) or, with a transposed B, ``MlasSgemmKernelM1TransposeBAvx`` (eight-lane dot products
+  reduced in the pattern of the output's row block); a one-column GEMM with contiguous B and C
+  (a one-pixel conv output) runs the same kernels with A and B flipped.
 * The bias is added afterwards, once per output (``MlasActivation``, identity with bias).
 
 onnxruntime's float Gemm copies the broadcast bias ``C`` into the output and calls ``MlasGemm``
@@ -24,12 +27,13 @@ constant ``B`` is prepacked (K slices of 256).
 into lane i mod 4), reduces the lanes as ``(l0 + l2) + (l1 + l3)``, adds the leftover elements
 one at a time and divides by the element count.
 
-Single-threaded slicing is modelled: with several threads, MLAS cuts a batch-1, group-1
-problem's N dimension into per-thread segments, which changes the K slicing (and the bits) only
-for convolutions whose ``K x N`` exceeds MLAS's 128 x 128 slice; a batch or a group count above
-one always runs whole images per thread, as modelled. The one-row transposed-B kernel
-(``GemmDirect`` with one input channel and a kernel spanning the input width) is not modelled:
-:func:`conv` returns None there and the caller keeps its own order.
+Single-threaded slicing is modelled. MLAS splits a GEMM or a batch-1, group-1 conv across
+threads only above ``MLAS_SGEMM_THREAD_COMPLEXITY`` (2^21 MACs on x86-64) and only up to
+onnxruntime's pool size; each thread's share of N then sets its own K slices, which can change
+the bits for such large layers. A batch or a group count above one runs whole images per
+thread, as modelled. ``GemmDirect`` on a strided view of a one-channel input (a kernel spanning
+the input width or height) is not modelled: :func:`conv` returns None there and the caller
+keeps its own order.
 """
 
 from __future__ import annotations
@@ -174,7 +178,7 @@ def conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, group: int,
 
     Returns:
         The output, float32, or None where MLAS's order is not modelled (3-D convs, the
-        one-row transposed-B GEMM).
+        strided ``GemmDirect`` of a one-channel input).
     """
     if x.ndim == 3:  # MlasConvPrepare promotes 1-D to 2-D
         y = conv(x[:, :, None], w[:, :, None], bias, group, [1, *strides], [1, *dilations],
