@@ -11,13 +11,10 @@ records in ``summary.json``.
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
-
-import numpy as np
 
 from socsim.config.document import Loc
 from socsim.config.loading import load_any, load_scenario, scenario_document
@@ -25,6 +22,7 @@ from socsim.config.scenario import Scenario, Workload
 from socsim.errors import ConfigError, ModelError, PlacementError, Problem, SocsimError
 from socsim.graph.ir import Graph
 from socsim.graph.loading import LoadedModel, load_model
+from socsim.npz import MAX_NPZ_BYTES, NpzError, check_arrays, graph_inputs, read_npz
 from socsim.sim.program import Job
 
 if TYPE_CHECKING:
@@ -32,7 +30,7 @@ if TYPE_CHECKING:
     from socsim.policies.base import PlacementPolicy, Plan
 
 #: Largest total of uncompressed arrays read from one inputs file (a zip bomb stops here).
-MAX_INPUT_BYTES = 1 << 30
+MAX_INPUT_BYTES = MAX_NPZ_BYTES
 #: Largest tensor a functional run computes: its kernels hold every tensor in host memory, and
 #: edge models' tensors are kilobytes to tens of megabytes.
 MAX_TENSOR_BYTES = 1 << 30
@@ -242,43 +240,15 @@ def check_inputs(workload: Workload, graph: Graph) -> list[str]:
 
     The file must be an .npz archive (``numpy.savez``) without pickled objects, holding one
     array per model input, named as the input, of the input's dtype, with at least one sample
-    along the first axis and the input's shape after it, and finite values.
+    along the first axis and the input's shape after it, and finite values (read and checked
+    by :mod:`socsim.npz`, which every .npz reader shares).
     """
     if workload.inputs is None:
         return []
-    path = workload.inputs
-    fix = (f"save it with numpy.savez(path, **{{name: array}}) for inputs "
-           f"{list(graph.inputs)}, samples along the first axis")
+    inputs = graph_inputs(graph)
     try:
-        with zipfile.ZipFile(path) as z:
-            total = sum(info.file_size for info in z.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return [f"{path!r} is not an .npz archive; {fix}"]
-    if total > MAX_INPUT_BYTES:
-        return [f"{path!r} expands to {total:,} bytes, more than the {MAX_INPUT_BYTES:,}-byte "
-                "limit; give fewer samples (they are cycled over the inferences)"]
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        return [f"{path!r} cannot be read as an .npz of plain arrays ({exc}); {fix}"]
-    missing = [n for n in graph.inputs if n not in arrays]
-    if missing:
-        return [f"{path!r} lacks arrays for model inputs {missing}; it has {sorted(arrays)}; "
-                f"{fix}"]
-    problems = []
-    for name in graph.inputs:
-        array, t = arrays[name], graph.tensors[name]
-        want = (", ".join(map(str, t.shape)) + ",") if len(t.shape) == 1 else ", ".join(
-            map(str, t.shape))
-        if array.ndim < 1 or array.shape[1:] != t.shape or array.shape[0] < 1:
-            problems.append(f"array {name!r} has shape {array.shape}; expected (N, {want}) with "
-                            "N >= 1 samples along the first axis")
-        elif array.dtype != np.dtype(t.dtype):
-            problems.append(f"array {name!r} is {array.dtype}; the model's input is {t.dtype}: "
-                            f"save array.astype(numpy.{t.dtype})")
-        elif np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-            bad = int((~np.isfinite(array)).sum())
-            problems.append(f"array {name!r} holds {bad} NaN or infinite value(s); give finite "
-                            "inputs")
-    return [f"{path!r}: {p}" for p in problems]
+        arrays = read_npz(workload.inputs, what="inputs file", inputs=inputs,
+                          max_bytes=MAX_INPUT_BYTES)
+    except NpzError as exc:
+        return [p.message for p in exc.problems]
+    return check_arrays(arrays, inputs, path=workload.inputs, what="inputs file")

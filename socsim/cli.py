@@ -181,6 +181,10 @@ from socsim.cli_quantize import quantize  # noqa: E402  (light: imports inside t
 
 app.command()(quantize)
 
+from socsim.cli_zoo import zoo_app  # noqa: E402  (light: the zoo loads inside the commands)
+
+app.add_typer(zoo_app, name="zoo")
+
 
 def _report_error(exc: SocsimError) -> None:
     for problem in exc.problems:

@@ -13,16 +13,20 @@ import typer
 from socsim.errors import ConfigError, SocsimError
 
 
-def _load_npz(path: Path, what: str, flag: str) -> dict:
-    import numpy as np
+def _load_npz(path: Path, proto, what: str, *, labels: bool = False) -> dict:
+    """Calibration or evaluation data for ``proto``, read and checked by :mod:`socsim.npz`
+    (samples along the inputs' batch axis; a ``labels`` array checked when present or
+    ``labels``)."""
+    from socsim.errors import Problem
+    from socsim.npz import LABELS, NpzError, check_arrays, onnx_inputs, read_npz
 
-    try:
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise SocsimError(f"{path}: cannot read the {what} ({exc.__class__.__name__}: {exc})",
-                          hint=f"pass {flag} an .npz of arrays keyed by the model's input names, "
-                               "samples along the first axis") from None
+    inputs = onnx_inputs(proto)
+    arrays = read_npz(path, what=what, inputs=inputs, layout="batch", labels=labels)
+    problems = check_arrays(arrays, inputs, path=path, what=what, layout="batch",
+                            labels=labels or LABELS in arrays)
+    if problems:
+        raise NpzError([Problem(m) for m in problems])
+    return arrays
 
 
 def quantize(
@@ -77,16 +81,13 @@ def quantize(
                           "--max-accuracy-drop")
     if max_accuracy_drop is not None and eval_ is None:
         raise ConfigError("--max-accuracy-drop needs --eval DATA.npz with a 'labels' array")
+    target = q.unit_target(device, unit) if unit else None
     proto = q.load_model(model)
-    cal = _load_npz(calib, "calibration data", "--calib")
-    data = _load_npz(eval_, "evaluation data", "--eval") if eval_ else None
-    if data is not None:
-        from socsim.quant.ptq import check_feeds
-
-        check_feeds(proto, data, f"{eval_}: the evaluation data")
+    cal = _load_npz(calib, proto, "calibration data (--calib)")
+    data = (_load_npz(eval_, proto, "evaluation data (--eval)",
+                      labels=max_accuracy_drop is not None) if eval_ else None)
     recipe = q.Recipe(scheme, per_channel, symmetric, method, percentile, equalize,
                       bias_correction)
-    target = q.unit_target(device, unit) if unit else None
     subs = []
     if target is not None:
         if recipe.activation_dtype not in target.dtypes:
@@ -120,11 +121,14 @@ def quantize(
         if scheme == "mixed":
             if budget_bytes is not None:
                 choice = q.search_size(proto, sens, cands, budget_bytes)
-            else:
-                choice, _ = q.search_accuracy(proto, cal, data, recipe, sens, cands,
-                                              max_accuracy_drop)
+                acts = {}
+            else:  # on a unit computing 8- and 16-bit activations, search those too
+                found = q.search_accuracy_mixed(
+                    proto, cal, data, recipe, sens, cands, max_accuracy_drop,
+                    target.activation_dtypes if target else ())
+                choice, acts = found.weights, found.activations
             recipe = q.Recipe("mixed", per_channel, symmetric, method, percentile, equalize,
-                              bias_correction, choice)
+                              bias_correction, choice, acts)
         n = len(next(iter(cal.values())))
         task = bar.add_task("calibrating", total=2 * n)
         result = q.quantize_static(proto, cal, recipe, progress=lambda k: bar.advance(task, k))
@@ -133,16 +137,18 @@ def quantize(
     by = {(s.layer, s.dtype): s.sqnr_db for s in sens}
     shown = [c for c in cands if c != "int8"] if sens else []  # int8 is every row's base
     table = Table(title=f"{model.name} -> {out} ({recipe.label()})")
-    for col in ("layer", "op", "weights", "scale min..max",
+    for col in ("layer", "op", "weights", "activations", "scale min..max",
                 *(f"SQNR if {c} dB" for c in shown), "bytes"):
         table.add_column(col, justify="left" if col in ("layer", "op") else "right",
                          no_wrap=True)
     for r in result.layers:
         sq = [f"{by[(r.name, c)]:.1f}" for c in shown]
+        act = recipe.activation_dtypes.get(r.name, recipe.activation_dtype)
         table.add_row(r.name, r.op_type, r.weight_dtype + (" pc" if r.per_channel else ""),
-                      f"{r.weight_scale_min:.2g}..{r.weight_scale_max:.2g}", *sq,
+                      act, f"{r.weight_scale_min:.2g}..{r.weight_scale_max:.2g}", *sq,
                       str(r.weight_bytes))
-        rows.append({**vars(r), **{f"sqnr_db_{c}": by.get((r.name, c)) for c in cands}})
+        rows.append({**vars(r), "activation_dtype": act,
+                     **{f"sqnr_db_{c}": by.get((r.name, c)) for c in cands}})
     con.print(table)
     if sens and ("int8" in cands):
         base = next(s.sqnr_db for s in sens if s.dtype == "int8")

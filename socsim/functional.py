@@ -59,23 +59,17 @@ def _inputs(job: Job, index: int, seed: int, k: int, samples) -> dict[str, np.nd
 
 
 def _load_samples(job: Job) -> dict[str, np.ndarray] | None:
+    """The workload's ``inputs`` file, read and checked by :mod:`socsim.npz`."""
+    from socsim.npz import graph_inputs, load_npz
+
     path = job.workload.inputs
     if path is None:
         return None
-    with np.load(path) as data:
-        samples = {k: data[k] for k in data.files}
-    missing = [n for n in job.graph.inputs if n not in samples]
-    if missing:
-        raise ConfigError(Problem(f"{path} lacks arrays for model inputs {missing}; it has "
-                                  f"{sorted(samples)}", path=f"{job.workload.name}.inputs"))
-    for name in job.graph.inputs:
-        want = job.graph.tensors[name].shape
-        if samples[name].shape[1:] != want:
-            raise ConfigError(Problem(
-                f"{path}: array {name!r} has shape {samples[name].shape}; expected (N, "
-                f"{', '.join(map(str, want))}) (samples along the first axis)",
-                path=f"{job.workload.name}.inputs"))
-    return samples
+    try:
+        return load_npz(path, graph_inputs(job.graph), what="inputs file")
+    except ConfigError as exc:
+        raise ConfigError([Problem(p.message, path=f"{job.workload.name}.inputs")
+                           for p in exc.problems]) from None
 
 
 def execute_run(jobs: tuple[Job, ...], soc: SoC, completed: list[tuple], seed: int,

@@ -284,14 +284,16 @@ def _linked_soc(doc: Document, base: Path, scenario: Scenario,
 
 def _usable_file(base: Path, name: str, what: str, suffix: str) -> tuple[str, str | None]:
     """The absolute path of a file a scenario names, and why it cannot be read (or None)."""
-    from socsim.zoo import ensure  # the zoo builds bundled models on first use
-
     path = Path(os.path.realpath(base / name))
     try:
         path.stat()
     except FileNotFoundError:
-        if what == "model" and ensure(path):
-            return str(path), None
+        if what == "model" and (zoo := _zoo_name(path)) is not None:
+            # Loading reads and checks; it never writes (a generated model is the user's
+            # explicit step, so `validate` and `run` see the same files).
+            return str(path), (f"{what} file {str(path)!r} does not exist; it is the zoo "
+                               f"model {zoo!r}, generated rather than committed: build it "
+                               f"with `socsim zoo build {zoo} --out {path.parent}`")
         return str(path), (f"{what} file {str(path)!r} does not exist; check the path "
                            f"(relative to the scenario file) and give a {suffix} file")
     except OSError as exc:
@@ -300,6 +302,15 @@ def _usable_file(base: Path, name: str, what: str, suffix: str) -> tuple[str, st
         kind = "a directory" if path.is_dir() else "not a regular file"
         return str(path), f"{what} file {str(path)!r} is {kind}; give a {suffix} file"
     return str(path), None
+
+
+def _zoo_name(path: Path) -> str | None:
+    """The zoo model a missing ``<name>.onnx`` would be (:data:`socsim.zoo.NAMES`), else None."""
+    if path.suffix != ".onnx":
+        return None
+    from socsim.zoo.registry import NAMES  # onnx and the builders: only on this error path
+
+    return path.stem if path.stem in NAMES else None
 
 
 def _check_run(scenario: Scenario, soc: SoC) -> list[tuple[Loc, str]]:

@@ -45,6 +45,8 @@ class QGraph:
     consts: dict[str, np.ndarray]
     outputs: set[str]
     opset: int
+    #: leave 16-bit Conv/MatMul/Gemm groups unfused, as onnxruntime's CPU provider does
+    unfused_16bit_matrix: bool = False
     new_consts: dict[str, np.ndarray] = field(default_factory=dict)
     producer: dict[str, onnx.NodeProto] = field(default_factory=dict)
     consumers: dict[str, list[onnx.NodeProto]] = field(default_factory=dict)

@@ -185,8 +185,8 @@ def _out_zp(node: onnx.NodeProto) -> str:
 
 
 def lower(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
-          graph_outputs: Sequence[str], opset: int, rules: str = "onnxruntime_x86"
-          ) -> Lowering:
+          graph_outputs: Sequence[str], opset: int, rules: str = "onnxruntime_x86",
+          *, onnxruntime: bool = False) -> Lowering:
     """Rewrites the QDQ groups of ``nodes`` that ``rules`` fuse into integer operators.
 
     Args:
@@ -196,6 +196,9 @@ def lower(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
         opset: the model's ai.onnx opset.
         rules: ``onnxruntime_x86``, ``onnxruntime`` or ``tflite`` (see
             :mod:`socsim.graph.qdq_groups`).
+        onnxruntime: also leave unfused the 16-bit matrix groups onnxruntime's CPU provider
+            has no integer kernel for (``arithmetic="onnxruntime"``, see
+            :func:`socsim.kernels.qdq.lower_qdq`).
 
     Raises:
         ValueError: for unknown rules.
@@ -203,6 +206,7 @@ def lower(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
     if rules not in RULES:
         raise ValueError(f"rules must be one of {', '.join(RULES)}, got {rules!r}")
     g = QGraph(list(nodes), dict(consts), set(graph_outputs), opset)
+    g.unfused_16bit_matrix = onnxruntime
     absorbed: dict[str, str] = {}
     if rules != "tflite":
         absorbed.update(remove_quant_activations(g))

@@ -58,6 +58,10 @@ def lower_group(g: QGraph, node: onnx.NodeProto, kind: str, qp: Params, y: str, 
                 op == "Gemm" and {str(qtype(g, xp)), str(qtype(g, qp))} == {"int8", "uint8"})):
             # (QGemm takes an 8-bit output of the other signedness, as onnxruntime fuses it)
             return None, "input and output are not one 8/16-bit integer type"
+        if g.unfused_16bit_matrix and qtype(g, xp) in (np.int16, np.uint16):
+            # onnxruntime's QDQ selectors fuse no 16-bit Conv/MatMul/Gemm (no such integer
+            # kernel): DQ -> float op -> Q there, as here with arithmetic="onnxruntime"
+            return None, "onnxruntime has no 16-bit integer kernel for this op"
         # onnxruntime's x86 build fuses no Conv/MatMul with int8 activations (its S8->U8 pass
         # converts the ones it can first): those stay DQ -> float op -> Q, as there.
         if rules == "onnxruntime_x86" and op != "Gemm" and qtype(g, xp) == np.int8:

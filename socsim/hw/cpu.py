@@ -15,14 +15,18 @@ from math import ceil
 from socsim.config._base import bits_of
 from socsim.config.units import Cpu
 from socsim.graph.ir import Graph, Op
+from socsim.hw.base import mac_dtype
 from socsim.hw.kind import Cycles, UnitKind
 
 
 def cpu_cycles(unit: Cpu, op: Op, graph: Graph) -> Cycles:
-    lanes = max(1.0, unit.vector_bits_per_cycle / bits_of(op.dtype))
     eff = unit.efficiency.get(op.family, unit.efficiency["default"])
-    rate = lanes * unit.threads_per_op * eff
-    return Cycles((op.macs + op.elem_ops) / rate, eff if op.macs else 0.0)
+
+    def rate(dtype: str) -> float:
+        return max(1.0, unit.vector_bits_per_cycle / bits_of(dtype)) * unit.threads_per_op * eff
+
+    cycles = op.macs / rate(mac_dtype(unit, op, graph)) + op.elem_ops / rate(op.dtype)
+    return Cycles(cycles, eff if op.macs else 0.0)
 
 
 def cpu_input_rereads(unit: Cpu, op: Op, graph: Graph) -> int:

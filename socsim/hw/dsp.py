@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from socsim.config.units import Dsp
 from socsim.graph.ir import Graph, Op
+from socsim.hw.base import mac_dtype
 from socsim.hw.kind import Cycles, UnitKind
 
 
@@ -11,7 +12,8 @@ def dsp_cycles(unit: Dsp, op: Op, graph: Graph) -> Cycles:
     eff = unit.efficiency.get(op.family, unit.efficiency["default"])
     cycles = 0.0
     if op.macs:
-        cycles += op.macs / (unit.macs_per_cycle[op.dtype] * eff)
+        rate = unit.macs_per_cycle[mac_dtype(unit, op, graph, unit.macs_per_cycle)]
+        cycles += op.macs / (rate * eff)
     if op.elem_ops:
         cycles += op.elem_ops / (unit.ops_per_cycle[op.dtype] * eff)
     return Cycles(cycles, eff if op.macs else 0.0)

@@ -181,8 +181,9 @@ class UnitKind:
         """Dynamic compute energy of ``op`` at ``point``, pJ (default: per MAC and per
         elementwise op by dtype from ``power``, scaled by (V / V_nominal)^2). ``graph`` gives
         the shapes a kind needs beyond ``op.macs`` (a CiM unit's conversions per layer)."""
+        from socsim.hw.base import mac_dtype
         from socsim.hw.timing import dynamic_pj
-        return dynamic_pj(unit, op, point)
+        return dynamic_pj(unit, op, point, mac_dtype(unit, op, graph))
 
     def arithmetic(self, unit: Any) -> Arithmetic:
         """The integer arithmetic the functional path runs ``unit``'s ops with (default: the

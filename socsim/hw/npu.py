@@ -40,6 +40,7 @@ from socsim.config._base import DTYPE_BITS
 from socsim.config.units import Npu
 from socsim.graph.cost import gemm_view
 from socsim.graph.ir import Graph, Op
+from socsim.hw.base import mac_dtype
 from socsim.hw.kind import Cycles, UnitKind
 
 
@@ -57,7 +58,8 @@ def npu_cycles(unit: Npu, op: Op, graph: Graph) -> Cycles:
     util = 0.0
     if op.macs:
         groups, m, k, n = _gemms(op, graph)
-        per_pe = unit.macs_per_pe_per_cycle[op.dtype]
+        per_pe = unit.macs_per_pe_per_cycle[mac_dtype(unit, op, graph,
+                                                      unit.macs_per_pe_per_cycle)]
         cycles = groups * array_cycles(unit, m, k, n, per_pe)
         if unit.buffered:
             ifmap = _ifmap_words(op, graph, m, k)

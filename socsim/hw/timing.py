@@ -28,13 +28,16 @@ def transfer_ns(engine: DmaEngine, nbytes: int) -> int:
     return ceil(engine.setup_ns) + ceil(nbytes / engine.rate_gbps)
 
 
-def dynamic_pj(unit: Unit, op: Op, point: OperatingPoint) -> float:
-    """Dynamic compute energy of ``op`` on ``unit`` at ``point``, pJ."""
+def dynamic_pj(unit: Unit, op: Op, point: OperatingPoint, mac_dtype: str | None = None
+               ) -> float:
+    """Dynamic compute energy of ``op`` on ``unit`` at ``point``, pJ (MACs at
+    ``energy_pj_per_mac[mac_dtype]``, default the op's dtype; see
+    :func:`socsim.hw.base.mac_dtype`)."""
     p = unit.power
     scale = (point.voltage_v / unit.dvfs.nominal.voltage_v) ** 2
     energy = 0.0
     if op.macs:
-        energy += op.macs * p.energy_pj_per_mac[op.dtype]
+        energy += op.macs * p.energy_pj_per_mac[mac_dtype or op.dtype]
     if op.elem_ops:
         energy += op.elem_ops * p.energy_pj_per_op[op.dtype]
     return energy * scale

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from socsim.kernels import _pairs
+from socsim.kernels import _mlas_ops, _pairs
 from socsim.kernels._common import act_bound, channel_shape, out_scale, requantize_acc, zp_int
 from socsim.kernels._gemm import conv_nd, conv_pads, exact_dtype
 from socsim.kernels._qconv_plan import pairs_apply, plan_qlinear_conv, run_plan
@@ -32,8 +32,14 @@ def _decode_geometry(ctx: KernelContext, x: np.ndarray, w: np.ndarray):
 @register("Conv")
 def conv(ctx: KernelContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None
          ) -> tuple[np.ndarray, ...]:
-    """Float Conv in float32 (BLAS order; not bit-exact to any other float implementation)."""
+    """Float Conv. float32 with weights computed at run time (a DequantizeLinear's output):
+    onnxruntime's ``MlasConv`` order (:mod:`socsim.kernels._mlas_ops`), as onnxruntime runs
+    such a conv; otherwise BLAS order (not bit-exact to any other float implementation)."""
     strides, dil, pads, group = _geometry(ctx, x, w)
+    if x.dtype == w.dtype == np.float32 and not ctx.is_initializer(1):
+        y = _mlas_ops.conv(x, w, b, group, strides, dil, pads)
+        if y is not None:
+            return (y,)
     dt = np.float64 if x.dtype == np.float64 else np.float32
     y = conv_nd(x, w, group, strides, dil, dt, pads)
     if b is not None:

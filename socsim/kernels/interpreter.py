@@ -148,6 +148,7 @@ class CompiledModel:
         """
         if qdq not in ("integer", "reference", "tflite"):
             raise ValueError(f"qdq must be 'integer', 'reference' or 'tflite', got {qdq!r}")
+        follow_ort = isinstance(arithmetic, str) and arithmetic == "onnxruntime"
         if isinstance(arithmetic, str):
             if arithmetic != "onnxruntime":
                 raise ValueError("arithmetic must be an Arithmetic, a mapping of node names to "
@@ -179,7 +180,7 @@ class CompiledModel:
         self._graph_consts = frozenset(consts)
         if qdq in ("integer", "tflite"):
             nodes, extra = lower_qdq(nodes, consts, self.output_names, opsets.get("", 1),
-                                     QDQ_RULES[qdq])
+                                     QDQ_RULES[qdq], onnxruntime=follow_ort)
             consts.update(extra)
         self.constants = consts
         self._folded: dict[str, OpStats] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from socsim.kernels import _mlas, _pairs
+from socsim.kernels import _mlas, _mlas_ops, _pairs
 from socsim.kernels._common import act_bound, requantize_acc, zp_int
 from socsim.kernels._gemm import exact_dtype, int_matmul
 from socsim.kernels.dtypes import as_int, elem_type_of
@@ -24,10 +24,16 @@ def matmul(ctx: KernelContext, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray
 @register("Gemm")
 def gemm(ctx: KernelContext, a: np.ndarray, b: np.ndarray, c: np.ndarray | None = None
          ) -> tuple[np.ndarray, ...]:
-    """Float Gemm: ``alpha * A' @ B' + beta * C``."""
+    """Float Gemm: ``alpha * A' @ B' + beta * C``; float32 with ``alpha = 1`` in onnxruntime's
+    ``MlasGemm`` order (:func:`socsim.kernels._mlas_ops.gemm`), else BLAS order."""
     a = a.T if ctx.attr("transA", 0) else a
     b = b.T if ctx.attr("transB", 0) else b
     alpha, beta = ctx.attr("alpha", 1.0), ctx.attr("beta", 1.0)
+    if alpha == 1.0 and a.dtype == b.dtype == np.float32 and a.ndim == b.ndim == 2 and (
+            c is None or c.dtype == np.float32):
+        return (_mlas_ops.gemm(a, b, c, beta, trans_a=bool(ctx.attr("transA", 0)),
+                               trans_b=bool(ctx.attr("transB", 0)),
+                               packed_b=ctx.is_initializer(1)),)
     y = np.matmul(a, b)
     if alpha != 1.0:
         y = y * a.dtype.type(alpha)

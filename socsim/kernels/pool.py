@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from socsim.kernels import _mlas_ops
 from socsim.kernels._gemm import conv_pads, windows
 from socsim.kernels.registry import KernelContext, register
 
@@ -121,7 +122,10 @@ def average_pool(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
 
 @register("GlobalAveragePool")
 def global_average_pool(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
-    """GlobalAveragePool: mean over all spatial axes, keeping them as size 1."""
+    """GlobalAveragePool: mean over all spatial axes, keeping them as size 1; float32 in
+    onnxruntime's ``MlasPoolGlobalKernel`` order (:mod:`socsim.kernels._mlas_ops`)."""
+    if x.dtype == np.float32 and x.ndim >= 3:
+        return (_mlas_ops.global_average_pool(x),)
     axes = tuple(range(2, x.ndim))
     return (x.mean(axis=axes, keepdims=True, dtype=np.float64).astype(x.dtype),)
 

@@ -27,8 +27,8 @@ QDQ_RULES: dict[str, str] = {"integer": "onnxruntime_x86", "tflite": "tflite"}
 
 
 def lower_qdq(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
-              graph_outputs: Sequence[str], opset: int, rules: Rules = "onnxruntime_x86"
-              ) -> tuple[list[onnx.NodeProto], dict[str, np.ndarray]]:
+              graph_outputs: Sequence[str], opset: int, rules: Rules = "onnxruntime_x86",
+              *, onnxruntime: bool = False) -> tuple[list[onnx.NodeProto], dict[str, np.ndarray]]:
     """Rewrites QDQ groups of ``nodes`` into integer operators.
 
     Args:
@@ -38,6 +38,10 @@ def lower_qdq(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
         opset: the model's ai.onnx opset.
         rules: whose fusion rules: ``onnxruntime_x86`` (the installed onnxruntime on this
             host, the default), ``onnxruntime`` (without the x86 restrictions) or ``tflite``.
+        onnxruntime: leave unfused, as onnxruntime's CPU provider does, the groups it has no
+            integer kernel for (16-bit Conv/MatMul/Gemm: they run as DQ -> float op -> Q);
+            set when the caller asked for ``arithmetic="onnxruntime"`` (the host's exact
+            behaviour), not for timing a target unit that computes 16-bit integers.
 
     Returns:
         The new node list (topologically ordered, dead DQ nodes removed) and the constants
@@ -46,5 +50,5 @@ def lower_qdq(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
     Raises:
         ValueError: for unknown rules.
     """
-    result = lower(nodes, consts, graph_outputs, opset, rules)
+    result = lower(nodes, consts, graph_outputs, opset, rules, onnxruntime=onnxruntime)
     return result.nodes, result.consts

@@ -22,7 +22,14 @@ from socsim.quant.calibrate import (
 from socsim.quant.dynamic import quantize_dynamic
 from socsim.quant.equalize import EqualizedPair, bias_correct, equalize
 from socsim.quant.evaluate import accuracy, outputs, sqnr_db
-from socsim.quant.mixed import UnitTarget, search_accuracy, search_size, unit_target
+from socsim.quant.mixed import (
+    MixedChoice,
+    UnitTarget,
+    search_accuracy,
+    search_accuracy_mixed,
+    search_size,
+    unit_target,
+)
 from socsim.quant.params import QParams, dequantize, fake_quantize, qparams_for, quantize
 from socsim.quant.ptq import SCHEMES, QuantResult, Recipe, load_model, quantize_static
 from socsim.quant.qdq import LayerRecord, write_qdq
@@ -35,6 +42,7 @@ __all__ = [
                                     "SUBSTITUTIONS",
                                     "EqualizedPair",
                                     "LayerRecord",
+                                    "MixedChoice",
                                     "QParams",
                                     "QuantResult",
                                     "Recipe",
@@ -60,6 +68,7 @@ __all__ = [
                                     "quantize_static",
                                     "quantized_path",
                                     "search_accuracy",
+                                    "search_accuracy_mixed",
                                     "search_size",
                                     "sensitivity",
                                     "sqnr_db",

@@ -14,7 +14,6 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import onnx
 
 from socsim.errors import ModelError
@@ -69,14 +68,18 @@ def quantized_path(model: str | os.PathLike, calib: str | os.PathLike, recipe: R
         Path of the quantized model (written now or found in the cache).
 
     Raises:
-        ModelError: if a file is missing or unreadable.
+        ModelError: if a file is missing or unreadable, or the calibration arrays do not fit
+            the model's inputs (:mod:`socsim.npz`).
     """
     out = cached_path(model, calib, recipe, cache_dir=cache_dir)
     if out.is_file():
         return out
-    with np.load(Path(calib)) as z:
-        data = {k: z[k] for k in z.files}
-    result = quantize_static(Path(model), data, recipe)
+    from socsim.npz import load_npz, onnx_inputs
+
+    proto = onnx.load(Path(model))
+    data = load_npz(calib, onnx_inputs(proto), what="calibration file", layout="batch",
+                    error=ModelError)
+    result = quantize_static(proto, data, recipe)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
     onnx.save(result.model, tmp)

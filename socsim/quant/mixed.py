@@ -1,4 +1,4 @@
-"""Mixed precision: a weight dtype per layer that meets a size or an accuracy budget.
+"""Mixed precision: a weight (and activation) dtype per layer that meets a size or accuracy budget.
 
 Candidates are the weight dtypes the target unit computes in (``int4``/``int8``/``int16`` of
 the device file's unit ``dtypes``), or int4 and int8 without a device.
@@ -10,7 +10,9 @@ the device file's unit ``dtypes``), or int4 and int8 without a device.
 * **Accuracy budget** (largest allowed top-1 drop from the float model on labelled data): start
   at the widest candidate; try narrowing the layers one step in order of increasing sensitivity,
   keeping each change only if the quantized model's measured drop stays within the budget;
-  repeat until no layer can be narrowed.
+  repeat until no layer can be narrowed. On a unit that computes both 8- and 16-bit
+  activations (``--device/--unit``), each layer's output activation is searched the same way
+  (:func:`search_accuracy_mixed`), starting at 16 bits.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from socsim.quant.ptq import Recipe, load_model, quantize_static, with_dtypes
 from socsim.quant.qdq import weighted_layers
 from socsim.quant.sensitivity import Sensitivity
 
-__all__ = ["UnitTarget", "layer_bytes", "search_accuracy", "search_size", "unit_target"]
+__all__ = ["MixedChoice", "UnitTarget", "layer_bytes", "search_accuracy",
+           "search_accuracy_mixed", "search_size", "unit_target"]
 
 _ORDER = ("int4", "int8", "int16")
 
@@ -56,6 +59,11 @@ class UnitTarget:
     def weight_dtypes(self) -> list[str]:
         """Candidate weight dtypes, narrowest first."""
         return [d for d in _ORDER if d in self.dtypes]
+
+    @property
+    def activation_dtypes(self) -> list[str]:
+        """Candidate activation dtypes (int8, int16 where the unit computes in them)."""
+        return [d for d in ("int8", "int16") if d in self.dtypes]
 
     def fallbacks(self, layers: Mapping[str, str], op_types: Mapping[str, str]) -> list[str]:
         """One note per layer the unit cannot run as chosen, naming where it would go."""
@@ -141,7 +149,8 @@ def search_size(model: onnx.ModelProto, sens: Sequence[Sensitivity], candidates:
 def search_accuracy(model: str | onnx.ModelProto, calib: Mapping[str, np.ndarray],
                     data: Mapping[str, np.ndarray], recipe: Recipe, sens: Sequence[Sensitivity],
                     candidates: Sequence[str], max_drop: float) -> tuple[dict[str, str], float]:
-    """Narrowest per-layer weight dtypes whose measured top-1 drop is at most ``max_drop``.
+    """Narrowest per-layer weight dtypes whose measured top-1 drop is at most ``max_drop``
+    (activations at the recipe's dtype; :func:`search_accuracy_mixed` varies them too).
 
     Returns:
         The choice and its accuracy.
@@ -149,26 +158,66 @@ def search_accuracy(model: str | onnx.ModelProto, calib: Mapping[str, np.ndarray
     Raises:
         ModelError: if ``data`` has no labels, or even the widest candidate drops too much.
     """
+    found = search_accuracy_mixed(model, calib, data, recipe, sens, candidates, max_drop)
+    return found.weights, found.accuracy
+
+
+@dataclass(frozen=True)
+class MixedChoice:
+    """A per-layer precision choice.
+
+    Attributes:
+        weights: weight dtype per weighted layer.
+        activations: dtype of the activation each weighted layer writes (empty when only
+            weights were searched).
+        accuracy: top-1 accuracy of the quantized model on the evaluation data.
+    """
+
+    weights: dict[str, str]
+    activations: dict[str, str]
+    accuracy: float
+
+
+def search_accuracy_mixed(model: str | onnx.ModelProto, calib: Mapping[str, np.ndarray],
+                          data: Mapping[str, np.ndarray], recipe: Recipe,
+                          sens: Sequence[Sensitivity], candidates: Sequence[str],
+                          max_drop: float, activation_candidates: Sequence[str] = ()
+                          ) -> MixedChoice:
+    """Narrowest per-layer weight (and activation) dtypes within a top-1 accuracy budget.
+
+    Every layer starts at the widest weight candidate and, with ``activation_candidates``
+    (``int8``/``int16`` the unit computes in), writes its activation at the widest of those.
+    Rounds of one-step narrowings follow, each kept only if the measured drop stays within
+    ``max_drop``: weights in order of increasing sensitivity (the table), then activations
+    layer by layer (narrowing an activation halves the bytes every later op moves and, on a
+    unit such as Ethos-U55, doubles its MAC rate). Stops when no step is accepted.
+
+    Raises:
+        ModelError: if ``data`` has no labels, or even the widest candidates drop too much.
+    """
     if "labels" not in data:
         raise ModelError("the evaluation data has no 'labels' array",
                          hint="save the --eval .npz with the inputs and a 'labels' array")
     proto = load_model(model)
     cands = [d for d in _ORDER if d in candidates]
+    acands = [d for d in ("int8", "int16") if d in activation_candidates]
     float_acc = accuracy(proto, data)
     layers = [n.name for n in weighted_layers(proto)]
     choice = {n: cands[-1] for n in layers}
+    acts = {n: acands[-1] for n in layers} if acands else {}
 
-    # activation statistics do not depend on the weights' dtypes: calibrate once (equalization
+    # activation statistics do not depend on the dtypes: calibrate once (equalization
     # changes the weights, so quantize_static recalibrates then whatever it is given)
     stats = None if recipe.equalize else collect_stats(proto, calib)
 
-    def acc_of(c: Mapping[str, str]) -> float:
-        return accuracy(quantize_static(proto, calib, with_dtypes(recipe, c),
-                                        stats=stats).model, data)
+    def acc_of(w: Mapping[str, str], a: Mapping[str, str]) -> float:
+        r = with_dtypes(recipe, w, a if acands else None)
+        return accuracy(quantize_static(proto, calib, r, stats=stats).model, data)
 
-    acc = acc_of(choice)
+    acc = acc_of(choice, acts)
     if float_acc - acc > max_drop:
-        raise ModelError(f"with every layer at {cands[-1]} the accuracy drop is "
+        widest = cands[-1] + (f" weights and {acands[-1]} activations" if acands else "")
+        raise ModelError(f"with every layer at {widest} the accuracy drop is "
                          f"{float_acc - acc:.4f} > {max_drop}",
                          hint="allow a larger --max-accuracy-drop or a wider scheme")
     sq = {(s.layer, s.dtype): s.sqnr_db for s in sens}
@@ -179,7 +228,12 @@ def search_accuracy(model: str | onnx.ModelProto, calib: Mapping[str, np.ndarray
                        key=lambda n: -sq.get((n, cands[cands.index(choice[n]) - 1]), -np.inf))
         for n in order:
             trial = {**choice, n: cands[cands.index(choice[n]) - 1]}
-            a = acc_of(trial)
+            a = acc_of(trial, acts)
             if float_acc - a <= max_drop:
                 choice, acc, changed = trial, a, True
-    return choice, acc
+        for n in (n for n in layers if acts and acands.index(acts[n]) > 0):
+            trial = {**acts, n: acands[acands.index(acts[n]) - 1]}
+            a = acc_of(choice, trial)
+            if float_acc - a <= max_drop:
+                acts, acc, changed = trial, a, True
+    return MixedChoice(choice, acts, acc)

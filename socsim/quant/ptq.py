@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError
 from socsim.errors import ModelError
 from socsim.quant.calibrate import METHODS, TensorStats, collect_stats, tensor_range
 from socsim.quant.equalize import EqualizedPair, bias_correct, equalize, layer_weight_qparams
-from socsim.quant.qdq import LayerRecord, weighted_layers, write_qdq
+from socsim.quant.qdq import LayerRecord, activation_tensors, weighted_layers, write_qdq
 
 __all__ = ["SCHEMES", "QuantResult", "Recipe", "check_feeds", "load_model", "quantize_static"]
 
@@ -45,6 +45,9 @@ class Recipe:
         equalize: cross-layer equalization first.
         bias_correction: fold the expected weight-quantization error into the biases.
         weight_dtypes: per weighted node name, a weight dtype overriding the scheme's.
+        activation_dtypes: per weighted node name, the dtype (``int8``/``int16``) of the
+            activation it writes, overriding the scheme's (mixed precision on a unit that
+            computes both, e.g. Ethos-U's 16-bit activations with 8-bit weights).
     """
 
     scheme: str = "int8"
@@ -55,6 +58,7 @@ class Recipe:
     equalize: bool = False
     bias_correction: bool = False
     weight_dtypes: Mapping[str, str] = field(default_factory=dict)
+    activation_dtypes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
@@ -141,8 +145,13 @@ def calibration_ranges(stats: Mapping[str, TensorStats], model: onnx.ModelProto,
     clipping methods apply to internal activations only.
     """
     ends = {i.name for i in model.graph.input} | {o.name for o in model.graph.output}
-    bits = int(recipe.activation_dtype.removeprefix("u").removeprefix("int"))
-    return {k: tensor_range(v, "minmax" if k in ends else recipe.method, bits=bits,
+    per_tensor = activation_tensors(model, recipe.activation_dtypes)
+
+    def bits(tensor: str) -> int:
+        dtype = per_tensor.get(tensor, recipe.activation_dtype)
+        return int(dtype.removeprefix("u").removeprefix("int"))
+
+    return {k: tensor_range(v, "minmax" if k in ends else recipe.method, bits=bits(k),
                             percentile=recipe.percentile) for k, v in stats.items()}
 
 
@@ -185,14 +194,18 @@ def quantize_static(model: str | os.PathLike | onnx.ModelProto, calib: Mapping[s
     qmodel, layers = write_qdq(proto, ranges, activation_dtype=recipe.activation_dtype,
                                symmetric=recipe.symmetric, weight_dtypes=dtypes,
                                default_weight_dtype=recipe.weight_dtype,
-                               per_channel=recipe.per_channel)
+                               per_channel=recipe.per_channel,
+                               activation_dtypes=recipe.activation_dtypes)
     onnx.helper.set_model_props(qmodel, {"socsim.quant.recipe": recipe.label()})
     return QuantResult(qmodel, recipe, layers, pairs, changes, ranges)
 
 
-def with_dtypes(recipe: Recipe, dtypes: Mapping[str, str]) -> Recipe:
-    """The recipe with per-layer weight dtypes (scheme ``mixed``)."""
-    return replace(recipe, scheme="mixed", weight_dtypes=dict(dtypes))
+def with_dtypes(recipe: Recipe, dtypes: Mapping[str, str],
+                activations: Mapping[str, str] | None = None) -> Recipe:
+    """The recipe with per-layer weight dtypes (scheme ``mixed``) and, when given, per-layer
+    activation dtypes."""
+    extra = {} if activations is None else {"activation_dtypes": dict(activations)}
+    return replace(recipe, scheme="mixed", weight_dtypes=dict(dtypes), **extra)
 
 
 def check_feeds(model: onnx.ModelProto, data: Mapping[str, np.ndarray], what: str) -> None:

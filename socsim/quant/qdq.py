@@ -35,6 +35,7 @@ __all__ = [
     "SAME_SCALE_OPS",
     "WEIGHTED_OPS",
     "LayerRecord",
+    "activation_tensors",
     "weight_axis",
     "weighted_layers",
     "write_qdq",
@@ -87,23 +88,59 @@ def weighted_layers(model: onnx.ModelProto) -> list[onnx.NodeProto]:
             and n.input[1] in inits and inits[n.input[1]].data_type == onnx.TensorProto.FLOAT]
 
 
+def activation_tensors(model: onnx.ModelProto, by_layer: Mapping[str, str]) -> dict[str, str]:
+    """Activation dtype per tensor from per-layer choices: a weighted node's output, the
+    output of a Relu/Clip that is its only reader, and on through ops that keep their input's
+    scale (MaxPool, Flatten, ...), which must keep its dtype too."""
+    if not by_layer:
+        return {}
+    readers: dict[str, list[onnx.NodeProto]] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+    out: dict[str, str] = {}
+    for n in model.graph.node:
+        if n.name not in by_layer:
+            continue
+        t = n.output[0]
+        out[t] = by_layer[n.name]
+        nxt = readers.get(t, [])
+        if len(nxt) == 1 and nxt[0].op_type in ("Relu", "Clip"):
+            t = nxt[0].output[0]
+            out[t] = by_layer[n.name]
+        while True:
+            nxt = [r for r in readers.get(t, []) if r.op_type in SAME_SCALE_OPS]
+            if len(nxt) != 1:
+                break
+            t = nxt[0].output[0]
+            out[t] = by_layer[n.name]
+    return out
+
+
 def _bits(dtype: str) -> int:
     return int("".join(c for c in dtype if c.isdigit()))
 
 
 class _Writer:
     def __init__(self, model: onnx.ModelProto, ranges: Mapping[str, tuple[float, float]],
-                 act_dtype: str, symmetric: bool) -> None:
+                 act_dtype: str, symmetric: bool,
+                 tensor_dtypes: Mapping[str, str] | None = None) -> None:
         self.model = onnx.ModelProto()
         self.model.CopyFrom(model)
         self.g = self.model.graph
         self.ranges = dict(ranges)
         self.act_dtype, self.symmetric = act_dtype, symmetric
+        self.tensor_dtypes = dict(tensor_dtypes or {})
         self.inits = {i.name: i for i in self.g.initializer}
         self.act_qp: dict[str, QParams] = {}
         self.new_nodes: list[onnx.NodeProto] = []
         self.new_inits: list[onnx.TensorProto] = []
-        self.needs_opset21 = act_dtype in ("int16", "uint16")
+        self.needs_opset21 = any(d in ("int16", "uint16")
+                                 for d in (act_dtype, *self.tensor_dtypes.values()))
+
+    def dtype_of(self, tensor: str) -> str:
+        """Activation dtype of ``tensor``: its per-layer override, else the recipe's."""
+        return self.tensor_dtypes.get(tensor, self.act_dtype)
 
     def consumers(self, name: str) -> list[onnx.NodeProto]:
         return [n for n in self.g.node if name in n.input]
@@ -117,7 +154,7 @@ class _Writer:
                     or len(self.consumers(relu.input[0])) != 1 or relu.output[0] not in self.ranges):
                 continue
             lo, hi = self.ranges[relu.output[0]]
-            qp = qparams_for(lo, hi, self.act_dtype, symmetric=self.symmetric)
+            qp = qparams_for(lo, hi, self.dtype_of(relu.output[0]), symmetric=self.symmetric)
             if int(qp.zero_point) != qp.qmin:
                 continue
             src.output[0] = relu.output[0]
@@ -161,7 +198,7 @@ class _Writer:
         rename: dict[str, str] = {}
         for t in targets:
             lo, hi = self.ranges[t]
-            qp = qparams_for(lo, hi, self.act_dtype, symmetric=self.symmetric)
+            qp = qparams_for(lo, hi, self.dtype_of(t), symmetric=self.symmetric)
             self.act_qp[t] = qp
             s, z = self.qp_consts(t, qp)
             src = t
@@ -214,7 +251,8 @@ class _Writer:
 def write_qdq(model: onnx.ModelProto, ranges: Mapping[str, tuple[float, float]], *,
               activation_dtype: str = "int8", symmetric: bool = False,
               weight_dtypes: Mapping[str, str] | None = None, default_weight_dtype: str = "int8",
-              per_channel: bool = False) -> tuple[onnx.ModelProto, list[LayerRecord]]:
+              per_channel: bool = False, activation_dtypes: Mapping[str, str] | None = None
+              ) -> tuple[onnx.ModelProto, list[LayerRecord]]:
     """Builds the QDQ model.
 
     Args:
@@ -227,11 +265,15 @@ def write_qdq(model: onnx.ModelProto, ranges: Mapping[str, tuple[float, float]],
             ``default_weight_dtype``. A node mapped to ``"float"`` keeps float weights.
         default_weight_dtype: weight dtype of unlisted layers.
         per_channel: per-output-channel weight scales.
+        activation_dtypes: per weighted node name, the dtype (``int8``/``int16``) of the
+            activation it writes (:func:`activation_tensors`); others take
+            ``activation_dtype``.
 
     Returns:
         The QDQ model and one :class:`LayerRecord` per quantized weighted layer.
     """
-    wr = _Writer(model, ranges, activation_dtype, symmetric)
+    wr = _Writer(model, ranges, activation_dtype, symmetric,
+                 activation_tensors(model, activation_dtypes or {}))
     wr.fold_relus()
     wr.propagate_same_scale()
     layers = [n.name for n in weighted_layers(wr.model)]

@@ -14,6 +14,10 @@ the output's magnitude; 0 where the composition performs the same float operatio
 | Gelu (tanh) | 0.5 * x * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 x^3))) |
 | LayerNormalization | (x - ReduceMean x) / Sqrt(ReduceMean (x - mean)^2 + eps) * gamma + beta |
 | Softmax | Exp(x - ReduceMax x) / ReduceSum Exp(x - ReduceMax x) |
+| Resize (nearest, integer scales) | Reshape -> Concat (copies) per axis -> Reshape: exact |
+| Resize (linear, or other nearest) | MatMul by the per-axis interpolation matrix, twice, with Transposes |
+
+Resize needs static shapes and constant scales or sizes (:mod:`socsim.quant._resize`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+
+from socsim.quant._resize import resize_rule
 
 __all__ = ["SUBSTITUTIONS", "Substitution", "rewrite_ops", "substitute", "verify"]
 
@@ -48,10 +54,16 @@ class Substitution:
 
 
 class _Ctx:
-    def __init__(self, node: onnx.NodeProto) -> None:
+    def __init__(self, node: onnx.NodeProto, model: _ModelInfo | None = None) -> None:
         self.p = node.name or node.output[0]
         self.consts: list[onnx.TensorProto] = []
         self.k = 0
+        self.model = model
+
+    def i64(self, value: Iterable[int], what: str) -> str:
+        name = f"{self.p}_{what}"
+        self.consts.append(numpy_helper.from_array(np.asarray(list(value), np.int64), name))
+        return name
 
     def c(self, value: float | np.ndarray, what: str) -> str:
         name = f"{self.p}_{what}"
@@ -64,6 +76,25 @@ class _Ctx:
     def n(self, op: str, ins: list[str], out: str, **attrs: object) -> onnx.NodeProto:
         self.k += 1
         return helper.make_node(op, ins, [out], name=f"{self.p}_{op}_{self.k}", **attrs)
+
+
+@dataclass(frozen=True)
+class _ModelInfo:
+    """What a rule may need beyond its node: static shapes and constant values."""
+
+    shapes: Mapping[str, tuple[int, ...]]
+    consts: Mapping[str, np.ndarray]
+
+    @classmethod
+    def of(cls, model: onnx.ModelProto) -> _ModelInfo:
+        inferred = onnx.shape_inference.infer_shapes(model)
+        shapes = {}
+        for vi in (*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output):
+            dims = vi.type.tensor_type.shape.dim
+            if dims and all(d.HasField("dim_value") for d in dims):
+                shapes[vi.name] = tuple(d.dim_value for d in dims)
+        consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+        return cls(shapes, consts)
 
 
 def _attr(node: onnx.NodeProto, name: str, default: object) -> object:
@@ -141,6 +172,7 @@ def _softmax(node: onnx.NodeProto, c: _Ctx) -> list[onnx.NodeProto]:
 SUBSTITUTIONS: dict[str, tuple[_Rule, float]] = {
     "HardSwish": (_hardswish, 1e-6), "HardSigmoid": (_hardsigmoid, 1e-6),
     "Gelu": (_gelu, 1e-6), "LayerNormalization": (_layernorm, 1e-5), "Softmax": (_softmax, 1e-6),
+    "Resize": (resize_rule, 1e-6),
 }
 """op type -> (rule, stated relative float error bound)."""
 
@@ -159,7 +191,8 @@ def substitute(model: onnx.ModelProto, op_types: Iterable[str] | None = None
     when it is older.
 
     Raises:
-        ValueError: for an op type without a rule (listing those with one).
+        ValueError: for an op type without a rule (listing those with one), or a node its
+            rule cannot rewrite (e.g. a Resize without static shapes), naming why.
     """
     wanted = set(SUBSTITUTIONS if op_types is None else op_types)
     unknown = wanted - set(SUBSTITUTIONS)
@@ -169,10 +202,13 @@ def substitute(model: onnx.ModelProto, op_types: Iterable[str] | None = None
     out = onnx.ModelProto()
     out.CopyFrom(model)
     nodes, done = [], []
+    info: _ModelInfo | None = None
     for n in out.graph.node:
         if n.op_type in wanted and n.domain in ("", "ai.onnx"):
             rule, bound = SUBSTITUTIONS[n.op_type]
-            ctx = _Ctx(n)
+            if info is None:
+                info = _ModelInfo.of(model)
+            ctx = _Ctx(n, info)
             new = rule(n, ctx)
             nodes += new
             out.graph.initializer.extend(ctx.consts)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,8 @@ import onnx
 from socsim.config.scenario import Workload
 from socsim.config.soc import SoC
 from socsim.errors import ModelError
+from socsim.npz import load_npz, onnx_inputs
 from socsim.quant.cache import PROJECT_CACHE, cached_path, quantized_path
-from socsim.quant.ptq import check_feeds
 from socsim.quant.substitute import rewrite_ops, substitute, verify
 
 if TYPE_CHECKING:
@@ -66,19 +65,10 @@ def workload_model(workload: Workload, *, write: bool = True) -> tuple[str | Non
 
 
 def _check_calib(model: str, calib: str) -> None:
-    """Raises ModelError unless ``calib`` is an .npz of plain arrays for ``model``'s inputs."""
-    try:
-        with np.load(calib, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ModelError(f"calibration file {calib!r} cannot be read as an .npz of plain "
-                         f"arrays ({exc})", hint="save it with numpy.savez(path, input=array)"
-                         ) from None
-    check_feeds(onnx.load(model, load_external_data=False), data, f"calibration file {calib!r}")
-    bad = [k for k, v in data.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
-    if bad:
-        raise ModelError(f"calibration file {calib!r}: arrays {bad} hold NaN or infinite values",
-                         hint="give finite calibration samples")
+    """Raises ModelError unless ``calib`` is an .npz of plain arrays for ``model``'s inputs
+    (read and checked by :mod:`socsim.npz`, samples along the inputs' batch axis)."""
+    load_npz(calib, onnx_inputs(onnx.load(model, load_external_data=False)),
+             what="calibration file", layout="batch", error=ModelError)
 
 
 @dataclass(frozen=True)

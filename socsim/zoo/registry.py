@@ -95,7 +95,7 @@ def _spec(name: str) -> tuple[ModelSpec, bool]:
     if name not in NAMES:
         raise ModelError(
             f"unknown zoo model {name!r}; valid names: {', '.join(NAMES)}",
-            hint="run `python workloads/generate.py --help` to list the zoo",
+            hint="run `socsim zoo list` to list the zoo",
         )
     return _SPECS[base], int8
 

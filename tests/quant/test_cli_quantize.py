@@ -50,11 +50,17 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     np.savez(shape, input=np.zeros((2, 3, 8, 8), np.float32))
     model = str(W / "digits_cnn.onnx")
     cases = [
-        (["quantize", model, "--calib", str(shape), "--out", "x.onnx"], "cannot run on the "),
-        (["quantize", model, "--calib", str(shape), "--out", "x.onnx", "--eval", str(wrong)],
-         "wrong.npz: the evaluation data lacks the model input"),
-        (["quantize", model, "--calib", str(bad), "--out", "x.onnx"], "bad.npz: cannot read"),
-        (["quantize", model, "--calib", str(wrong), "--out", "x.onnx"], "lacks the model input"),
+        (["quantize", model, "--calib", str(shape), "--out", "x.onnx"],
+         "shape.npz: the calibration data (--calib): array 'input' has shape (2, 3, 8, 8); "
+         "expected (N, 1, 8, 8)"),
+        (["quantize", model, "--calib", str(W / "digits_calib.npz"), "--out", "x.onnx",
+          "--eval", str(wrong)],
+         "wrong.npz: the evaluation data (--eval) lacks arrays for model inputs ['input']; it "
+         "has ['image']"),
+        (["quantize", model, "--calib", str(bad), "--out", "x.onnx"],
+         "bad.npz: the calibration data (--calib) is not an .npz archive"),
+        (["quantize", model, "--calib", str(wrong), "--out", "x.onnx"],
+         "lacks arrays for model inputs ['input']"),
         (["quantize", str(bad), "--calib", str(wrong), "--out", "x.onnx"], "not a readable ONNX"),
         (["quantize", model, "--calib", str(wrong), "--out", "x.onnx", "--scheme", "int3"],
          "is not one of int8"),

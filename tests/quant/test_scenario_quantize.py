@@ -89,6 +89,6 @@ def test_calibration_file_lacking_the_input_is_located(project, capsys):
     for argv in (["validate", str(path)], ["run", str(path), "--out", str(project / "r")]):
         assert main(argv) == 1
         err = capsys.readouterr().err
-        assert "workloads.0.quantize:" in err and "lacks the model input(s) input" in err
+        assert "workloads.0.quantize:" in err and "lacks arrays for model inputs ['input']" in err
         assert "Traceback" not in err
     assert not (project / ".socsim-cache").exists()
