@@ -66,7 +66,12 @@ def lower_group(g: QGraph, node: onnx.NodeProto, kind: str, qp: Params, y: str, 
         # converts the ones it can first): those stay DQ -> float op -> Q, as there.
         if rules == "onnxruntime_x86" and op != "Gemm" and qtype(g, xp) == np.int8:
             return None, "onnxruntime x86 fuses no Conv/MatMul with int8 activations"
-        if qtype(g, xp) == np.int8 and qtype(g, wp) != np.int8:
+        w4 = str(qtype(g, wp)) in ("int4", "uint4")
+        if w4 and rules != "onnxruntime":
+            # onnxruntime has no 4-bit-weight QLinearConv/MatMul: DQ -> float op -> Q there;
+            # a target unit (the timing graph's rules) runs them as integer work (W4A8)
+            return None, "4-bit weights have no integer kernel in onnxruntime"
+        if qtype(g, xp) == np.int8 and qtype(g, wp) != np.int8 and not w4:
             return None, "int8 activations need int8 weights"
         bias = ""
         if len(node.input) > 2 and node.input[2]:
