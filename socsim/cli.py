@@ -155,6 +155,10 @@ from socsim.cli_quantize import quantize  # noqa: E402  (light: imports inside t
 
 app.command()(quantize)
 
+from socsim.sweep.cli import sweep  # noqa: E402  (light: imports inside the command)
+
+app.command()(sweep)
+
 
 def _report_error(exc: SocsimError) -> None:
     for problem in exc.problems:

@@ -118,27 +118,57 @@ def _policy_problems(p, doc: Document, at: Loc) -> list[Problem]:
     try:
         cls.Params.model_validate(p.params)
     except ValidationError as exc:
-        return [doc.locate((*at, "params", *e["loc"]), (
-            f"unknown parameter {e['loc'][-1]!r} for policy {p.name!r}; valid: "
-            f"{list(cls.Params.model_fields)}" if e["type"] == "extra_forbidden"
-            else e["msg"].removeprefix("Value error, "))) for e in exc.errors()]
+        return [doc.locate((*at, "params", *e["loc"]), _param_message(p.name, cls, e),
+                           missing=e["type"] == "missing") for e in exc.errors()]
     return []
+
+
+def _param_message(name: str, cls, err) -> str:
+    key = err["loc"][-1] if err["loc"] else ""
+    if err["type"] == "extra_forbidden":
+        return (f"unknown parameter {key!r} for policy {name!r}; valid: "
+                f"{list(cls.Params.model_fields)}")
+    if err["type"] == "missing":
+        return f"policy {name!r} needs parameter {key!r}; add it"
+    return err["msg"].removeprefix("Value error, ")
 
 
 def _path_problems(path: str, scenario: Scenario, doc: Document, at: Loc) -> list[Problem]:
     """A dotted path must name a field the scenario (or, under ``soc.``, the SoC) has."""
-    from socsim.config.loading import _fields_at  # the loader's own field lookup
+    from socsim.config.loading import _unwrap  # the loader's own walk through the models
 
     parts = path.split(".")
     if "" in parts:
         return [doc.locate(at, f"{path!r} is not a dotted path such as run.seed or "
                            "soc.memories.sram0.size_kib")]
     loc = tuple(int(p) if p.isdigit() else p for p in parts)
-    cls: type = Scenario
+    tp: Any = Scenario
     if loc[0] == "soc" and len(loc) > 1:
-        cls, loc = SoC, loc[1:]
-    fields = _fields_at(cls, loc[:-1])
+        tp, loc = SoC, loc[1:]
+    for part in loc[:-1]:
+        tp = _unwrap(tp, part)
+        if tp is None:
+            return []  # under a free-form value (policy params): the point will tell
+    fields = _model_fields(tp)
     if fields is not None and str(loc[-1]) not in fields:
         return [doc.locate(at, f"{path!r}: no field {loc[-1]!r} there; valid fields: "
                            f"{', '.join(fields)}")]
     return []
+
+
+def _model_fields(tp: Any) -> list[str] | None:
+    """The fields of a pydantic model type, or of every member of a union of them."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _model_fields(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        found = [f for a in typing.get_args(tp) if (f := _model_fields(a)) is not None]
+        return sorted({x for f in found for x in f}) if found else None
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return None
