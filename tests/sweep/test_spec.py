@@ -45,7 +45,7 @@ def test_overrides_load_as_the_scenario_loader_reads_them(tmp_path):
     ("policies: [{name: nosuch}]", "axes.p.policies.0.name", "unknown policy 'nosuch'"),
     ("policies: [{name: single, params: {unti: npu}}]", "axes.p.policies.0.params.unti",
      "unknown parameter 'unti' for policy 'single'"),
-    ("policies: [{name: single}]", "axes.p.policies.0",
+    ("policies: [{name: single}]", "axes.p.policies.0.unit",
      "policy 'single' needs parameter 'unit'"),
     ("operating_point: gpu\n    values: [1]", "axes.p.operating_point", "unknown unit 'gpu'"),
     ("sram: sram9\n    values: [1]", "axes.p.sram", "unknown memory 'sram9'"),
