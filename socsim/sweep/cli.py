@@ -28,7 +28,8 @@ def sweep(file: Annotated[Path, typer.Argument(metavar="SWEEP", show_default=Fal
               "--out", metavar="DIR", help="Results folder (default: reports/<name>).")] = None,
           jobs: Annotated[int | None, typer.Option(
               "--jobs", "-j", min=1, metavar="N", help="Local worker processes (default: the "
-              "cores available); with --executor dask alone, the local cluster's workers.")
+              "cores available); with --executor dask, the local cluster's workers, or with "
+              "--scheduler, the workers to wait for.")
           ] = None,
           executor: Annotated[ExecutorKind, typer.Option(
               "--executor", help="Where points run: local processes or a Dask cluster.")

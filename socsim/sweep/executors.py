@@ -97,7 +97,8 @@ class DaskExecutor:
     Args:
         scheduler: the scheduler's address (``tcp://host:8786``); None starts a
             ``LocalCluster`` of ``workers`` single-threaded worker processes.
-        workers: processes of the local cluster (default: the cores available).
+        workers: processes of the local cluster (default: the cores available); with a
+            scheduler, the workers to wait for before starting (default 1).
 
     Raises:
         ExecutorError: no scheduler answers at ``scheduler`` within ``timeout_s``.
@@ -123,7 +124,13 @@ class DaskExecutor:
                                 hint="start one (`dask scheduler`, then `dask worker "
                                 "ADDRESS`) or omit --scheduler for a local cluster") from None
         if scheduler is not None:
-            self._client.wait_for_workers(1, timeout=timeout_s)
+            try:
+                self._client.wait_for_workers(workers or 1, timeout=timeout_s)
+            except TimeoutError:
+                self._client.close()
+                raise ExecutorError(f"fewer than {workers or 1} Dask worker(s) joined "
+                                    f"{scheduler} within {timeout_s:g} s",
+                                    hint="start workers with `dask worker ADDRESS`") from None
         self.workers = max(1, sum(self._client.nthreads().values()))
 
     def imap_unordered(self, fn, tasks):
