@@ -53,20 +53,23 @@ def sweep(file: Annotated[Path, typer.Argument(metavar="SWEEP", show_default=Fal
     spec = load_sweep(file)
     folder = Path(out_dir) if out_dir is not None else Path("reports") / spec.spec.name
     mode = _describe(spec)
-    ex = make_executor(executor.value, workers=jobs, scheduler=scheduler)
-    where = f"{executor.value}, {ex.workers} worker(s)"
-    err.print(f"sweep {spec.spec.name}: {mode} ({where})", highlight=False, soft_wrap=True)
+    def start():
+        ex = make_executor(executor.value, workers=jobs, scheduler=scheduler)
+        err.print(f"running on {executor.value}: {ex.workers} worker(s)", highlight=False)
+        return ex
+
+    err.print(f"sweep {spec.spec.name}: {mode}", highlight=False, soft_wrap=True)
+    if executor is ExecutorKind.local and scheduler is not None:
+        make_executor("local", scheduler=scheduler)  # raises: --scheduler needs dask
     bar = _Bar(err)
     try:
         with bar:
-            result = run_sweep(spec, folder, executor=ex, resume=resume, overwrite=overwrite,
-                               progress=bar.update)
+            result = run_sweep(spec, folder, executor=start, resume=resume,
+                               overwrite=overwrite, progress=bar.update)
     except KeyboardInterrupt:
         err.print(f"interrupted: finished points are kept in {folder}/; run again with "
                   "--resume to continue", highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
-    finally:
-        ex.close()
     _print_results(spec, result, folder, top)
 
 

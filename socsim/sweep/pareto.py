@@ -53,12 +53,31 @@ def pareto_ranks(values, senses: Sequence[str] | None = None) -> np.ndarray:
     return ranks
 
 
-def ranked(df, objectives: dict[str, str]):
+def ranked(df, objectives: dict[str, str], constraints: dict | None = None):
     """The ``ok`` rows with their ``rank`` (Pareto layer over ``objectives``), best first:
-    by rank, then by the objectives in order."""
+    by rank, then by the objectives in order.
+
+    Args:
+        constraints: metric -> object with ``min`` / ``max`` (None: unbounded); rows that
+            break one are ranked after every feasible row, by their own layers.
+    """
     ok = df[df["status"] == "ok"].copy()
     cols = list(objectives)
-    ok["rank"] = pareto_ranks(ok[cols].to_numpy(dtype=float), list(objectives.values()))
+    senses = list(objectives.values())
+    feasible = np.ones(len(ok), dtype=bool)
+    for metric, bound in (constraints or {}).items():
+        v = ok[metric].to_numpy(dtype=float)
+        if bound.max is not None:
+            feasible &= v <= bound.max
+        if bound.min is not None:
+            feasible &= v >= bound.min
+    ranks = np.zeros(len(ok), dtype=int)
+    values = ok[cols].to_numpy(dtype=float)
+    ranks[feasible] = pareto_ranks(values[feasible], senses)
+    offset = ranks[feasible].max() + 1 if feasible.any() else 0
+    ranks[~feasible] = pareto_ranks(values[~feasible], senses) + offset
+    ok["rank"] = ranks
+    ok["feasible"] = feasible
     keys = ["rank", *cols]
     asc = [True, *(d == "minimize" for d in objectives.values())]
     return ok.sort_values(keys, ascending=asc, kind="stable").reset_index(drop=True)

@@ -52,7 +52,8 @@ def run_sweep(sweep: Sweep, out: str | Path, *, executor=None, resume: bool = Fa
     """Run a sweep into folder ``out``.
 
     Args:
-        executor: where points run (:mod:`socsim.sweep.executors`); default: local
+        executor: where points run (:mod:`socsim.sweep.executors`), or a function making
+            one, called only if some point is left to run (and closed here); default: local
             processes, started and stopped here.
         resume: continue the sweep recorded in ``out``, running only unfinished points.
         overwrite: discard an earlier sweep's results in ``out``.
@@ -64,7 +65,9 @@ def run_sweep(sweep: Sweep, out: str | Path, *, executor=None, resume: bool = Fa
     from socsim.sweep.worker import evaluate
 
     store = ResultStore(Path(out), sweep, resume=resume, overwrite=overwrite)
-    own = executor is None
+    factory = None
+    if executor is None or not hasattr(executor, "imap_unordered"):
+        factory, executor = executor, None
     computed = 0
     known = 0
 
@@ -92,7 +95,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, executor=None, resume: bool = Fa
         if executor is None:
             from socsim.sweep.executors import LocalExecutor
 
-            executor = LocalExecutor()
+            executor = factory() if factory is not None else LocalExecutor()
             started.append(executor)
         return executor
 
@@ -105,14 +108,16 @@ def run_sweep(sweep: Sweep, out: str | Path, *, executor=None, resume: bool = Fa
             points = sweep_points(sweep)
             run_batch(points)
     finally:
-        if own and started:
+        if started:
             started[0].close()
     table = store.frame([p.id for p in points])
     files = store.finish(table)
     files.append(_plot(sweep, table, Path(out)))
     from socsim.sweep.pareto import ranked
 
-    return SweepResult(table, ranked(table, objectives_of(sweep)), tuple(files), computed)
+    constraints = sweep.spec.search.constraints if sweep.spec.mode == "search" else None
+    return SweepResult(table, ranked(table, objectives_of(sweep), constraints), tuple(files),
+                       computed)
 
 
 def _plot(sweep: Sweep, table, folder: Path) -> Path:

@@ -24,15 +24,16 @@ __all__ = ["search_points"]
 _INFEASIBLE = 1e30  # a failed metric (NaN) violates every constraint
 
 
-def _constraint_values(spec, row: dict) -> list[float]:
+def _constraint_values(spec, row: dict) -> list[tuple[str, float]]:
+    """(name, value) per bound: feasible when value <= 0."""
     out = []
     for metric, bound in spec.constraints.items():
         v = row.get(metric)
         v = math.nan if v is None else float(v)
         if bound.max is not None:
-            out.append(_INFEASIBLE if math.isnan(v) else v - bound.max)
+            out.append((f"{metric}_max", _INFEASIBLE if math.isnan(v) else v - bound.max))
         if bound.min is not None:
-            out.append(_INFEASIBLE if math.isnan(v) else bound.min - v)
+            out.append((f"{metric}_min", _INFEASIBLE if math.isnan(v) else bound.min - v))
     return out
 
 
@@ -52,9 +53,7 @@ def search_points(sweep: Sweep, run_batch: Callable[[list[Point]], dict[str, dic
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = sweep.spec.search
-    sampler = NSGAIISampler(population_size=spec.population, seed=sweep.spec.seed,
-                            constraints_func=(lambda t: t.user_attrs["constraints"])
-                            if spec.constraints else None)
+    sampler = NSGAIISampler(population_size=spec.population, seed=sweep.spec.seed)
     study = optuna.create_study(directions=list(spec.objectives.values()), sampler=sampler)
     dists = {a.name: CategoricalDistribution(a.labels) for a in sweep.axes}
     points: dict[str, Point] = {}
@@ -73,8 +72,8 @@ def search_points(sweep: Sweep, run_batch: Callable[[list[Point]], dict[str, dic
         rows = run_batch(list({p.id: p for p in batch}.values()))
         for trial, p in zip(trials, batch):
             row = rows[p.id]
-            if spec.constraints:
-                trial.set_user_attr("constraints", _constraint_values(spec, row))
+            for key, value in _constraint_values(spec, row):
+                trial.set_constraint(key, value)
             values = [row.get(m) for m in spec.objectives]
             if row["status"] != "ok" or any(v is None or math.isnan(float(v)) for v in values):
                 study.tell(trial, state=TrialState.FAIL)

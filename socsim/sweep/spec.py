@@ -47,14 +47,16 @@ Metric = Literal["latency_p50_ms", "latency_p99_ms", "energy_per_inference_mj",
                  "deadline_misses", "peak_temp_c", "dma_bytes"]
 #: Result columns an axis may not be named after.
 RESERVED = frozenset({"point", "id", "seed", "status", "error", "set", "inferences",
-                      "elapsed_s", "worker", "session", "pareto", "rank", *METRICS})
+                      "elapsed_s", "worker", "session", "pareto", "rank", "feasible",
+                      *METRICS})
 #: Axis keys that say where the values go; exactly one per axis.
 TARGETS = ("path", "operating_point", "governor", "model", "sram", "rate", "policies",
            "devices", "variants")
 _WITH_VALUES = ("path", "operating_point", "governor", "model", "sram", "rate")
 AXIS_NAME = r"^[a-z_][a-z0-9_]{0,39}$"
 MAX_POINTS = 10_000_000
-Count = count_in(Range(1, MAX_POINTS, "", "each point is a whole simulation; ten million is months of host time"))
+Count = count_in(Range(1, MAX_POINTS, "", "each point is a whole simulation; ten million "
+                      "is months of host time"))
 
 Population = count_in(Range(2, 10_000, "", "NSGA-II populations are tens"))
 

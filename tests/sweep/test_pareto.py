@@ -56,3 +56,14 @@ def test_plot_marks_the_front():
     assert ax.get_title() == "hand: 6 points, 4 on the front; 1 failed point(s) not shown"
     labels = sorted(t.get_text() for t in ax.texts)
     assert labels == list("abcdef")
+
+
+def test_constraints_rank_infeasible_rows_last():
+    from types import SimpleNamespace
+
+    r = ranked(_frame(), {"latency_p99_ms": "minimize", "energy_per_inference_mj": "minimize"},
+               {"energy_per_inference_mj": SimpleNamespace(min=None, max=5.5)})
+    # feasible: b, e, d, f (energy <= 5.5); front of those: b, e, d; then f; then a, c
+    assert r["policy"].tolist() == ["b", "e", "d", "f", "a", "c"]
+    assert r["rank"].tolist() == [0, 0, 0, 1, 2, 2]
+    assert r["feasible"].tolist() == [True] * 4 + [False] * 2
