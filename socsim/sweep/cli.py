@@ -6,6 +6,7 @@ Light to import (typer and rich only); the sweep machinery loads when the comman
 from __future__ import annotations
 
 import math
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -89,6 +90,7 @@ class _Bar:
         self.console = console
         self.progress = None
         self.task = None
+        self.drawn = 0.0
 
     def __enter__(self):
         if self.console.is_terminal:
@@ -104,7 +106,8 @@ class _Bar:
             self.progress = Progress(TextColumn("points"), BarColumn(), MofNCompleteColumn(),
                                      TimeElapsedColumn(), TextColumn("eta"),
                                      TimeRemainingColumn(), console=self.console,
-                                     transient=True)
+                                     transient=True, auto_refresh=False)  # no thread: the
+            # local executor forks its workers while the bar is up
             self.task = self.progress.add_task("points", total=None)
             self.progress.start()
         return self
@@ -112,6 +115,10 @@ class _Bar:
     def update(self, done: int, total: int) -> None:
         if self.progress is not None:
             self.progress.update(self.task, completed=done, total=total)
+            now = time.monotonic()
+            if now - self.drawn >= 0.1 or done == total:
+                self.progress.refresh()
+                self.drawn = now
 
     def __exit__(self, *exc):
         if self.progress is not None:

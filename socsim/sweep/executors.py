@@ -44,11 +44,18 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _ready() -> int:
+    return os.getpid()
+
+
 class LocalExecutor:
     """A pool of worker processes on this machine (``concurrent.futures``).
 
-    Workers come from a fork server that has imported socsim once, so each starts in
-    milliseconds with the simulator already loaded.
+    On Linux the workers are forked from this process, all at once when the executor is made,
+    so they start with socsim (and onnx, numba, pandas) already imported: importing them again
+    in each worker costs seconds, more than a small sweep's simulations. The process forks
+    before it starts any thread of its own (the progress bar redraws without one).
+    Elsewhere workers come from a fork server that has imported socsim once.
 
     Args:
         workers: processes (default: the cores available).
@@ -56,15 +63,21 @@ class LocalExecutor:
 
     def __init__(self, workers: int | None = None):
         import multiprocessing
+        import sys
         from concurrent.futures import ProcessPoolExecutor
 
         self.workers = workers or default_workers()
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() \
-            else "spawn"
+        methods = multiprocessing.get_all_start_methods()
+        method = ("fork" if sys.platform.startswith("linux") and "fork" in methods
+                  else "forkserver" if "forkserver" in methods else "spawn")
         ctx = multiprocessing.get_context(method)
         if method == "forkserver":
             ctx.set_forkserver_preload(_PRELOAD)
+        else:
+            for name in _PRELOAD:  # imported once here, inherited by every worker
+                __import__(name)
         self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+        self._pool.submit(_ready).result()  # start the workers now (fork: all at once)
 
     def imap_unordered(self, fn, tasks):
         from concurrent.futures import FIRST_COMPLETED, wait

@@ -116,7 +116,7 @@ class ResultStore:
             "part-*.parquet"))]
         for f in files:
             if f.exists():
-                for row in pq.read_table(f).to_pylist():
+                for row in pq.read_table(f, use_threads=False).to_pylist():
                     self.done.setdefault(row["id"], row)
 
     def add(self, rows: Sequence[dict]) -> None:
