@@ -134,6 +134,7 @@ def _fmt(v, digits: int = 4) -> str:
 
 
 def _print_results(spec, result, folder: Path, top: int) -> None:
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
@@ -141,16 +142,21 @@ def _print_results(spec, result, folder: Path, top: int) -> None:
     t = result.table
     ranked = result.ranked
     if top and len(ranked):
-        table = Table(title=f"{spec.spec.name}: best {min(top, len(ranked))} of {len(ranked)} "
+        table = Table(box=box.SIMPLE_HEAD, title=f"{spec.spec.name}: best {min(top, len(ranked))} of {len(ranked)} "
                       "points (rank = Pareto layer)", title_justify="left")
-        for c in ("rank", *axes, "p50 ms", "p99 ms", "mJ/inference", "misses", "peak °C",
-                  "DMA bytes"):
-            table.add_column(c, justify="left" if c in axes else "right")
+        metrics = [("p99 ms", "latency_p99_ms"),
+                   ("mJ/inf", "energy_per_inference_mj"), ("misses", "deadline_misses"),
+                   ("peak °C", "peak_temp_c"), ("DMA B", "dma_bytes")]
+        shown = [(h, c) for h, c in metrics if ranked[c].notna().any()]  # no empty columns
+        table.add_column("rank", justify="right", no_wrap=True)
+        for a in axes:
+            width = max(len(a), *(len(str(x)) for x in ranked[a].head(top)))
+            table.add_column(a, overflow="fold", min_width=min(width, 18))
+        for h, _ in shown:
+            table.add_column(h, justify="right", no_wrap=True)
         for _, r in ranked.head(top).iterrows():
             table.add_row(str(r["rank"]), *(escape(str(r[a])) for a in axes),
-                          _fmt(r["latency_p50_ms"]), _fmt(r["latency_p99_ms"]),
-                          _fmt(r["energy_per_inference_mj"]), _fmt(r["deadline_misses"]),
-                          _fmt(r["peak_temp_c"]), _fmt(r["dma_bytes"]))
+                          *(_fmt(r[c]) for _, c in shown))
         out.print(table)
     if len(ranked):
         for what, col in (("best latency", "latency_p99_ms"),

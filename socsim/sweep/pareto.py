@@ -84,15 +84,18 @@ def ranked(df, objectives: dict[str, str], constraints: dict | None = None):
 
 
 def pareto_plot(df, axes: Sequence[str], *, x: str = "latency_p99_ms",
-                y: str = "energy_per_inference_mj", title: str = "", max_labels: int = 40):
-    """Scatter of ``y`` against ``x`` for the ``ok`` points, the front highlighted and joined,
-    points labelled by their axis values (all of them up to ``max_labels`` points, else only
-    the front's).
+                y: str = "energy_per_inference_mj", title: str = "", max_key: int = 30):
+    """Latency against energy for the ``ok`` points, the front highlighted and joined.
+
+    Left, every point (log scales when a metric spans more than 10x); middle, a close-up of
+    the front; right, the key: each front point's number, its axis values and metrics. The
+    numbers are drawn beside the front points in both panels (at most ``max_key`` of them).
 
     Returns:
         A matplotlib Figure (nothing touches pyplot's state).
     """
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
@@ -100,23 +103,54 @@ def pareto_plot(df, axes: Sequence[str], *, x: str = "latency_p99_ms",
     ok = df[df["status"] == "ok"]
     xs, ys = ok[x].to_numpy(dtype=float), ok[y].to_numpy(dtype=float)
     front = pareto_front(np.column_stack([xs, ys])) if len(ok) else np.zeros(0, bool)
-    fig = Figure(figsize=(9, 6), layout="constrained")
-    ax = fig.add_subplot()
-    ax.scatter(xs[~front], ys[~front], s=28, color="#9A9A9A", label="dominated", zorder=2)
-    order = np.argsort(xs[front], kind="stable")
-    ax.step(xs[front][order], ys[front][order], where="post", color="#C0504D", lw=1.2,
-            zorder=3)
-    ax.scatter(xs[front], ys[front], s=46, color="#C0504D", label="Pareto front", zorder=4)
-    labels = [", ".join(str(r[a]) for a in axes) for _, r in ok.iterrows()]
-    for i, text in enumerate(labels):
-        if front[i] or len(ok) <= max_labels:
-            ax.annotate(text, (xs[i], ys[i]), xytext=(4, 3), textcoords="offset points",
-                        fontsize=7, color="#7A1F1D" if front[i] else "#555555")
-    ax.set_xlabel("latency p99 (ms)" if x == "latency_p99_ms" else x)
-    ax.set_ylabel("energy per inference (mJ)" if y == "energy_per_inference_mj" else y)
+    idx = np.flatnonzero(front)
+    idx = idx[np.lexsort((ys[idx], xs[idx]))]  # by latency, then energy
+    fig = Figure(figsize=(15, 6), layout="constrained")
+    whole, close, key = fig.subplots(1, 3, **width_per_ratio(0.75))
+    xlabel = "latency p99 (ms)" if x == "latency_p99_ms" else x
+    ylabel = "energy per inference (mJ)" if y == "energy_per_inference_mj" else y
+    for ax, zoom in ((whole, False), (close, True)):
+        ax.scatter(xs[~front], ys[~front], s=26, color="#9A9A9A", label="dominated", zorder=2)
+        ax.step(xs[idx], ys[idx], where="post", color="#C0504D", lw=1.2, zorder=3)
+        ax.scatter(xs[idx], ys[idx], s=44, color="#C0504D", label="Pareto front", zorder=4)
+        for k, i in enumerate(idx[:max_key], 1):
+            ax.annotate(str(k), (xs[i], ys[i]), xytext=(4, 4), textcoords="offset points",
+                        fontsize=8, color="#7A1F1D", zorder=5)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3, which="both")
+        if len(idx) and zoom:
+            _frame_on(ax, xs[idx], ys[idx])
+        elif len(xs):
+            plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+            for v, setter, axis in ((xs, ax.set_xscale, ax.xaxis),
+                                    (ys, ax.set_yscale, ax.yaxis)):
+                if v.min() > 0 and v.max() / v.min() > 10:
+                    setter("log")
+                    axis.set_major_formatter(plain)
+    whole.set_title("every point")
+    close.set_title("the front, close up")
+    whole.legend(loc="best", fontsize=8)
+    key.axis("off")
+    lines = [f"{k:>2}  {', '.join(str(ok.iloc[i][a]) for a in axes)}\n"
+             f"    {xs[i]:.4g} ms, {ys[i]:.4g} mJ" for k, i in enumerate(idx[:max_key], 1)]
+    if len(idx) > max_key:
+        lines.append(f"... and {len(idx) - max_key} more on the front")
+    key.text(0, 1, "Pareto front (" + ", ".join(axes) + ")\n\n" + "\n".join(lines),
+             va="top", ha="left", family="monospace", fontsize=7.5, transform=key.transAxes)
     failed = int((df["status"] != "ok").sum())
     note = f"; {failed} failed point(s) not shown" if failed else ""
-    ax.set_title(f"{title}: {len(ok)} points, {int(front.sum())} on the front{note}")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
+    fig.suptitle(f"{title}: {len(ok)} points, {int(front.sum())} on the front{note}")
     return fig
+
+
+def width_per_ratio(last: float) -> dict:
+    """``subplots`` keyword arguments: two plots and a key ``last`` as wide."""
+    return {"gridspec_kw": {"width_ratios": [1, 1, last]}}
+
+
+def _frame_on(ax, xs: np.ndarray, ys: np.ndarray) -> None:
+    """Limit ``ax`` to the front's bounding box, padded by a tenth of its span."""
+    for lo, hi, setter in ((xs.min(), xs.max(), ax.set_xlim), (ys.min(), ys.max(), ax.set_ylim)):
+        pad = (hi - lo) * 0.1 or abs(hi) * 0.05 or 1.0
+        setter(lo - pad, hi + pad)

@@ -52,10 +52,16 @@ def test_ranked_orders_by_layer_then_objectives():
 
 def test_plot_marks_the_front():
     fig = pareto_plot(_frame(), ["policy"], title="hand")
-    ax = fig.axes[0]
-    assert ax.get_title() == "hand: 6 points, 4 on the front; 1 failed point(s) not shown"
-    labels = sorted(t.get_text() for t in ax.texts)
-    assert labels == list("abcdef")
+    whole, close, key = fig.axes
+    assert fig._suptitle.get_text() == ("hand: 6 points, 4 on the front; 1 failed point(s) "
+                                        "not shown")
+    # the front by latency then energy: a (1,9), b (2,5), e (2,5), d (4,1), numbered 1-4
+    for ax in (whole, close):
+        assert sorted(t.get_text() for t in ax.texts) == ["1", "2", "3", "4"]
+    text = key.texts[0].get_text()
+    for k, name in enumerate("abed", 1):
+        assert f"{k:>2}  {name}\n" in text
+    assert " c\n" not in text and " f\n" not in text  # dominated: not in the key
 
 
 def test_constraints_rank_infeasible_rows_last():
