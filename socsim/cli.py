@@ -185,6 +185,10 @@ from socsim.cli_zoo import zoo_app  # noqa: E402  (light: the zoo loads inside t
 
 app.add_typer(zoo_app, name="zoo")
 
+from socsim.sweep.cli import sweep  # noqa: E402  (light: imports inside the command)
+
+app.command()(sweep)
+
 
 def _report_error(exc: SocsimError) -> None:
     for problem in exc.problems:
