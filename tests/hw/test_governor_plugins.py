@@ -17,6 +17,7 @@ from socsim.errors import ConfigError
 from socsim.hw import governors
 from socsim.run import run_scenario
 from tests.conftest import FIXTURES, write_scenario
+from tests.plugin_support import install_distribution
 
 PLUGIN = '''
 from socsim.hw.governors import Governor
@@ -35,16 +36,8 @@ class Crawl(Governor):
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
     """Install a distribution ``socsim-test-governor`` with one governor entry point."""
-    site = tmp_path / "site"
-    (site / "socsim_test_governor").mkdir(parents=True)
-    (site / "socsim_test_governor" / "__init__.py").write_text(PLUGIN)
-    info = site / "socsim_test_governor-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: socsim-test-governor\n"
-                                   "Version: 0.1\n")
-    (info / "entry_points.txt").write_text("[socsim.governors]\n"
-                                           "crawl = socsim_test_governor:Crawl\n")
-    monkeypatch.syspath_prepend(str(site))
+    site = install_distribution(tmp_path, monkeypatch, "socsim_test_governor", PLUGIN,
+                                "[socsim.governors]\ncrawl = socsim_test_governor:Crawl\n")
     # a fresh registry that reads the entry points again; restored after the test
     monkeypatch.setattr(governors.GOVERNORS, "entries", dict(governors.GOVERNORS.entries))
     monkeypatch.setattr(governors.GOVERNORS, "loaded", False)

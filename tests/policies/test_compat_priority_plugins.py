@@ -13,6 +13,7 @@ from socsim.policies import Plan, make_policy, registry
 from socsim.run import run_scenario
 from socsim.sim.engine import Job, Simulation
 from tests.conftest import write_scenario
+from tests.plugin_support import install_distribution
 from tests.policies.graphs import SOC, big_kernel_conv, chain6, save
 
 
@@ -102,16 +103,8 @@ class First(PlacementPolicy):
 
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    (site / "socsim_test_policy").mkdir(parents=True)
-    (site / "socsim_test_policy" / "__init__.py").write_text(PLUGIN)
-    info = site / "socsim_test_policy-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: socsim-test-policy\n"
-                                   "Version: 0.1\n")
-    (info / "entry_points.txt").write_text("[socsim.policies]\n"
-                                           "first_unit = socsim_test_policy:First\n")
-    monkeypatch.syspath_prepend(str(site))
+    site = install_distribution(tmp_path, monkeypatch, "socsim_test_policy", PLUGIN,
+                                "[socsim.policies]\nfirst_unit = socsim_test_policy:First\n")
     monkeypatch.setattr(registry.POLICIES, "entries", dict(registry.POLICIES.entries))
     monkeypatch.setattr(registry.POLICIES, "loaded", False)
     return site
