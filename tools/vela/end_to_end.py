@@ -60,7 +60,8 @@ def network_row(case: str, config: str, *, layers: bool = False) -> dict[str, An
         vel = {v["name"]: v["cycles"] for v in idx["vela"][config]["layers"]}
         per_model = dict(zip((g["name"] for g in idx["layers"]), block_cycles(idx, config)))
         row["layers"] = [{"op": r.op, "op_type": r.op_type, "vela": vel.get(r.op),
-                          "cost_model": per_model.get(r.op), "simulated": (r.end_ns - r.start_ns) * mhz / 1e3}
+                          "cost_model": per_model.get(r.op),
+                          "simulated": (r.end_ns - r.start_ns) * mhz / 1e3}
                          for r in ops.itertuples()]
     return row
 
