@@ -108,6 +108,10 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
                                m.kind == "dram") for n, m in soc.memories.items()}
         # shared bandwidth: each DRAM, and the interconnect DMA transfers cross
         self.bandwidth = BandwidthFabric(self.env)
+        #: units whose memory ports run side by side (an Ethos-U's AXI masters, modelled by
+        #: its block model: socsim.hw.npu_block_cost)
+        self.parallel_ports = frozenset(n for n, u in soc.units.items()
+                                        if getattr(u, "microarchitecture", None) == "ethos_u")
         self.dram_links = {n: Link(n, m.bw_gbps) for n, m in soc.memories.items()
                            if m.kind == "dram"}
         self.bus = (Link("interconnect", soc.interconnect.bw_gbps)
