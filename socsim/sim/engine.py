@@ -22,7 +22,7 @@ from socsim.errors import ConfigError, Problem, SimulationError
 from socsim.hw.dvfs import initial_mhz
 from socsim.hw.estimate import input_memory
 from socsim.hw.governors import available_governors, get_governor
-from socsim.hw.kind import reconfigurable
+from socsim.hw.kind import kind_of, reconfigurable
 from socsim.policies.validation import plan_points, plan_queue
 from socsim.sim.arrivals import Arrivals
 from socsim.sim.bandwidth import BandwidthFabric, Link
@@ -108,10 +108,9 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
                                m.kind == "dram") for n, m in soc.memories.items()}
         # shared bandwidth: each DRAM, and the interconnect DMA transfers cross
         self.bandwidth = BandwidthFabric(self.env)
-        #: units whose memory ports run side by side (an Ethos-U's AXI masters, modelled by
-        #: its block model: socsim.hw.npu_block_cost)
+        #: units whose memory ports run side by side (their kind's parallel_ports)
         self.parallel_ports = frozenset(n for n, u in soc.units.items()
-                                        if getattr(u, "microarchitecture", None) == "ethos_u")
+                                        if kind_of(u).parallel_ports(u))
         self.dram_links = {n: Link(n, m.bw_gbps) for n, m in soc.memories.items()
                            if m.kind == "dram"}
         self.bus = (Link("interconnect", soc.interconnect.bw_gbps)
