@@ -282,6 +282,13 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     t = tables(trace, kinds)
     s = summary(t, trace, scenario=scenario.name, soc=soc.name,
                 policy=scenario.policy.model_dump(), seed=scenario.run.seed)
+    if scenario.run.battery is not None or scenario.run.power_budget_mw is not None:
+        from socsim.report.battery import battery_summary
+
+        blocks, notes = battery_summary(t, trace.makespan_ns, scenario.run.battery,
+                                        scenario.run.power_budget_mw)
+        s.update(blocks)
+        s["notes"] += notes
     functional = None
     if scenario.run.functional:
         phase = (progress.phase("computing outputs", len(trace.inferences)) if progress

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from socsim.config._base import FRACTION, Freq, Range, Spec, Temp, count_in, real_in
+from socsim.config.battery import BatterySpec, BudgetMw
 
 if TYPE_CHECKING:
     from socsim.quant.ptq import Recipe
@@ -196,6 +197,10 @@ class RunSettings(Spec):
         "unit's operating point).")
     ambient_c: Temp | None = Field(None, description="Ambient temperature, °C (default: the "
                                     "SoC's ambient_c).")
+    battery: BatterySpec | None = Field(None, description="The battery the device runs from "
+                                        "(socsim.config.battery); the summary estimates its life.")
+    power_budget_mw: BudgetMw | None = Field(None, description="Average and peak power the "
+                                             "summary flags when exceeded, mW.")
     zero_copy: bool = Field(True, description="Let a unit read tensors in place from a memory "
                             "it shares with the producer; false forces a DMA copy for every "
                             "hand-off between units.")
