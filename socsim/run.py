@@ -93,7 +93,8 @@ class RunResult:
             try:
                 return write_report(folder, self.tables, self.trace, self.summary,
                                     self.functional.outputs if self.functional else None,
-                                    on_file=(lambda _n: advance()) if advance else None)
+                                    on_file=(lambda _n: advance()) if advance else None,
+                                    plot_window_ns=_window_ns(self.scenario))
             except ValueError as exc:
                 if "JSON compliant" not in str(exc):  # json's allow_nan=False
                     raise
@@ -104,6 +105,11 @@ class RunResult:
                 raise OutputError(f"{exc.filename or folder}: cannot write: {exc.strerror}",
                                   hint="free some space or choose another folder with "
                                   "--out; the earlier report is unchanged") from None
+
+
+def _window_ns(scenario: Scenario) -> tuple[int, int] | None:
+    w = scenario.run.plot_window_ms
+    return None if w is None else (round(w[0] * 1e6), round(w[1] * 1e6))
 
 
 def _written_names(result: RunResult) -> list[str]:
