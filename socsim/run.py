@@ -273,6 +273,7 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
         SimulationError: an impossible state (a deadlock on memory), with a hint.
     """
     from socsim.functional import execute_run
+    from socsim.report.series import run_series
     from socsim.report.tables import summary, tables
     from socsim.sim.engine import Simulation
 
@@ -288,6 +289,7 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     t = tables(trace, kinds)
     s = summary(t, trace, scenario=scenario.name, soc=soc.name,
                 policy=scenario.policy.model_dump(), seed=scenario.run.seed)
+    s["series"] = run_series(t, trace.counters, trace.makespan_ns)
     if scenario.run.battery is not None or scenario.run.power_budget_mw is not None:
         from socsim.report.battery import battery_summary
 
