@@ -108,3 +108,20 @@ def test_energy_per_inference_separates_idle(quick):
     widths = [p.get_width() for p in right.patches]
     assert sum(widths) == pytest.approx(quick.summary["energy_mj"]["total"], rel=1e-9)
     assert widths[1] == pytest.approx(quick.summary["energy_mj"]["idle"], rel=1e-9)
+
+
+def test_multi_workload_title_names_the_window():
+    r = run_scenario(ROOT / "imx8mp_multi.yaml", ("run.functional=false",))
+    fig = _fig(r)
+    zoom, = _axes(fig, "zoom")
+    first = r.tables.inferences.sort_values("arrival_ns").iloc[0]
+    assert f"{first['workload']} inference {first['inference']}" in zoom.get_title()
+    assert all("first 4" not in ax.get_title() for ax in fig.axes)
+    # the NPU's inferences (every 33 ms) show in the overview strip, not only the first
+    ov, = _axes(fig, "overview")
+    row = [*r.trace.units, *r.trace.dma_engines].index("npu")
+    npu = r.tables.ops[r.tables.ops["unit"] == "npu"]
+    starts = sorted(npu.groupby(["workload", "inference"])["start_ns"].min())
+    lit = ov.images[0].get_array()[row] > 0
+    bins = {int(s / r.tables.inferences["end_ns"].max() * 400) for s in starts}
+    assert all(lit[min(b, 399)] for b in bins)
