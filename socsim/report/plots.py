@@ -208,7 +208,8 @@ def _gantt(ax, t: Tables, rows: list[str], engines: dict[str, int], lo: int, hi:
         o = ops[ops["unit"] == row]
         for kind, g in o.groupby("op_type"):
             label = "LayoutConvert" if kind == "LayoutConvert" else f"op:{kind}"
-            bars(g, y, lanes, "engine", label, colour.get(kind, other))
+            bars(g, y, lanes, "engine", label, colour.get(kind, other), edge="white",
+                 linewidth=0.4)  # a thin gap shows where back-to-back ops meet
         d = moved[moved["engine"] == row]
         for kind, g in d.groupby("kind"):
             bars(g, y, lanes, "channel", f"dma:{kind}", _KIND_COLOURS.get(kind, "#222222"),
