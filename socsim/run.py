@@ -93,7 +93,8 @@ class RunResult:
             try:
                 return write_report(folder, self.tables, self.trace, self.summary,
                                     self.functional.outputs if self.functional else None,
-                                    on_file=(lambda _n: advance()) if advance else None)
+                                    on_file=(lambda _n: advance()) if advance else None,
+                                    plot_window_ns=_window_ns(self.scenario))
             except ValueError as exc:
                 if "JSON compliant" not in str(exc):  # json's allow_nan=False
                     raise
@@ -104,6 +105,11 @@ class RunResult:
                 raise OutputError(f"{exc.filename or folder}: cannot write: {exc.strerror}",
                                   hint="free some space or choose another folder with "
                                   "--out; the earlier report is unchanged") from None
+
+
+def _window_ns(scenario: Scenario) -> tuple[int, int] | None:
+    w = scenario.run.plot_window_ms
+    return None if w is None else (round(w[0] * 1e6), round(w[1] * 1e6))
 
 
 def _written_names(result: RunResult) -> list[str]:
@@ -267,6 +273,7 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
         SimulationError: an impossible state (a deadlock on memory), with a hint.
     """
     from socsim.functional import execute_run
+    from socsim.report.series import run_series
     from socsim.report.tables import summary, tables
     from socsim.sim.engine import Simulation
 
@@ -282,6 +289,14 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     t = tables(trace, kinds)
     s = summary(t, trace, scenario=scenario.name, soc=soc.name,
                 policy=scenario.policy.model_dump(), seed=scenario.run.seed)
+    s["series"] = run_series(t, trace.counters, trace.makespan_ns)
+    if scenario.run.battery is not None or scenario.run.power_budget_mw is not None:
+        from socsim.report.battery import battery_summary
+
+        blocks, notes = battery_summary(t, trace.makespan_ns, scenario.run.battery,
+                                        scenario.run.power_budget_mw)
+        s.update(blocks)
+        s["notes"] += notes
     functional = None
     if scenario.run.functional:
         phase = (progress.phase("computing outputs", len(trace.inferences)) if progress

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from socsim.config._base import FRACTION, Freq, Range, Spec, Temp, count_in, real_in
+from socsim.config.battery import BatterySpec, BudgetMw
 
 if TYPE_CHECKING:
     from socsim.quant.ptq import Recipe
@@ -30,6 +31,7 @@ RateHz = real_in(Range(0.0, 1e6, "Hz", "sensor frames and audio windows arrive a
                      lo_open=True))
 DurationS = real_in(Range(0.0, 86_400.0, "s", "one day of simulated arrivals at most",
                         lo_open=True))
+DurationMs = real_in(Range(0.0, 86_400_000.0, "ms", "one day of simulated time at most"))
 DeadlineMs = real_in(Range(0.0, 1e7, "ms", "edge deadlines are 1-1000 ms", lo_open=True))
 SampleMs = real_in(Range(1e-3, 1e6, "ms", "governors sample every 1-1000 ms; below 1 µs the "
                        "samples outnumber the ops"))
@@ -196,6 +198,13 @@ class RunSettings(Spec):
         "unit's operating point).")
     ambient_c: Temp | None = Field(None, description="Ambient temperature, °C (default: the "
                                     "SoC's ambient_c).")
+    battery: BatterySpec | None = Field(None, description="The battery the device runs from "
+                                        "(socsim.config.battery); the summary estimates its life.")
+    power_budget_mw: BudgetMw | None = Field(None, description="Average and peak power the "
+                                             "summary flags when exceeded, mW.")
+    plot_window_ms: tuple[DurationMs, DurationMs] | None = Field(
+        None, description="[start, end] of timeline.png's zoomed window, ms of simulated "
+        "time (default: the first inference).")
     zero_copy: bool = Field(True, description="Let a unit read tensors in place from a memory "
                             "it shares with the producer; false forces a DMA copy for every "
                             "hand-off between units.")

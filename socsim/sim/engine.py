@@ -26,6 +26,7 @@ from socsim.hw.kind import kind_of, reconfigurable
 from socsim.policies.validation import plan_points, plan_queue
 from socsim.sim.arrivals import Arrivals
 from socsim.sim.bandwidth import BandwidthFabric, Link
+from socsim.sim.battery import BatteryView
 from socsim.sim.execution import OpExecution
 from socsim.sim.memory import Memories, MemoryPool
 from socsim.sim.monitor import Monitors
@@ -121,6 +122,8 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
             self.trace.notes += list(job.plan.notes)
         # the memories as one resource: a put allocates once it fits, a free is the get
         self.memory = Memories(self.env, self.pools)
+        #: read-only state of charge for runtime managers (None without run.battery)
+        self.battery = BatteryView(settings.battery, self) if settings.battery else None
         self._started = 0
         self._arrivals_open = 0  # arrival processes that may still start inferences
         self._timed_arrivals = 0  # open-loop arrival processes (they wake on their own)
