@@ -268,10 +268,18 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     """
     from socsim.functional import execute_run
     from socsim.report.tables import summary, tables
+    from socsim.runtime.setup import make_runtime
     from socsim.sim.engine import Simulation
 
     soc = scenario.device
-    sim = Simulation(soc, list(jobs), scenario.run)
+    runtime = make_runtime(scenario, jobs)
+    if runtime is not None and scenario.run.functional and any(
+            len(vs) > 1 for vs in runtime.variants.values()):
+        raise ConfigError(_locate(scenario, ("run", "functional"), "the outputs of a run whose "
+                                  "workloads switch variants are not computed after the run "
+                                  "yet: set run.functional: false (a `cascade` manager runs "
+                                  "its small model's arithmetic inside the run anyway)"))
+    sim = Simulation(soc, list(jobs), scenario.run, runtime)
     total = size.inferences if size is not None and math.isfinite(size.inferences) else None
     phase = (progress.phase("simulating", total, poll=lambda: len(sim.trace.inferences))
              if progress else nullcontext())
@@ -282,6 +290,11 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     t = tables(trace, kinds)
     s = summary(t, trace, scenario=scenario.name, soc=soc.name,
                 policy=scenario.policy.model_dump(), seed=scenario.run.seed)
+    if runtime is not None:
+        from socsim.runtime.summary import runtime_summary
+
+        trace.switches = list(runtime.switches)
+        s["runtime"] = runtime_summary(runtime, trace.makespan_ns)
     functional = None
     if scenario.run.functional:
         phase = (progress.phase("computing outputs", len(trace.inferences)) if progress
