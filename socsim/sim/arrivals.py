@@ -141,14 +141,14 @@ def arrival_times(w: Workload, seed: int, index: int) -> Iterator[float]:
     cycle = on + (w.burst_off_s * 1e9 if w.arrival == "bursty" else 0.0)
     start, last = 0.0, 0.0
     while start < horizon:
-        t = start
-        while t - start < on and t < horizon:
-            x = t
+        k = 0  # k / rate, not a running sum: 60 arrivals at 30 Hz fill 2 s, not 61
+        while (off := k * 1e9 / w.rate_hz) < on and start + off < horizon:
+            x = start + off
             if half:
-                x = max(last, t + rng.uniform(-half, half))  # arrivals stay in order
+                x = max(last, x + rng.uniform(-half, half))  # arrivals stay in order
             last = x
             yield x
-            t += period
+            k += 1
         start += cycle
 
 
