@@ -92,7 +92,12 @@ class RuntimeManager:
 
 
 def register_manager(cls: type[RuntimeManager]) -> type[RuntimeManager]:
-    """Register a manager class under its ``name`` (a decorator)."""
+    """Register a manager class under its ``name`` (a decorator).
+
+    Raises:
+        ValueError: another manager (built-in or from an entry point) holds the name.
+    """
+    MANAGERS.classes()  # the built-ins and entry points first: a name they hold is taken
     return MANAGERS.register(cls)
 
 
