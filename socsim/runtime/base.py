@@ -82,6 +82,9 @@ class RuntimeManager:
         self.workloads = workloads
         self.units = units
 
+    def begin(self, ctl: Controls) -> None:
+        """At time 0, before any arrival: set the starting variants, drops or points."""
+
     def decide(self, state: SystemState, ctl: Controls) -> None:
         """Act on ``state`` through ``ctl`` (switch variants, drop, change DVFS points)."""
 

@@ -51,9 +51,8 @@ class Cascade(RuntimeManager):
         #: per inference of the workload: the small model's top-1 confidence
         self.confidence: dict[int, float] = {}
 
-    def decide(self, state, ctl) -> None:
-        if state.variant[self.workload] != self.small:
-            ctl.set_variant(self.workload, self.small, "cascade: small model first")
+    def begin(self, ctl) -> None:
+        ctl.set_variant(self.workload, self.small, "cascade: small model first")
 
     def after_inference(self, done: Finished) -> str | None:
         if done.workload != self.workload or done.variant != self.small:

@@ -137,6 +137,7 @@ class RuntimeProcess:
         self.path: dict[tuple[str, int], list[str]] = {}
         self._window: dict[str, list[int]] = {w: [0, 0] for w in self.variants}  # done, missed
         self.ctl = Controls(self)
+        self.manager.begin(self.ctl)
 
     def admit(self, prog: Program, index: int) -> bool:
         """Whether an arrival goes on (False: dropped, and recorded)."""
