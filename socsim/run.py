@@ -235,6 +235,10 @@ def run_size(scenario: Scenario, jobs: Sequence[Job]) -> RunSize:
     for w, job in zip(scenario.workloads, jobs):
         if w.inferences is not None:
             n = float(w.inferences)
+        elif w.arrival in ("bursty", "trace"):  # counted: the jitter never changes it
+            from socsim.sim.arrivals import arrival_times
+
+            n = float(sum(1 for _ in arrival_times(w, scenario.run.seed, len(parts))))
         else:
             arrivals = w.rate_hz * w.duration_s  # inf for absurd rates: caught by the limit
             n = float(math.ceil(arrivals)) if math.isfinite(arrivals) else math.inf
@@ -273,12 +277,6 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
 
     soc = scenario.device
     runtime = make_runtime(scenario, jobs)
-    if runtime is not None and scenario.run.functional and any(
-            len(vs) > 1 for vs in runtime.variants.values()):
-        raise ConfigError(_locate(scenario, ("run", "functional"), "the outputs of a run whose "
-                                  "workloads switch variants are not computed after the run "
-                                  "yet: set run.functional: false (a `cascade` manager runs "
-                                  "its small model's arithmetic inside the run anyway)"))
     sim = Simulation(soc, list(jobs), scenario.run, runtime)
     total = size.inferences if size is not None and math.isfinite(size.inferences) else None
     phase = (progress.phase("simulating", total, poll=lambda: len(sim.trace.inferences))
@@ -300,8 +298,13 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
         phase = (progress.phase("computing outputs", len(trace.inferences)) if progress
                  else nullcontext())
         with phase as advance:
-            functional = execute_run(tuple(jobs), soc, trace.inferences, scenario.run.seed,
-                                     on_inference=advance)
+            if runtime is not None and any(len(v) > 1 for v in runtime.variants.values()):
+                from socsim.runtime.functional import execute_variants
+
+                functional = execute_variants(runtime, soc, scenario.run.seed, advance)
+            else:
+                functional = execute_run(tuple(jobs), soc, trace.inferences,
+                                         scenario.run.seed, on_inference=advance)
         s["functional"] = {
             w: {"integer_events": functional.events[w],
                 "ops_whose_arithmetic_overflowed": functional.flagged_ops[w]}

@@ -25,13 +25,16 @@ def _confidences() -> np.ndarray:
     dsp = kind_of(soc.units["dsp"]).arithmetic(soc.units["dsp"])
     conf = []
     for i in range(N):
-        rng = np.random.default_rng([SEED, 0, i])
-        x = rng.uniform(-1.0, 1.0, size=(1, 1, 49, 10)).astype(np.float32)
-        logits = run_model(REPO / "workloads" / "ds_cnn_int8.onnx", {"input": x},
+        logits = run_model(REPO / "workloads" / "ds_cnn_int8.onnx", _inputs(i),
                            arithmetic=dsp).outputs["logits"].astype(np.float64).ravel()
         p = np.exp(logits - logits.max())
         conf.append(p.max() / p.sum())
     return np.array(conf)
+
+
+def _inputs(i: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng([SEED, 0, i])
+    return {"input": rng.uniform(-1.0, 1.0, size=(1, 1, 49, 10)).astype(np.float32)}
 
 
 def test_cascade_escalates_exactly_the_unsure_inferences(tmp_path):
@@ -57,7 +60,7 @@ def test_cascade_escalates_exactly_the_unsure_inferences(tmp_path):
           manager: cascade
           period_ms: 5
           params: {{workload: kws, small: small, big: big, threshold: {threshold!r}}}
-        run: {{seed: {SEED}, functional: false}}
+        run: {{seed: {SEED}, functional: true}}
         """)
     result = run_scenario(write_scenario(tmp_path, text))
     escalated = {int(s.reason.split()[-1]) for s in result.trace.switches
@@ -76,3 +79,16 @@ def test_cascade_escalates_exactly_the_unsure_inferences(tmp_path):
             cpu_end[op.inference] = max(cpu_end.get(op.inference, 0), op.end_ns)
     assert set(cpu_end) == expected
     assert all(ends[i] == cpu_end[i] for i in expected)
+    # outputs.npz holds the answer that counts: the big (float) model's where it ran
+    outputs = result.functional.outputs
+    assert len(outputs) == N
+    for i in range(N):
+        model = "ds_cnn.onnx" if i in expected else "ds_cnn_int8.onnx"
+        unit = soc_unit("cpu" if i in expected else "dsp")
+        want = run_model(REPO / "workloads" / model, _inputs(i), arithmetic=unit).outputs
+        np.testing.assert_array_equal(outputs[f"kws/{i}/logits"], want["logits"])
+
+
+def soc_unit(name: str):
+    soc = load_scenario(REPO / "scenarios" / "two_streams.yaml").device
+    return kind_of(soc.units[name]).arithmetic(soc.units[name])
