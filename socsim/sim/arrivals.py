@@ -61,6 +61,7 @@ class Arrivals:
         it asks for, e.g. a cascade's big model), record it, free its slot."""
         runtime = self.runtime
         base = prog
+        self._started += 1
         if runtime is not None:
             prog = runtime.variant_program(base)
         while prog is not None:
@@ -79,8 +80,6 @@ class Arrivals:
         """Place one inference's inputs, start its ops, wait for its outputs, free them."""
         env = self.env
         inf = Inference(env, prog, index, queue_key(self.queue, prog.workload, arrival))
-        if prog.variant_of is None:
-            self._started += 1
         pool = self.pools[self.input_memory]
         for t in prog.inputs:
             nbytes = prog.nbytes[t]
