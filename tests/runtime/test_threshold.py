@@ -85,3 +85,14 @@ def test_bad_threshold_rules_are_located(tmp_path):
         _run(tmp_path, "threshold", "{rules: [{metric: temp_c, of: gpu, above: 80}]}")
     with pytest.raises(ConfigError, match=r"unknown runtime manager 'oracle'.*threshold"):
         _run(tmp_path, "oracle")
+
+
+def test_validate_checks_the_manager_and_the_variants():
+    from socsim.check import check_file
+
+    path = REPO / "scenarios" / "two_streams.yaml"
+    assert check_file(path, ["runtime.manager=threshold", "runtime.params={rules: "
+                             "[{metric: temp_c, of: npu, above: 85}]}"]).kind == "scenario"
+    with pytest.raises(ConfigError, match=r"variant: vision: int2 is not a variant"):
+        check_file(path, ["runtime.manager=threshold", "runtime.params={rules: [{metric: "
+                          "temp_c, of: npu, above: 85, variant: {vision: int2}}]}"])
