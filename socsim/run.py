@@ -241,6 +241,10 @@ def run_size(scenario: Scenario, jobs: Sequence[Job]) -> RunSize:
     for w, job in zip(scenario.workloads, jobs):
         if w.inferences is not None:
             n = float(w.inferences)
+        elif w.arrival in ("bursty", "trace"):  # counted: the jitter never changes it
+            from socsim.sim.arrivals import arrival_times
+
+            n = float(sum(1 for _ in arrival_times(w, scenario.run.seed, len(parts))))
         else:
             arrivals = w.rate_hz * w.duration_s  # inf for absurd rates: caught by the limit
             n = float(math.ceil(arrivals)) if math.isfinite(arrivals) else math.inf
@@ -275,10 +279,12 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     from socsim.functional import execute_run
     from socsim.report.series import run_series
     from socsim.report.tables import summary, tables
+    from socsim.runtime.setup import make_runtime
     from socsim.sim.engine import Simulation
 
     soc = scenario.device
-    sim = Simulation(soc, list(jobs), scenario.run)
+    runtime = make_runtime(scenario, jobs)
+    sim = Simulation(soc, list(jobs), scenario.run, runtime)
     total = size.inferences if size is not None and math.isfinite(size.inferences) else None
     phase = (progress.phase("simulating", total, poll=lambda: len(sim.trace.inferences))
              if progress else nullcontext())
@@ -297,13 +303,23 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
                                         scenario.run.power_budget_mw)
         s.update(blocks)
         s["notes"] += notes
+    if runtime is not None:
+        from socsim.runtime.summary import runtime_summary
+
+        trace.switches = list(runtime.switches)
+        s["runtime"] = runtime_summary(runtime, trace.makespan_ns)
     functional = None
     if scenario.run.functional:
         phase = (progress.phase("computing outputs", len(trace.inferences)) if progress
                  else nullcontext())
         with phase as advance:
-            functional = execute_run(tuple(jobs), soc, trace.inferences, scenario.run.seed,
-                                     on_inference=advance)
+            if runtime is not None and any(len(v) > 1 for v in runtime.variants.values()):
+                from socsim.runtime.functional import execute_variants
+
+                functional = execute_variants(runtime, soc, scenario.run.seed, advance)
+            else:
+                functional = execute_run(tuple(jobs), soc, trace.inferences,
+                                         scenario.run.seed, on_inference=advance)
         s["functional"] = {
             w: {"integer_events": functional.events[w],
                 "ops_whose_arithmetic_overflowed": functional.flagged_ops[w]}

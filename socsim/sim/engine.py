@@ -58,7 +58,7 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
         settings: the scenario's run settings (seed, operating points, zero-copy switch).
     """
 
-    def __init__(self, soc: SoC, jobs: list[Job], settings: RunSettings):
+    def __init__(self, soc: SoC, jobs: list[Job], settings: RunSettings, runtime=None):
         self.soc = soc
         self.settings = settings
         self.env = simpy.Environment()
@@ -129,6 +129,10 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
         self._timed_arrivals = 0  # open-loop arrival processes (they wake on their own)
         self._busy = 0  # ops and transfers executing right now
         self._done = False  # every arrival started and every inference finished
+        #: the runtime manager's process (socsim.runtime.process), or None: no manager
+        self.runtime = runtime
+        if runtime is not None:
+            runtime.bind(self)
 
     # -- processes -------------------------------------------------------------------------
 
@@ -136,6 +140,8 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
         """Simulate every workload to completion and return the trace."""
         env = self.env
         for prog in self.programs:
+            if prog.variant_of is not None:  # a variant: the runtime manager starts it
+                continue
             w = prog.workload
             self._arrivals_open += 1
             if w.inferences is not None:
@@ -158,6 +164,8 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
                 self.trace.counters.append(CounterRecord(0, name, "freq_mhz", state.freq_mhz))
         for members in groups.values():
             env.process(self._monitor(members))
+        if self.runtime is not None:
+            env.process(self.runtime.process())
         # the run allocates many short-lived objects; freezing what exists keeps the cyclic
         # collector from re-scanning the (large, long-lived) graphs and programs each time
         gc.freeze()
