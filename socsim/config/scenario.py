@@ -221,7 +221,8 @@ class RunSettings(Spec):
         "csv", description="The per-op table: ops.csv (kept in memory until the end), "
         "ops.parquet (written in chunks as the run goes: bounded memory, for long runs) or "
         "none.")
-    trace: Flag | TraceWindow = Field(
+    trace: Annotated[Annotated[Flag, Tag("flag")] | Annotated[TraceWindow, Tag("window")],
+                     Discriminator(lambda v: "flag" if isinstance(v, bool) else "window")] = Field(
         True, description="trace.json: true (every op), false (none) or "
         "{window_s: [start, end]} (what overlaps that window of simulated time).")
 
