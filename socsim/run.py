@@ -9,6 +9,7 @@ is simulated and state the run's size first: :func:`load`, :func:`report_folder`
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from socsim.functional import FunctionalResult
     from socsim.policies.base import PlacementPolicy
     from socsim.progress import Phases
+    from socsim.report.stream import OpStream
     from socsim.report.tables import Tables
     from socsim.sim.engine import Job
     from socsim.sim.trace import Trace
@@ -48,6 +50,8 @@ class RunResult:
         tables: the report frames.
         summary: the ``summary.json`` dictionary.
         functional: each inference's outputs and integer events (``run.functional``).
+        stream: where a streamed run's op records went (``run.ops_table`` parquet or none;
+            :mod:`socsim.report.stream`); None: every op record is in ``trace.ops``.
     """
 
     scenario: Scenario
@@ -56,6 +60,7 @@ class RunResult:
     tables: Tables
     summary: dict
     functional: FunctionalResult | None = None
+    stream: OpStream | None = None
 
     def write(self, out: str | Path | None = None, *, folder: ReportFolder | None = None,
               progress: Phases | None = None) -> list[Path]:
@@ -85,16 +90,21 @@ class RunResult:
         Raises:
             OutputError: a file cannot be written (full disk, a non-finite trace time).
         """
+        from socsim.report.stream import window_ns
         from socsim.report.write import write_report
 
         names = _written_names(self)
         phase = progress.phase("writing report", len(names)) if progress else nullcontext()
         with phase as advance:
             try:
+                run = self.scenario.run
                 return write_report(folder, self.tables, self.trace, self.summary,
                                     self.functional.outputs if self.functional else None,
                                     on_file=(lambda _n: advance()) if advance else None,
-                                    plot_window_ns=_window_ns(self.scenario))
+                                    plot_window_ns=_window_ns(self.scenario),
+                                    ops_table=run.ops_table,
+                                    trace_file=run.trace is not False,
+                                    window=window_ns(run.trace), stream=self.stream)
             except ValueError as exc:
                 if "JSON compliant" not in str(exc):  # json's allow_nan=False
                     raise
@@ -113,7 +123,8 @@ def _window_ns(scenario: Scenario) -> tuple[int, int] | None:
 
 
 def _written_names(result: RunResult) -> list[str]:
-    return report_names(result.functional is not None)
+    run = result.scenario.run
+    return report_names(result.functional is not None, run.ops_table, run.trace is not False)
 
 
 def load(scenario: Scenario | str | Path, overrides: Sequence[str] = ()) -> Scenario:
@@ -278,6 +289,7 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     """
     from socsim.functional import execute_run
     from socsim.report.series import run_series
+    from socsim.report.stream import OPS_CHUNK, OpStream, window_ns
     from socsim.report.tables import summary, tables
     from socsim.runtime.setup import make_runtime
     from socsim.sim.engine import Simulation
@@ -285,14 +297,24 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     soc = scenario.device
     runtime = make_runtime(scenario, jobs)
     sim = Simulation(soc, list(jobs), scenario.run, runtime)
+    stream = streamed = None
+    if scenario.run.ops_table != "csv":  # op records go to the table in chunks
+        # a whole-run trace.json needs every op: kept (as frames), so windows suit long runs
+        window = (window_ns(scenario.run.trace) if scenario.run.trace is not True
+                  else (0, sys.maxsize))
+        stream = OpStream(scenario.run.ops_table, window)
+        sim.trace.stream_ops(stream, OPS_CHUNK)
     total = size.inferences if size is not None and math.isfinite(size.inferences) else None
     phase = (progress.phase("simulating", total, poll=lambda: len(sim.trace.inferences))
              if progress else nullcontext())
     with phase:
         trace = sim.run()
+    if stream is not None:
+        trace.flush_ops()
+        streamed = stream.finish()
     kinds = {**{n: u.kind for n, u in soc.units.items()}, **{n: "dma" for n in soc.dma},
              **{n: m.kind for n, m in soc.memories.items()}}
-    t = tables(trace, kinds)
+    t = tables(trace, kinds, streamed=streamed)
     s = summary(t, trace, scenario=scenario.name, soc=soc.name,
                 policy=scenario.policy.model_dump(), seed=scenario.run.seed)
     s["series"] = run_series(t, trace.counters, trace.makespan_ns)
@@ -324,7 +346,7 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
             w: {"integer_events": functional.events[w],
                 "ops_whose_arithmetic_overflowed": functional.flagged_ops[w]}
             for w in functional.events}
-    return RunResult(scenario, tuple(jobs), trace, t, s, functional)
+    return RunResult(scenario, tuple(jobs), trace, t, s, functional, stream)
 
 
 def run_scenario(scenario: Scenario | str | Path, overrides: Sequence[str] = (), *,

@@ -220,6 +220,24 @@ class GovernorSpec(Spec):
     down_threshold: Threshold = Field(0.3, lt=1, description="ondemand: step down below this.")
 
 
+TraceS = real_in(Range(0.0, 86_400.0, "s", "a run simulates at most a day of arrivals"))
+
+
+class TraceWindow(Spec):
+    """The part of the run that trace.json holds (see docs/long_runs.md)."""
+
+    window_s: tuple[TraceS, TraceS] = Field(description="[start, end] of simulated time, s: "
+                                           "the ops, transfers and counters overlapping it.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TraceWindow:
+        start, end = self.window_s
+        if not end > start:
+            raise ValueError(f"window_s = [{start:g}, {end:g}]: the end must be after the "
+                             "start, e.g. [10, 11]")
+        return self
+
+
 class RunSettings(Spec):
     """How to run the simulation."""
 
@@ -246,6 +264,14 @@ class RunSettings(Spec):
     zero_copy: bool = Field(True, description="Let a unit read tensors in place from a memory "
                             "it shares with the producer; false forces a DMA copy for every "
                             "hand-off between units.")
+    ops_table: Literal["csv", "parquet", "none"] = Field(
+        "csv", description="The per-op table: ops.csv (kept in memory until the end), "
+        "ops.parquet (written in chunks as the run goes: bounded memory, for long runs) or "
+        "none.")
+    trace: Annotated[Annotated[Flag, Tag("flag")] | Annotated[TraceWindow, Tag("window")],
+                     Discriminator(lambda v: "flag" if isinstance(v, bool) else "window")] = Field(
+        True, description="trace.json: true (every op), false (none) or "
+        "{window_s: [start, end]} (what overlaps that window of simulated time).")
 
 
 class Scenario(Spec):

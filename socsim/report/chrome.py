@@ -5,6 +5,10 @@ event per op, DMA transfer, weight page-in or FPGA reconfiguration (on the unit'
 thread), an instant event per zero-copy hand-off and per
 weight eviction, and counter ("C") tracks on each unit for its frequency (MHz) and
 temperature (°C). Timestamps are microseconds, as the format requires.
+
+With a window (``run.trace: {window_s: [start, end]}``) it holds the ops, transfers and
+reconfigurations overlapping the window, the evictions and counter samples inside it, and each
+counter's last sample before it (so a track starts at its value).
 """
 
 from __future__ import annotations
@@ -19,9 +23,35 @@ def _cols(frame, names: tuple[str, ...]) -> list[list]:
     return [frame[n].tolist() for n in names]
 
 
-def chrome_trace(t: Tables, trace: Trace) -> dict:
-    """The trace-event document for ``t`` (and the counters and evictions of ``trace``)."""
+def _counters(trace: Trace, window: tuple[int, int] | None) -> list:
+    if window is None:
+        return trace.counters
+    before: dict[tuple[str, str], object] = {}
+    inside = []
+    for c in trace.counters:
+        if c.time_ns < window[0]:
+            before[c.unit, c.counter] = c
+        elif c.time_ns < window[1]:
+            inside.append(c)
+    return [*before.values(), *inside]
+
+
+def chrome_trace(t: Tables, trace: Trace, window: tuple[int, int] | None = None) -> dict:
+    """The trace-event document for ``t`` (and the counters and evictions of ``trace``).
+
+    Args:
+        window: [start, end) in ns: only what overlaps it (see the module); None: everything.
+    """
+    from socsim.report.stream import in_window
+
     units, dma_engines, engines = trace.units, trace.dma_engines, trace.engines
+    ops, transfers, reconfigs = t.ops, t.transfers, t.reconfigs
+    evictions = trace.evictions
+    if window is not None:
+        ops = ops[in_window(ops["start_ns"], ops["end_ns"], window)]
+        transfers = transfers[in_window(transfers["start_ns"], transfers["end_ns"], window)]
+        reconfigs = reconfigs[in_window(reconfigs["start_ns"], reconfigs["end_ns"], window)]
+        evictions = [e for e in evictions if window[0] <= e.time_ns < window[1]]
     events: list[dict] = []
     pids = {name: i + 1 for i, name in enumerate([*units, *dma_engines, "hand-offs",
                                                   "paging"])}
@@ -34,7 +64,6 @@ def chrome_trace(t: Tables, trace: Trace) -> dict:
         for k in range(engines.get(name, 1)):
             events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": k,
                            "args": {"name": f"{name} {label} {k}"}})
-    ops = t.ops
     for (op, op_type, unit, engine, start, end, workload, inference, dtype, macs, cycles,
          energy_pj, freq) in zip(*_cols(ops, (
             "op", "op_type", "unit", "engine", "start_ns", "end_ns", "workload", "inference",
@@ -46,7 +75,7 @@ def chrome_trace(t: Tables, trace: Trace) -> dict:
                      "macs": int(macs), "cycles": float(cycles),
                      "energy_uj": float(energy_pj) / 1e6, "freq_mhz": float(freq)}})
     for (tensor, kind, engine, channel, start, end, workload, inference, nbytes, src, dst,
-         energy_pj) in zip(*_cols(t.transfers, (
+         energy_pj) in zip(*_cols(transfers, (
             "tensor", "kind", "engine", "channel", "start_ns", "end_ns", "workload",
             "inference", "bytes", "src", "dst", "energy_pj"))):
         args = {"workload": workload, "inference": int(inference), "bytes": int(nbytes),
@@ -59,7 +88,7 @@ def chrome_trace(t: Tables, trace: Trace) -> dict:
             events.append({"ph": "i", "s": "t", "name": f"zero-copy {tensor}",
                            "cat": "zero_copy", "pid": pids["hand-offs"], "tid": 0,
                            "ts": start / 1e3, "args": args})
-    for r in t.reconfigs.itertuples(index=False):
+    for r in reconfigs.itertuples(index=False):
         events.append({"ph": "X", "name": f"reconfigure {r.kernel}", "cat": "reconfig",
                        "pid": pids[r.unit], "tid": 0, "ts": r.start_ns / 1e3,
                        "dur": (r.end_ns - r.start_ns) / 1e3,
@@ -67,7 +96,7 @@ def chrome_trace(t: Tables, trace: Trace) -> dict:
                                 "for_op": r.op, "bitstream_bytes": int(r.bitstream_bytes),
                                 "energy_uj": float(r.reconfig_pj) / 1e6,
                                 "evicted": r.evicted.split()}})
-    for e in trace.evictions:
+    for e in evictions:
         events.append({"ph": "i", "s": "t", "name": f"evict {e.op}:weights", "cat": "eviction",
                        "pid": pids["paging"], "tid": 0, "ts": e.time_ns / 1e3,
                        "args": {"memory": e.memory, "workload": e.workload,
@@ -77,7 +106,7 @@ def chrome_trace(t: Tables, trace: Trace) -> dict:
                        f"{sw.new}", "cat": "runtime", "pid": pids["paging"], "tid": 0,
                        "ts": sw.time_ns / 1e3, "args": {"manager": sw.manager,
                                                         "reason": sw.reason}})
-    for c in trace.counters:
+    for c in _counters(trace, window):
         events.append({"ph": "C", "name": c.counter, "pid": pids[c.unit], "ts": c.time_ns / 1e3,
                        "args": {c.counter: float(c.value)}})
     return {"traceEvents": events, "displayTimeUnit": "ns"}

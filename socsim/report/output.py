@@ -33,17 +33,29 @@ from pathlib import Path
 
 from socsim.errors import Problem, SocsimError
 
-REPORT_ORDER = ("summary.json", "ops.csv", "transfers.csv", "trace.json", "timeline.png",
-                "energy.png", "outputs.npz")
-"""The files of a report, in the order they are written (outputs.npz for functional runs)."""
+REPORT_ORDER = ("summary.json", "ops.csv", "ops.parquet", "transfers.csv", "trace.json",
+                "timeline.png", "energy.png", "outputs.npz")
+"""The files of a report, in the order they are written: the op table as ops.csv or
+ops.parquet (``run.ops_table``), trace.json unless ``run.trace: false``, outputs.npz for
+functional runs."""
 
 REPORT_FILES = frozenset(REPORT_ORDER)
 """Every file a report folder may hold; an existing folder with anything else is refused."""
 
 
-def report_names(functional: bool) -> list[str]:
-    """The files a report holds, in writing order: outputs.npz only for a functional run."""
-    return [n for n in REPORT_ORDER if functional or n != "outputs.npz"]
+def report_names(functional: bool, ops_table: str = "csv", trace: bool = True) -> list[str]:
+    """The files a report holds, in writing order.
+
+    Args:
+        functional: outputs.npz is written (a functional run).
+        ops_table: ``csv``, ``parquet`` or ``none`` (``run.ops_table``).
+        trace: trace.json is written (``run.trace`` is not false).
+    """
+    skip = {"outputs.npz"} if not functional else set()
+    skip |= {"ops.csv", "ops.parquet"} - {f"ops.{ops_table}"}
+    if not trace:
+        skip.add("trace.json")
+    return [n for n in REPORT_ORDER if n not in skip]
 
 _STAGING_SUFFIX = ".partial"
 

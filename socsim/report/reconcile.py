@@ -65,10 +65,11 @@ def reconcile(trace: Trace, t: Tables, s: dict) -> list[str]:
         same(f"{engine} dma pJ", row(engine, "dma"), ledger.dma_pj[engine])
     moved = t.transfers[t.transfers["kind"] != "zero_copy"]
     same("bytes read (ops' inputs and weights, DMA sources)",
-         int(t.ops["bytes_in"].sum() + t.ops["weight_bytes"].sum() + moved["bytes"].sum()),
+         int(t.op_totals["bytes_in"].sum() + t.op_totals["weight_bytes"].sum()
+             + moved["bytes"].sum()),
          sum(ledger.memory_read_bytes.values()))
     same("bytes written (ops' outputs, DMA destinations)",
-         int(t.ops["bytes_out"].sum() + moved["bytes"].sum()),
+         int(t.op_totals["bytes_out"].sum() + moved["bytes"].sum()),
          sum(ledger.memory_written_bytes.values()))
     counted = ledger.category_pj()
     for category, pj in counted.items():

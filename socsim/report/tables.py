@@ -15,7 +15,8 @@ Definitions used in every report:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from socsim.sim.trace import (
     OP_COLUMNS,
     RECONFIG_COLUMNS,
     TRANSFER_COLUMNS,
+    OpRecord,
     Trace,
 )
 
@@ -33,26 +35,91 @@ PJ_PER_MJ = 1e9
 PJ_PER_UJ = 1e6
 
 
+_OP_PJ = ["compute_pj", "sram_pj", "dram_pj", "static_pj"]
+_OP_BYTES = ["macs", "bytes_in", "weight_bytes", "bytes_out"]
+#: the columns of :attr:`Tables.op_totals`, per unit
+OP_TOTAL_COLUMNS: tuple[str, ...] = ("ops", "busy_ns", *_OP_PJ, *_OP_BYTES)
+
+
 @dataclass(frozen=True)
 class Tables:
-    """The frames a report is made of."""
+    """The frames a report is made of.
+
+    ``ops`` holds every op record, except in a streamed run (``run.ops_table: parquet`` or
+    ``none``), where it holds those the plots and the trace window need; the summary reads
+    ``op_totals``, which always covers every op.
+    """
 
     ops: pd.DataFrame
     transfers: pd.DataFrame
     inferences: pd.DataFrame
     energy: pd.DataFrame  # component, kind, category, energy_pj
     reconfigs: pd.DataFrame  # reconfigurations (RECONFIG_COLUMNS)
+    op_totals: pd.DataFrame = field(default=None)  # per unit (index): OP_TOTAL_COLUMNS
 
 
-def tables(trace: Trace, component_kinds: dict[str, str]) -> Tables:
+def op_frame(records: Sequence[OpRecord]) -> pd.DataFrame:
+    """The op records as a frame (OP_COLUMNS), with ``memory_pj`` and ``energy_pj``."""
+    ops = pd.DataFrame.from_records(records, columns=list(OP_COLUMNS))
+    ops["memory_pj"] = ops["sram_pj"] + ops["dram_pj"]
+    ops["energy_pj"] = ops["compute_pj"] + ops["memory_pj"] + ops["static_pj"]
+    return ops
+
+
+class OpTotals:
+    """Per-unit totals of op records (OP_TOTAL_COLUMNS), added chunk by chunk, so a streamed
+    run's summary needs no op records kept.
+
+    Counts, nanoseconds and bytes are exact integers. Energies are pandas' per-chunk sums
+    added in chunk order: a run of one chunk (any run below the chunk size, and every run
+    that keeps its records) gets exactly the sums of the whole table.
+    """
+
+    def __init__(self) -> None:
+        self._units: dict[str, list] = {}
+
+    def add(self, ops: pd.DataFrame) -> None:
+        """Add the ops of ``ops`` (an :func:`op_frame`)."""
+        if ops.empty:
+            return
+        by_unit = ops.groupby("unit")
+        part = pd.concat([by_unit.size().rename("ops"),
+                          (ops["end_ns"] - ops["start_ns"]).groupby(ops["unit"]).sum()
+                          .rename("busy_ns"),
+                          by_unit[_OP_PJ].sum(), by_unit[_OP_BYTES].sum()], axis=1)
+        for unit, row in zip(part.index, part[list(OP_TOTAL_COLUMNS)].itertuples(index=False)):
+            values = [int(row[0]), int(row[1]), *(float(v) for v in row[2:6]),
+                      *(int(v) for v in row[6:])]
+            held = self._units.get(unit)
+            self._units[unit] = values if held is None else [a + b for a, b in
+                                                              zip(held, values)]
+
+    def frame(self) -> pd.DataFrame:
+        """The totals, one row per unit that ran ops, units sorted by name."""
+        units = sorted(self._units)
+        frame = pd.DataFrame([self._units[u] for u in units], index=pd.Index(units, name="unit"),
+                             columns=list(OP_TOTAL_COLUMNS))
+        for col in OP_TOTAL_COLUMNS:
+            frame[col] = frame[col].astype(float if col in _OP_PJ else np.int64)
+        return frame
+
+
+def tables(trace: Trace, component_kinds: dict[str, str], *,
+           streamed: tuple[pd.DataFrame, OpTotals] | None = None) -> Tables:
     """Build the report frames of ``trace``.
 
     Args:
         component_kinds: component name -> kind (a unit's kind, ``dma``, a memory's kind).
+        streamed: for a run whose op records went to a sink (:mod:`socsim.report.stream`):
+            the ops it kept and the totals of all of them; None: every op is in ``trace.ops``.
     """
-    ops = pd.DataFrame.from_records(trace.ops, columns=list(OP_COLUMNS))
-    ops["memory_pj"] = ops["sram_pj"] + ops["dram_pj"]
-    ops["energy_pj"] = ops["compute_pj"] + ops["memory_pj"] + ops["static_pj"]
+    if streamed is None:
+        ops = op_frame(trace.ops)
+        totals = OpTotals()
+        totals.add(ops)
+    else:
+        ops, totals = streamed
+    op_totals = totals.frame()
     transfers = pd.DataFrame.from_records(trace.transfers, columns=list(TRANSFER_COLUMNS))
     transfers["memory_pj"] = transfers["sram_pj"] + transfers["dram_pj"]
     transfers["energy_pj"] = transfers["dma_pj"] + transfers["memory_pj"]
@@ -66,8 +133,7 @@ def tables(trace: Trace, component_kinds: dict[str, str]) -> Tables:
     rows = []
     for unit, pj in reconfigs.groupby("unit")["reconfig_pj"].sum().items():
         rows.append((unit, "reconfig", pj))
-    by_unit = ops.groupby("unit")[["compute_pj", "sram_pj", "dram_pj", "static_pj"]].sum()
-    for unit, r in by_unit.iterrows():
+    for unit, r in op_totals[_OP_PJ].iterrows():
         rows += [(unit, "compute", r.compute_pj), (unit, "sram", r.sram_pj),
                  (unit, "dram", r.dram_pj), (unit, "static", r.static_pj)]
     moved = transfers[transfers["kind"] != "zero_copy"]
@@ -79,7 +145,7 @@ def tables(trace: Trace, component_kinds: dict[str, str]) -> Tables:
     energy = pd.DataFrame(rows, columns=["component", "category", "energy_pj"])
     energy = energy.groupby(["component", "category"], as_index=False, sort=False).sum()
     energy.insert(1, "kind", energy["component"].map(component_kinds))
-    return Tables(ops, transfers, inferences, energy, reconfigs)
+    return Tables(ops, transfers, inferences, energy, reconfigs, op_totals)
 
 
 def _reconfigurations(t: Tables, trace: Trace) -> dict[str, dict]:
@@ -116,13 +182,13 @@ def summary(t: Tables, trace: Trace, *, scenario: str, soc: str, policy: dict,
     cat = t.energy.groupby("category")["energy_pj"].sum()
     total_pj = float(t.energy["energy_pj"].sum())
     units = {}
-    busy = (t.ops["end_ns"] - t.ops["start_ns"]).groupby(t.ops["unit"]).sum()
+    busy = t.op_totals["busy_ns"]
     unit_energy = t.energy.groupby("component")["energy_pj"].sum()
     for name in trace.units:
         b = float(busy.get(name, 0))
         engines = trace.engines[name]
         units[name] = {
-            "ops": int((t.ops["unit"] == name).sum()),
+            "ops": int(t.op_totals["ops"].get(name, 0)),
             "busy_ms": b / 1e6,
             "utilisation": b / (engines * span_ns) if span_ns else 0.0,
             "energy_mj": float(unit_energy.get(name, 0.0)) / PJ_PER_MJ,

@@ -1,5 +1,6 @@
-"""Write a run's report files: summary.json, ops.csv, transfers.csv, trace.json, plots, and
-outputs.npz for a functional run.
+"""Write a run's report files: summary.json, the op table (ops.csv or ops.parquet),
+transfers.csv, trace.json (whole, windowed or none), plots, and outputs.npz for a functional
+run.
 
 Files are written into a folder the caller has just made empty (the staging folder of
 :class:`socsim.report.output.ReportFolder`), each created exclusively (``O_EXCL``), so a
@@ -12,6 +13,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,10 +22,18 @@ from socsim.report.output import report_names
 from socsim.report.tables import PJ_PER_UJ, Tables
 from socsim.sim.trace import Trace
 
+if TYPE_CHECKING:
+    from socsim.report.stream import OpStream
+
 
 def ops_csv_frame(t: Tables) -> pd.DataFrame:
     """ops.csv: times in µs, energies in µJ."""
-    f = t.ops
+    return op_table_frame(t.ops)
+
+
+def op_table_frame(f: pd.DataFrame) -> pd.DataFrame:
+    """The op table (ops.csv, ops.parquet) of the op frame ``f``: times in µs, energies in
+    µJ."""
     out = f[["workload", "inference", "op", "op_type", "dtype", "unit", "engine"]].copy()
     out["start_us"] = f["start_ns"] / 1e3
     out["end_us"] = f["end_ns"] / 1e3
@@ -80,7 +90,10 @@ def strict_summary(summary: dict) -> dict:
 def write_report(out: Path, t: Tables, trace: Trace, summary: dict,
                  outputs: Mapping[str, np.ndarray] | None = None,
                  on_file: Callable[[str], None] | None = None,
-                 plot_window_ns: tuple[int, int] | None = None) -> list[Path]:
+                 plot_window_ns: tuple[int, int] | None = None, *,
+                 ops_table: str = "csv", trace_file: bool = True,
+                 window: tuple[int, int] | None = None,
+                 stream: OpStream | None = None) -> list[Path]:
     """Write every report file into the existing, empty folder ``out``; return their paths.
 
     Args:
@@ -89,6 +102,9 @@ def write_report(out: Path, t: Tables, trace: Trace, summary: dict,
         outputs: a functional run's arrays by ``workload/inference/output`` (outputs.npz).
         on_file: called with each file's name before it is written (progress display).
         plot_window_ns: the timeline's zoom window (default: the first inference).
+        ops_table: ``csv`` (from ``t.ops``), ``parquet`` (from ``stream``) or ``none``.
+        trace_file: write trace.json; window: only what overlaps this span (ns) in it.
+        stream: the streamed run's op table (:mod:`socsim.report.stream`).
 
     Raises:
         FileExistsError: a file (or a link) of that name is already in ``out``.
@@ -97,7 +113,8 @@ def write_report(out: Path, t: Tables, trace: Trace, summary: dict,
     from socsim.report.chrome import chrome_trace
     from socsim.report.plots import energy, timeline
 
-    paths = [out / n for n in report_names(outputs is not None)]
+    names = report_names(outputs is not None, ops_table, trace_file)
+    paths = [out / n for n in names]
 
     def start(name: str):
         if on_file is not None:
@@ -107,13 +124,21 @@ def write_report(out: Path, t: Tables, trace: Trace, summary: dict,
     with start("summary.json") as fh:
         text = json.dumps(strict_summary(summary), indent=2, allow_nan=False)
         fh.write(text.encode() + b"\n")
-    with start("ops.csv") as fh:
-        ops_csv_frame(t).to_csv(fh, index=False)
+    if "ops.csv" in names:
+        with start("ops.csv") as fh:
+            ops_csv_frame(t).to_csv(fh, index=False)
+    if "ops.parquet" in names:
+        if stream is None:
+            raise ValueError("ops_table = parquet needs the run's op stream")
+        with start("ops.parquet") as fh:
+            stream.copy_table(fh)
     with start("transfers.csv") as fh:
         transfers_csv_frame(t).to_csv(fh, index=False)
-    with start("trace.json") as fh:
-        # one C-encoded string: json.dump's chunked iterencode is ~10x slower on large traces
-        fh.write(json.dumps(chrome_trace(t, trace), allow_nan=False).encode())
+    if "trace.json" in names:
+        with start("trace.json") as fh:
+            # one C-encoded string: json.dump's chunked iterencode is ~10x slower on large
+            # traces
+            fh.write(json.dumps(chrome_trace(t, trace, window), allow_nan=False).encode())
     rows = [*trace.units, *trace.dma_engines]
     with start("timeline.png") as fh:
         timeline(t, rows, trace.engines, counters=trace.counters,

@@ -73,10 +73,14 @@ class OpExecution:
         if cache is not None:
             cache.done(spec.wkey)
             self.memory.released()  # its pages are evictable again
-        self.trace.ops.append(new_record(OpRecord, (
+        trace = self.trace
+        records = trace.ops
+        records.append(new_record(OpRecord, (
             inf.prog.name, inf.index, spec.name, spec.op_type, spec.dtype, unit.name, engine,
             start, end, spec.cycles, spec.macs, spec.util, spec.in_total,
             spec.weight_bytes, spec.out_total, dyn_pj, sram_pj, dram_pj, static_pj, freq, volt)))
+        if len(records) >= trace.flush_at:  # a streamed run: hand a chunk on
+            trace.flush_ops()
         for t in spec.inputs:
             self._unref(inf, t)
         for t in spec.outputs:

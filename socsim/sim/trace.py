@@ -7,6 +7,8 @@ frames with the records' field names as columns. Times are integer nanoseconds, 
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -142,6 +144,11 @@ class Trace:
         notes: messages for the user (placement fallbacks, ...).
         ledger: the engine's own running totals, counted apart from these records
             (:mod:`socsim.sim.ledger`), to check the records against.
+        op_sink: when set (:meth:`stream_ops`), receives the op records in chunks of
+            ``flush_at`` as the run goes and ``ops`` holds only the latest, unflushed ones;
+            None: ``ops`` keeps every record.
+        flush_at: the chunk size; the op paths call :meth:`flush_ops` once ``ops`` holds
+            that many records.
     """
 
     ops: list[OpRecord] = field(default_factory=list)
@@ -165,3 +172,18 @@ class Trace:
     #: the runtime manager's actions (socsim.runtime.records.SwitchRecord), time-ordered
     switches: list = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)
+    op_sink: Callable[[list[OpRecord]], None] | None = None
+    flush_at: int = sys.maxsize
+
+    def stream_ops(self, sink: Callable[[list[OpRecord]], None], chunk: int) -> None:
+        """Hand the op records to ``sink`` in chunks of ``chunk`` from now on (bounded memory)."""
+        if chunk < 1:
+            raise ValueError(f"chunk = {chunk}; a chunk holds at least one record")
+        self.op_sink = sink
+        self.flush_at = chunk
+
+    def flush_ops(self) -> None:
+        """Give the sink the records held (if any), then forget them; no sink: keep them."""
+        if self.op_sink is not None and self.ops:
+            self.op_sink(self.ops)
+            self.ops.clear()  # in place: the op paths may hold the list
