@@ -267,6 +267,7 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
         SimulationError: an impossible state (a deadlock on memory), with a hint.
     """
     from socsim.functional import execute_run
+    from socsim.hw.kind import kind_summaries
     from socsim.report.tables import summary, tables
     from socsim.sim.engine import Simulation
 
@@ -282,6 +283,7 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     t = tables(trace, kinds)
     s = summary(t, trace, scenario=scenario.name, soc=soc.name,
                 policy=scenario.policy.model_dump(), seed=scenario.run.seed)
+    kind_summaries(soc.units, t.reconfigs, len(t.inferences), s)
     functional = None
     if scenario.run.functional:
         phase = (progress.phase("computing outputs", len(trace.inferences)) if progress
