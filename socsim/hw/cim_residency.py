@@ -21,6 +21,7 @@ writes them; no memory traffic is charged), and which physical crossbar a layer 
 from __future__ import annotations
 
 from socsim.hw.fpga_residency import FabricBusyError, Reconfig
+from socsim.hw.residency import Pinned
 
 __all__ = ["CimResidency", "CrossbarWeights"]
 
@@ -52,7 +53,7 @@ class CrossbarWeights(str):
                                   self.bytes, self.transient))
 
 
-class CimResidency:
+class CimResidency(Pinned):
     """The layers resident in one CiM unit's crossbars, least recently used first
     (a :class:`socsim.hw.kind.Reconfigurable`).
 
@@ -99,33 +100,18 @@ class CimResidency:
         for victim in list(self._lru):
             if self._used() + name.tiles <= self.capacity:
                 break
-            if self._pins.get(victim, 0) == 0:
+            if not self.is_pinned(victim):
                 del self._lru[victim]
                 evicted.append(victim)
         self._lru[name] = name
         return Reconfig(name, name.time_ns, name.energy_pj, name.bytes, tuple(evicted), False)
 
-    def acquire(self, name: CrossbarWeights) -> Reconfig:
-        """:meth:`load` ``name`` and pin it until :meth:`release`."""
-        result = self.load(name)
-        self._pins[name] = self._pins.get(name, 0) + 1
-        return result
-
-    def release(self, name: str) -> None:
-        """Undo one :meth:`acquire` of ``name``.
-
-        Raises:
-            ValueError: ``name`` is not pinned.
-        """
-        count = self._pins.get(name, 0)
-        if count == 0:
-            raise ValueError(f"layer {name!r} is not acquired")
-        self._pins[name] = count - 1
-        if count == 1 and self._lru.get(name) is not None and self._lru[name].transient:
+    def _unpinned(self, name: str) -> None:
+        if self._lru[name].transient:
             del self._lru[name]  # its last round's weights serve no other run
 
     def _used(self) -> int:
         return sum(w.tiles for w in self._lru.values())
 
     def _pinned_tiles(self) -> int:
-        return sum(w.tiles for n, w in self._lru.items() if self._pins.get(n, 0) > 0)
+        return sum(w.tiles for n, w in self._lru.items() if self.is_pinned(n))

@@ -48,17 +48,7 @@ __all__ = ["conv", "gemm", "global_average_pool", "sgemm_operation"]
 def _m1(a: np.ndarray, b: np.ndarray, c: np.ndarray | None) -> np.ndarray:
     """``MlasSgemmKernelM1Avx``: ``a[..., 1, K] @ b[..., K, N]``, rows of B four at a time,
     products rounded and added in order, each group's sum added onto ``c`` (0 when None)."""
-    if c is None:
-        return _gemm_m1(a, b)
-    k_total, k = a.shape[-1], 0
-    while k < k_total:
-        step = 4 if k_total - k >= 4 else (2 if k_total - k >= 2 else 1)
-        t = a[..., k:k + 1] * b[..., k:k + 1, :]
-        for j in range(k + 1, k + step):
-            t = t + a[..., j:j + 1] * b[..., j:j + 1, :]
-        c = t + c
-        k += step
-    return c
+    return _gemm_m1(a, b, c)
 
 
 def _m1_transpose_b(a: np.ndarray, bt: np.ndarray, c: np.ndarray | None) -> np.ndarray:

@@ -16,7 +16,7 @@ import pytest
 from socsim.errors import ConfigError
 from socsim.hw import governors
 from socsim.run import run_scenario
-from tests.conftest import FIXTURES, write_scenario
+from tests.conftest import FIXTURES, install_plugin, write_scenario
 
 PLUGIN = '''
 from socsim.hw.governors import Governor
@@ -35,20 +35,9 @@ class Crawl(Governor):
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
     """Install a distribution ``socsim-test-governor`` with one governor entry point."""
-    site = tmp_path / "site"
-    (site / "socsim_test_governor").mkdir(parents=True)
-    (site / "socsim_test_governor" / "__init__.py").write_text(PLUGIN)
-    info = site / "socsim_test_governor-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: socsim-test-governor\n"
-                                   "Version: 0.1\n")
-    (info / "entry_points.txt").write_text("[socsim.governors]\n"
-                                           "crawl = socsim_test_governor:Crawl\n")
-    monkeypatch.syspath_prepend(str(site))
-    # a fresh registry that reads the entry points again; restored after the test
-    monkeypatch.setattr(governors.GOVERNORS, "entries", dict(governors.GOVERNORS.entries))
-    monkeypatch.setattr(governors.GOVERNORS, "loaded", False)
-    return site
+    return install_plugin(tmp_path, monkeypatch, "socsim_test_governor", PLUGIN,
+                          "[socsim.governors]\ncrawl = socsim_test_governor:Crawl\n",
+                          (governors.GOVERNORS,))
 
 
 def _run(tmp_path, two_op_path, governor: str):

@@ -28,7 +28,7 @@ from socsim.errors import ConfigError
 from socsim.hw import governors, kind
 from socsim.hw.estimate import op_run_ns
 from socsim.run import run_scenario
-from tests.conftest import write_scenario
+from tests.conftest import install_plugin, write_scenario
 
 PLUGIN = '''
 from typing import Literal
@@ -101,21 +101,11 @@ memories:
 def plugin(tmp_path, monkeypatch):
     """Install a distribution ``socsim-test-units`` with a unit-kind and a governor entry
     point; fresh registries that read the entry points again (restored after the test)."""
-    site = tmp_path / "site"
-    (site / "socsim_test_units").mkdir(parents=True)
-    (site / "socsim_test_units" / "__init__.py").write_text(PLUGIN)
-    info = site / "socsim_test_units-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: socsim-test-units\n"
-                                   "Version: 0.1\n")
-    (info / "entry_points.txt").write_text(
+    return install_plugin(
+        tmp_path, monkeypatch, "socsim_test_units", PLUGIN,
         "[socsim.units]\nadder_tree = socsim_test_units:AdderTreeKind\n\n"
-        "[socsim.governors]\ncrawl = socsim_test_units:Crawl\n")
-    monkeypatch.syspath_prepend(str(site))
-    for registry in (kind.UNIT_KINDS, governors.GOVERNORS):
-        monkeypatch.setattr(registry, "entries", {})
-        monkeypatch.setattr(registry, "loaded", False)
-    return site
+        "[socsim.governors]\ncrawl = socsim_test_units:Crawl\n",
+        (kind.UNIT_KINDS, governors.GOVERNORS), keep_builtins=False)
 
 
 def _device(tmp_path, text: str = DEVICE):
