@@ -68,6 +68,10 @@ def check_file(path: str | Path, overrides: Sequence[str] = ()) -> Checked:
         return Checked("device", loaded.name)
     skipped: list[str] = []
     jobs = plan_workloads(loaded, write=False, unplaced=skipped)
+    if not skipped:  # the runtime manager and its parameters, each variant placed
+        from socsim.runtime.setup import make_runtime
+
+        make_runtime(loaded, jobs)
     warnings = tuple(dict.fromkeys([*(n for job in jobs for n in job.plan.notes), *skipped]))
     return Checked("scenario", loaded.name, tuple(jobs), warnings)
 

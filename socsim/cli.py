@@ -189,6 +189,10 @@ from socsim.sweep.cli import sweep  # noqa: E402  (light: imports inside the com
 
 app.command()(sweep)
 
+from socsim.cli_report import report  # noqa: E402  (light: imports inside the command)
+
+app.command()(report)
+
 
 def _report_error(exc: SocsimError) -> None:
     for problem in exc.problems:

@@ -93,7 +93,8 @@ class RunResult:
             try:
                 return write_report(folder, self.tables, self.trace, self.summary,
                                     self.functional.outputs if self.functional else None,
-                                    on_file=(lambda _n: advance()) if advance else None)
+                                    on_file=(lambda _n: advance()) if advance else None,
+                                    plot_window_ns=_window_ns(self.scenario))
             except ValueError as exc:
                 if "JSON compliant" not in str(exc):  # json's allow_nan=False
                     raise
@@ -104,6 +105,11 @@ class RunResult:
                 raise OutputError(f"{exc.filename or folder}: cannot write: {exc.strerror}",
                                   hint="free some space or choose another folder with "
                                   "--out; the earlier report is unchanged") from None
+
+
+def _window_ns(scenario: Scenario) -> tuple[int, int] | None:
+    w = scenario.run.plot_window_ms
+    return None if w is None else (round(w[0] * 1e6), round(w[1] * 1e6))
 
 
 def _written_names(result: RunResult) -> list[str]:
@@ -235,6 +241,10 @@ def run_size(scenario: Scenario, jobs: Sequence[Job]) -> RunSize:
     for w, job in zip(scenario.workloads, jobs):
         if w.inferences is not None:
             n = float(w.inferences)
+        elif w.arrival in ("bursty", "trace"):  # counted: the jitter never changes it
+            from socsim.sim.arrivals import arrival_times
+
+            n = float(sum(1 for _ in arrival_times(w, scenario.run.seed, len(parts))))
         else:
             arrivals = w.rate_hz * w.duration_s  # inf for absurd rates: caught by the limit
             n = float(math.ceil(arrivals)) if math.isfinite(arrivals) else math.inf
@@ -268,11 +278,14 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     """
     from socsim.functional import execute_run
     from socsim.hw.kind import kind_summaries
+    from socsim.report.series import run_series
     from socsim.report.tables import summary, tables
+    from socsim.runtime.setup import make_runtime
     from socsim.sim.engine import Simulation
 
     soc = scenario.device
-    sim = Simulation(soc, list(jobs), scenario.run)
+    runtime = make_runtime(scenario, jobs)
+    sim = Simulation(soc, list(jobs), scenario.run, runtime)
     total = size.inferences if size is not None and math.isfinite(size.inferences) else None
     phase = (progress.phase("simulating", total, poll=lambda: len(sim.trace.inferences))
              if progress else nullcontext())
@@ -284,13 +297,31 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     s = summary(t, trace, scenario=scenario.name, soc=soc.name,
                 policy=scenario.policy.model_dump(), seed=scenario.run.seed)
     kind_summaries(soc.units, t.reconfigs, len(t.inferences), s)
+    s["series"] = run_series(t, trace.counters, trace.makespan_ns)
+    if scenario.run.battery is not None or scenario.run.power_budget_mw is not None:
+        from socsim.report.battery import battery_summary
+
+        blocks, notes = battery_summary(t, trace.makespan_ns, scenario.run.battery,
+                                        scenario.run.power_budget_mw)
+        s.update(blocks)
+        s["notes"] += notes
+    if runtime is not None:
+        from socsim.runtime.summary import runtime_summary
+
+        trace.switches = list(runtime.switches)
+        s["runtime"] = runtime_summary(runtime, trace.makespan_ns)
     functional = None
     if scenario.run.functional:
         phase = (progress.phase("computing outputs", len(trace.inferences)) if progress
                  else nullcontext())
         with phase as advance:
-            functional = execute_run(tuple(jobs), soc, trace.inferences, scenario.run.seed,
-                                     on_inference=advance)
+            if runtime is not None and any(len(v) > 1 for v in runtime.variants.values()):
+                from socsim.runtime.functional import execute_variants
+
+                functional = execute_variants(runtime, soc, scenario.run.seed, advance)
+            else:
+                functional = execute_run(tuple(jobs), soc, trace.inferences,
+                                         scenario.run.seed, on_inference=advance)
         s["functional"] = {
             w: {"integer_events": functional.events[w],
                 "ops_whose_arithmetic_overflowed": functional.flagged_ops[w]}

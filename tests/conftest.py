@@ -63,27 +63,6 @@ def write_scenario(folder: Path, text: str, name: str = "scenario.yaml") -> Path
     return path
 
 
-def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, package: str, source: str,
-                   entry_points: str, registries: tuple, keep_builtins: bool = True) -> Path:
-    """Install a distribution of one module ``package`` (``source``) whose
-    ``entry_points.txt`` is ``entry_points``, and make ``registries`` read entry points again
-    (restored after the test; ``keep_builtins=False`` also forgets their built-in entries).
-    Returns the site folder."""
-    site = tmp_path / "site"
-    (site / package).mkdir(parents=True)
-    (site / package / "__init__.py").write_text(source)
-    dist = package.replace("_", "-")
-    info = site / f"{package}-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(entry_points)
-    monkeypatch.syspath_prepend(str(site))
-    for registry in registries:
-        monkeypatch.setattr(registry, "entries", dict(registry.entries) if keep_builtins else {})
-        monkeypatch.setattr(registry, "loaded", False)
-    return site
-
-
 # --- ONNX backend test summary -----------------------------------------------------------------
 # tests/test_backend.py runs onnx's backend tests as unittest cases; pytest's own line counts
 # them among thousands of unselected skips. These hooks count what ran and print the exclusions.

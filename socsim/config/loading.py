@@ -252,6 +252,25 @@ def _scenario_from(doc: Document, path: Path, overrides: Sequence[str] = ()) -> 
             if why:
                 problems.append(doc.locate(("workloads", i, "quantize", "calib"), why))
             update["quantize"] = w.quantize.model_copy(update={"calib": calib})
+        if w.arrival_trace is not None:
+            trace, why = _usable_file(base, w.arrival_trace, "arrival_trace", ".txt")
+            if why is None:  # read now: a bad line stops the run before it starts
+                from socsim.sim.arrivals import read_arrival_trace
+
+                try:
+                    read_arrival_trace(trace)
+                except ConfigError as exc:
+                    why = str(exc)
+            if why:
+                problems.append(doc.locate(("workloads", i, "arrival_trace"), why))
+            update["arrival_trace"] = trace
+        variants = []
+        for j, v in enumerate(w.variants):
+            vmodel, why = _usable_file(base, v.model, "model", ".onnx")
+            if why:
+                problems.append(doc.locate(("workloads", i, "variants", j, "model"), why))
+            variants.append(v.model_copy(update={"model": vmodel}))
+        update["variants"] = variants
         workloads.append(w.model_copy(update=update))
     problems += [doc.locate(loc, msg) for loc, msg in _check_run(scenario, soc)]
     if problems:

@@ -16,6 +16,8 @@ from pydantic import (
 )
 
 from socsim.config._base import FRACTION, Freq, Range, Spec, Temp, count_in, real_in
+from socsim.config.battery import BatterySpec, BudgetMw
+from socsim.config.runtime import Accuracy, BurstS, JitterMs, RuntimeSpec
 
 if TYPE_CHECKING:
     from socsim.quant.ptq import Recipe
@@ -30,6 +32,7 @@ RateHz = real_in(Range(0.0, 1e6, "Hz", "sensor frames and audio windows arrive a
                      lo_open=True))
 DurationS = real_in(Range(0.0, 86_400.0, "s", "one day of simulated arrivals at most",
                         lo_open=True))
+DurationMs = real_in(Range(0.0, 86_400_000.0, "ms", "one day of simulated time at most"))
 DeadlineMs = real_in(Range(0.0, 1e7, "ms", "edge deadlines are 1-1000 ms", lo_open=True))
 SampleMs = real_in(Range(1e-3, 1e6, "ms", "governors sample every 1-1000 ms; below 1 µs the "
                        "samples outnumber the ops"))
@@ -54,6 +57,22 @@ class PolicySpec(Spec):
 
     name: str = Field(description="A registered policy: single, rules, greedy_eft, ...")
     params: dict[str, Any] = Field(default_factory=dict, description="Policy parameters.")
+
+
+class VariantSpec(Spec):
+    """One build of a workload's network (e.g. its int4 build), placed on its own.
+
+    The workload's own ``model`` (and ``policy``) is always its first variant, named
+    ``variant`` there (default ``default``); each entry here adds one.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$",
+                      description="Identifier of the variant (summary keys, switch events).")
+    model: str = Field(description="ONNX file of this build, relative to the scenario file.")
+    accuracy: Accuracy | None = Field(None, description="Top-1 accuracy of this build, as a "
+                                      "fraction (accuracy-weighted throughput).")
+    policy: PolicySpec | None = Field(None, description="Placement policy of this variant; "
+                                      "default: the workload's.")
 
 
 class QuantizeSpec(Spec):
@@ -104,8 +123,22 @@ class Workload(Spec):
                                        "latency includes the wait.")
     rate_hz: RateHz | None = Field(None, description="Open loop: arrival rate, 1/s.")
     duration_s: DurationS | None = Field(None, description="Open loop: arrival window, s.")
-    arrival: Literal["periodic", "poisson"] = Field(
-        "periodic", description="Open loop: fixed period, or exponential gaps from run.seed.")
+    arrival: Literal["periodic", "poisson", "bursty", "trace"] = Field(
+        "periodic", description="Open loop: fixed period (plus `jitter_ms`), exponential gaps "
+        "from run.seed (Poisson), `bursty` (periodic at `rate_hz` during `burst_on_s`, silent "
+        "for `burst_off_s`, repeating), or `trace` (the timestamps of `arrival_trace`).")
+    jitter_ms: JitterMs = Field(0.0, description="Periodic/bursty: each arrival moves by a "
+                                "uniform draw in [-jitter_ms/2, +jitter_ms/2] (from run.seed).")
+    burst_on_s: BurstS | None = Field(None, description="Bursty: length of an on phase, s.")
+    burst_off_s: BurstS | None = Field(None, description="Bursty: length of an off phase, s.")
+    arrival_trace: str | None = Field(None, description="Trace: a text file of arrival times "
+                                      "in seconds, one per line ('#' comments), relative to "
+                                      "the scenario file; arrivals past duration_s are cut.")
+    variant: str = Field("default", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$",
+                         description="Name of the variant `model` is.")
+    accuracy: Accuracy | None = Field(None, description="Top-1 accuracy of `model`, a fraction.")
+    variants: list[VariantSpec] = Field(default_factory=list, max_length=16, description=(
+        "Further builds of this network a runtime manager may switch to."))
     deadline_ms: DeadlineMs | None = Field(None, description="Relative deadline per "
                                               "inference; misses are counted (and, under "
                                               "policy `priority` with `discipline: edf`, its "
@@ -152,6 +185,13 @@ class Workload(Spec):
             raise ValueError("give either `inferences: N` or both `rate_hz` and `duration_s`")
         if opened and (self.rate_hz is None or self.duration_s is None):
             raise ValueError("an open-loop workload needs both `rate_hz` and `duration_s`")
+        if self.arrival == "bursty" and (self.burst_on_s is None or self.burst_off_s is None):
+            raise ValueError("`arrival: bursty` needs `burst_on_s` and `burst_off_s`")
+        if self.arrival == "trace" and self.arrival_trace is None:
+            raise ValueError("`arrival: trace` needs `arrival_trace: FILE`")
+        names = [self.variant, *(v.name for v in self.variants)]
+        if len(set(names)) < len(names):
+            raise ValueError(f"variant names must be unique; got {names}")
         if opened and self.rate_hz * self.duration_s > MAX_INFERENCES:
             raise ValueError(f"rate_hz x duration_s = {self.rate_hz * self.duration_s:g} "
                              f"arrivals; at most {MAX_INFERENCES:,} (each is simulated op by "
@@ -196,6 +236,13 @@ class RunSettings(Spec):
         "unit's operating point).")
     ambient_c: Temp | None = Field(None, description="Ambient temperature, °C (default: the "
                                     "SoC's ambient_c).")
+    battery: BatterySpec | None = Field(None, description="The battery the device runs from "
+                                        "(socsim.config.battery); the summary estimates its life.")
+    power_budget_mw: BudgetMw | None = Field(None, description="Average and peak power the "
+                                             "summary flags when exceeded, mW.")
+    plot_window_ms: tuple[DurationMs, DurationMs] | None = Field(
+        None, description="[start, end] of timeline.png's zoomed window, ms of simulated "
+        "time (default: the first inference).")
     zero_copy: bool = Field(True, description="Let a unit read tensors in place from a memory "
                             "it shares with the producer; false forces a DMA copy for every "
                             "hand-off between units.")
@@ -218,6 +265,8 @@ class Scenario(Spec):
     workloads: list[Workload] = Field(min_length=1)
     policy: PolicySpec
     run: RunSettings = Field(default_factory=RunSettings)
+    runtime: RuntimeSpec = Field(default_factory=RuntimeSpec, description="The runtime "
+                                 "manager (default `static`: no decision during the run).")
     _doc: Any = PrivateAttr(None)  # the parsed YAML, to locate errors found after loading
 
     @field_validator("workloads")

@@ -99,6 +99,29 @@ def _attrs(op: TflOp, tensors: tuple[TflTensor, ...]) -> dict[str, object]:
 _OPERAND_CONSTS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB",
                              "MUL", "CONCATENATION"})
 
+#: Shape arithmetic the converter leaves in a graph (Keras' Flatten: SHAPE -> STRIDED_SLICE ->
+#: PACK -> RESHAPE's shape operand). With static shapes its values are known when the model is
+#: loaded, so it is folded away, as TFLite's and Vela's compilers fold it: no op, no time.
+_SHAPE_OPS = frozenset({"SHAPE", "STRIDED_SLICE", "PACK", "CONCATENATION", "GATHER", "SLICE",
+                        "SQUEEZE", "EXPAND_DIMS", "RESHAPE", "CAST", "MUL", "ADD", "SUB"})
+
+
+def _static_tensors(model: TflModel) -> tuple[set[int], set[int]]:
+    """(tensors whose values are known at load time, the ops that only compute them): a
+    SHAPE of a tensor with a static shape, and shape ops over such values or constants."""
+    ts = model.tensors
+    consts = {t.index for t in ts if t.const}
+    static = set(consts)
+    folded: set[int] = set()
+    for op in model.ops:
+        ins = [i for i in op.inputs if i >= 0]
+        shape_of_static = (op.opcode == "SHAPE" and ins and all(d > 0 for d in ts[ins[0]].shape))
+        if shape_of_static or (op.opcode in _SHAPE_OPS and ins and all(i in static for i in ins)
+                               and any(i not in consts for i in ins)):
+            static.update(op.outputs)
+            folded.add(op.index)
+    return static, folded
+
 
 def lower_tflite(model: TflModel) -> Graph:
     """The timing graph of a read .tflite model (see the module docstring).
@@ -111,9 +134,12 @@ def lower_tflite(model: TflModel) -> Graph:
     # FULLY_CONNECTED reads its input as rows of I values: its 4-D inputs (an average pool's
     # N x 1 x 1 x C) are given a shape whose last dimension is I, as Gemm's cost reads it.
     rows = {op.inputs[0] for op in model.ops if op.opcode == "FULLY_CONNECTED"}
+    static, folded = _static_tensors(model)
     tensors: dict[str, Tensor] = {}
     ops: list[Op] = []
     for op in model.ops:
+        if op.index in folded:
+            continue
         if op.opcode not in OP_TYPES:
             raise UnsupportedOpError(
                 f"{model.path}: operator {op.index} ({op.opcode}, output "
@@ -131,6 +157,8 @@ def lower_tflite(model: TflModel) -> Graph:
                      if t.const and k == 1 else _ir_shape(t, rows))
             tensors.setdefault(names[i], Tensor(names[i], shape, t.dtype, t.const))
             in_shapes.append(shape)
+            if i in static and not t.const:   # a folded shape value: a parameter
+                continue
             if not t.const:
                 acts.append(names[i])
             elif op.opcode in _OPERAND_CONSTS:

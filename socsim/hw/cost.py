@@ -69,7 +69,9 @@ class OpCost:
         """Time the op's operand traffic takes alone at the bandwidths of the memories.
 
         As the engine times it: ``bytes / bw`` per operand in an SRAM, summed; the bytes in
-        each DRAM streamed as one flow (``total / bw``), the DRAMs in parallel.
+        each DRAM streamed as one flow (``total / bw``), the DRAMs in parallel; the SRAM time
+        and the DRAM streams added, or overlapped on a unit whose kind has
+        :meth:`~socsim.hw.kind.UnitKind.parallel_ports`.
 
         Args:
             soc: the device.
@@ -87,8 +89,11 @@ class OpCost:
                          for i, nb in enumerate(self.in_bytes)]
             operands += [(home, nb) for nb in self.out_bytes]
         sram_ns, dram_bytes = memory_time(mems, operands)
-        return sram_ns + max((nb / mems[m].bw_gbps for m, nb in dram_bytes.items()),
-                             default=0.0)
+        dram_ns = max((nb / mems[m].bw_gbps for m, nb in dram_bytes.items()), default=0.0)
+        # one port: the SRAM time, then the DRAM streams; separate ports: side by side
+        if kind_of(unit).parallel_ports(unit):
+            return max(sram_ns, dram_ns)
+        return sram_ns + dram_ns
 
     def run_ns(self, soc: SoC, unit: Unit, in_mems: tuple[str, ...] | None = None,
                out_mem: str | None = None, weights_from: str | None = None) -> float:

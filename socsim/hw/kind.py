@@ -193,6 +193,13 @@ class UnitKind:
         from socsim.hw.timing import dynamic_pj
         return dynamic_pj(unit, op, point, mac_dtype(unit, op, graph))
 
+    def parallel_ports(self, unit: Any) -> bool:
+        """Whether ``unit``'s memories sit on separate ports that transfer at once (an
+        Ethos-U's AXI masters, whose cycles already include its own port model): its SRAM
+        time and DRAM streams then overlap, ``max(compute, SRAM, DRAM)``, instead of adding
+        up (default: False, one port)."""
+        return False
+
     def arithmetic(self, unit: Any) -> Arithmetic:
         """The integer arithmetic the functional path runs ``unit``'s ops with (default: the
         target its ``arithmetic`` block names)."""

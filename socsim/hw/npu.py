@@ -153,3 +153,6 @@ class NpuKind(UnitKind):
 
     def cycles(self, unit: Npu, op: Op, graph: Graph) -> Cycles:
         return npu_cycles(unit, op, graph)
+
+    def parallel_ports(self, unit: Npu) -> bool:
+        return unit.microarchitecture == "ethos_u"  # the block model's AXI ports

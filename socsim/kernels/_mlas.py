@@ -116,11 +116,10 @@ def _strides(k: int, n: int) -> tuple[int, int]:
 
 def _gemm_m1(a: np.ndarray, b: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
     # MlasSgemmKernelM1Avx: rows of B four at a time, products rounded and added in order,
-    # the group's sum then added to C (no fma; C = 0 when None); two and one leftover rows
-    # the same way.
+    # the group's sum then added to C (no fma; C starts at ``c``, else 0); two and one
+    # leftover rows the same way.
     k_total = a.shape[-1]
-    if c is None:
-        c = np.zeros(_out_shape(a, b), _F)
+    c = np.zeros(_out_shape(a, b), _F) if c is None else c
     k = 0
     while k < k_total:
         step = 4 if k_total - k >= 4 else (2 if k_total - k >= 2 else 1)

@@ -23,7 +23,7 @@ from pydantic import Field
 from socsim.config.soc import SoC
 from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
-from socsim.hw.kind import configuration_of, reconfigurable
+from socsim.hw.kind import configuration_of, kind_of, reconfigurable
 from socsim.policies.base import PlacementPolicy, Plan, PolicyParams, require_units
 from socsim.policies.estimate import Estimator
 from socsim.policies.registry import register_policy
@@ -94,8 +94,11 @@ class GreedyEft(PlacementPolicy):
                                   / self.params.reconfig_amortised_over)
                 c_ns, sram_ns, streams = est.parts(i, uname)
                 if self.params.share_bandwidth:
-                    mem_ns = sram_ns + max((dram.dram_ns(m, nb, start)
-                                            for m, nb in streams.items()), default=0.0)
+                    dram_ns = max((dram.dram_ns(m, nb, start) for m, nb in streams.items()),
+                                  default=0.0)
+                    # one port: SRAM then DRAM; separate ports (the kind says): side by side
+                    mem_ns = (max(sram_ns, dram_ns) if kind_of(unit).parallel_ports(unit)
+                              else sram_ns + dram_ns)
                     run = max(c_ns, mem_ns)
                 else:
                     run = est.run_ns(i, uname)

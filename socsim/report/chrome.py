@@ -72,6 +72,11 @@ def chrome_trace(t: Tables, trace: Trace) -> dict:
                        "pid": pids["paging"], "tid": 0, "ts": e.time_ns / 1e3,
                        "args": {"memory": e.memory, "workload": e.workload,
                                 "bytes": int(e.bytes)}})
+    for sw in trace.switches:  # the runtime manager's actions, on the whole timeline
+        events.append({"ph": "i", "s": "g", "name": f"{sw.kind} {sw.target}: {sw.old} -> "
+                       f"{sw.new}", "cat": "runtime", "pid": pids["paging"], "tid": 0,
+                       "ts": sw.time_ns / 1e3, "args": {"manager": sw.manager,
+                                                        "reason": sw.reason}})
     for c in trace.counters:
         events.append({"ph": "C", "name": c.counter, "pid": pids[c.unit], "ts": c.time_ns / 1e3,
                        "args": {c.counter: float(c.value)}})

@@ -79,7 +79,8 @@ def strict_summary(summary: dict) -> dict:
 
 def write_report(out: Path, t: Tables, trace: Trace, summary: dict,
                  outputs: Mapping[str, np.ndarray] | None = None,
-                 on_file: Callable[[str], None] | None = None) -> list[Path]:
+                 on_file: Callable[[str], None] | None = None,
+                 plot_window_ns: tuple[int, int] | None = None) -> list[Path]:
     """Write every report file into the existing, empty folder ``out``; return their paths.
 
     Args:
@@ -87,6 +88,7 @@ def write_report(out: Path, t: Tables, trace: Trace, summary: dict,
         t, trace, summary: the run's frames, trace and summary dictionary.
         outputs: a functional run's arrays by ``workload/inference/output`` (outputs.npz).
         on_file: called with each file's name before it is written (progress display).
+        plot_window_ns: the timeline's zoom window (default: the first inference).
 
     Raises:
         FileExistsError: a file (or a link) of that name is already in ``out``.
@@ -114,7 +116,8 @@ def write_report(out: Path, t: Tables, trace: Trace, summary: dict,
         fh.write(json.dumps(chrome_trace(t, trace), allow_nan=False).encode())
     rows = [*trace.units, *trace.dma_engines]
     with start("timeline.png") as fh:
-        timeline(t, rows, trace.engines).savefig(fh, dpi=110, format="png")
+        timeline(t, rows, trace.engines, counters=trace.counters,
+                 window_ns=plot_window_ns).savefig(fh, dpi=110, format="png")
     with start("energy.png") as fh:
         energy(t).savefig(fh, dpi=110, format="png")
     if outputs is not None:

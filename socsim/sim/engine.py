@@ -22,10 +22,11 @@ from socsim.errors import ConfigError, Problem, SimulationError
 from socsim.hw.dvfs import initial_mhz
 from socsim.hw.estimate import input_memory
 from socsim.hw.governors import available_governors, get_governor
-from socsim.hw.kind import reconfigurable
+from socsim.hw.kind import kind_of, reconfigurable
 from socsim.policies.validation import plan_points, plan_queue
 from socsim.sim.arrivals import Arrivals
 from socsim.sim.bandwidth import BandwidthFabric, Link
+from socsim.sim.battery import BatteryView
 from socsim.sim.execution import OpExecution
 from socsim.sim.memory import Memories, MemoryPool
 from socsim.sim.monitor import Monitors
@@ -57,7 +58,7 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
         settings: the scenario's run settings (seed, operating points, zero-copy switch).
     """
 
-    def __init__(self, soc: SoC, jobs: list[Job], settings: RunSettings):
+    def __init__(self, soc: SoC, jobs: list[Job], settings: RunSettings, runtime=None):
         self.soc = soc
         self.settings = settings
         self.env = simpy.Environment()
@@ -108,6 +109,9 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
                                m.kind == "dram") for n, m in soc.memories.items()}
         # shared bandwidth: each DRAM, and the interconnect DMA transfers cross
         self.bandwidth = BandwidthFabric(self.env)
+        #: units whose memory ports run side by side (their kind's parallel_ports)
+        self.parallel_ports = frozenset(n for n, u in soc.units.items()
+                                        if kind_of(u).parallel_ports(u))
         self.dram_links = {n: Link(n, m.bw_gbps) for n, m in soc.memories.items()
                            if m.kind == "dram"}
         self.bus = (Link("interconnect", soc.interconnect.bw_gbps)
@@ -118,11 +122,17 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
             self.trace.notes += list(job.plan.notes)
         # the memories as one resource: a put allocates once it fits, a free is the get
         self.memory = Memories(self.env, self.pools)
+        #: read-only state of charge for runtime managers (None without run.battery)
+        self.battery = BatteryView(settings.battery, self) if settings.battery else None
         self._started = 0
         self._arrivals_open = 0  # arrival processes that may still start inferences
         self._timed_arrivals = 0  # open-loop arrival processes (they wake on their own)
         self._busy = 0  # ops and transfers executing right now
         self._done = False  # every arrival started and every inference finished
+        #: the runtime manager's process (socsim.runtime.process), or None: no manager
+        self.runtime = runtime
+        if runtime is not None:
+            runtime.bind(self)
 
     # -- processes -------------------------------------------------------------------------
 
@@ -130,6 +140,8 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
         """Simulate every workload to completion and return the trace."""
         env = self.env
         for prog in self.programs:
+            if prog.variant_of is not None:  # a variant: the runtime manager starts it
+                continue
             w = prog.workload
             self._arrivals_open += 1
             if w.inferences is not None:
@@ -152,6 +164,8 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
                 self.trace.counters.append(CounterRecord(0, name, "freq_mhz", state.freq_mhz))
         for members in groups.values():
             env.process(self._monitor(members))
+        if self.runtime is not None:
+            env.process(self.runtime.process())
         # the run allocates many short-lived objects; freezing what exists keeps the cyclic
         # collector from re-scanning the (large, long-lived) graphs and programs each time
         gc.freeze()

@@ -62,7 +62,8 @@ class OpExecution:
         dram_pj += t_dram
         engine, start, end, static_pj, freq, volt, vscale2 = yield from self._hold(
             unit, spec.cycles, mem_ns, dram_bytes,
-            None if spec.kernel is None else self._configure(inf, spec), inf.key)
+            None if spec.kernel is None else self._configure(inf, spec), inf.key,
+            unit.name in self.parallel_ports)
         dyn_pj = spec.dyn_nom_pj * vscale2
         unit.dyn_pj += dyn_pj
         unit.compute_pj += dyn_pj  # the ledger, counted apart from the record below
@@ -83,7 +84,7 @@ class OpExecution:
 
     def _hold(self, unit: UnitState, cycles: float, mem_ns: float,
               dram_bytes: dict[str, int] | None, prepare: Generator | None = None,
-              priority: float = 0):
+              priority: float = 0, parallel_ports: bool = False):
         """The one "hold a unit for this long" path of ops and layout conversions.
 
         Take one of ``unit``'s engines (waiting for one), run ``prepare`` holding it (making
@@ -91,7 +92,10 @@ class OpExecution:
         for the roofline time ``⌈max(compute, SRAM time + DRAM streams)⌉`` of ``cycles`` at
         the operating point of the start and of the memory traffic (``mem_ns`` of SRAM time, ``dram_bytes`` streamed
         as flows that share each DRAM's bandwidth; None: none); release it and charge the op
-        its share of the unit's leakage meanwhile.
+        its share of the unit's leakage meanwhile. With ``parallel_ports`` (a unit whose
+        memories sit on separate ports that run at once, an Ethos-U's AXI masters; its cycles
+        already include its own port model) the SRAM time and the DRAM streams overlap:
+        ``max(compute, SRAM time, DRAM streams)``.
 
         ``priority`` is the op's key when the unit's queue is a priority or EDF queue (see
         :func:`socsim.sim.program.queue_key`).
@@ -114,6 +118,8 @@ class OpExecution:
         static0 = unit.static_pj(start)
         freq, volt, vscale2 = unit.freq_mhz, unit.voltage_v, unit.vscale2
         c_ns = compute_ns(cycles, freq)
+        # serial ports: the SRAM time, then the DRAM streams; parallel: side by side
+        lead, floor = (0.0, mem_ns) if parallel_ports else (mem_ns, 0.0)
         if not dram_bytes:
             duration = ceil(max(c_ns, mem_ns))
             yield env.timeout(duration)
@@ -123,12 +129,12 @@ class OpExecution:
             links = self.dram_links
             fabric = self.bandwidth
             flows = [fabric.start(nb, (links[m],),
-                                  nb / max(c_ns - mem_ns, nb / links[m].capacity))
+                                  nb / max(c_ns - lead, nb / links[m].capacity))
                      for m, nb in dram_bytes.items()]
             # unless already slowed by sharing, sleep for the work alone (sharing only slows
             # its flows: a lower bound), then settle
             if all(f.rate >= f.cap for f in flows):
-                yield env.timeout(ceil(max(c_ns, mem_ns + max(
+                yield env.timeout(ceil(max(c_ns, floor, lead + max(
                     (f.alone_ns for f in flows), default=0.0))))
             flow_end = start
             for f in flows:
@@ -137,7 +143,7 @@ class OpExecution:
                     yield fabric.wait(f)
                     end_t = f.end
                 flow_end = max(flow_end, end_t)
-            duration = ceil(max(c_ns, mem_ns + flow_end - start))
+            duration = ceil(max(c_ns, floor, lead + flow_end - start))
             if start + duration > env.now:
                 yield env.timeout(start + duration - env.now)
         end = start + duration

@@ -56,6 +56,9 @@ class Program:
         self.index = index
         self.name = job.workload.name
         self.workload = job.workload
+        #: the workload's primary program when this is one of its other variants (started by
+        #: the runtime manager, never by an arrival process), else None
+        self.variant_of: Program | None = None
         names = list(g.inputs)
         seen = set(names)
         for op in g.ops:

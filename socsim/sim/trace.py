@@ -162,4 +162,6 @@ class Trace:
     evictions: list[EvictionRecord] = field(default_factory=list)
     reconfigs: list[ReconfigRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the runtime manager's actions (socsim.runtime.records.SwitchRecord), time-ordered
+    switches: list = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)

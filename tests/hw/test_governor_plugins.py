@@ -16,7 +16,8 @@ import pytest
 from socsim.errors import ConfigError
 from socsim.hw import governors
 from socsim.run import run_scenario
-from tests.conftest import FIXTURES, install_plugin, write_scenario
+from tests.conftest import FIXTURES, write_scenario
+from tests.plugin_support import install_distribution
 
 PLUGIN = '''
 from socsim.hw.governors import Governor
@@ -35,9 +36,12 @@ class Crawl(Governor):
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
     """Install a distribution ``socsim-test-governor`` with one governor entry point."""
-    return install_plugin(tmp_path, monkeypatch, "socsim_test_governor", PLUGIN,
-                          "[socsim.governors]\ncrawl = socsim_test_governor:Crawl\n",
-                          (governors.GOVERNORS,))
+    site = install_distribution(tmp_path, monkeypatch, "socsim_test_governor", PLUGIN,
+                                "[socsim.governors]\ncrawl = socsim_test_governor:Crawl\n")
+    # a fresh registry that reads the entry points again; restored after the test
+    monkeypatch.setattr(governors.GOVERNORS, "entries", dict(governors.GOVERNORS.entries))
+    monkeypatch.setattr(governors.GOVERNORS, "loaded", False)
+    return site
 
 
 def _run(tmp_path, two_op_path, governor: str):

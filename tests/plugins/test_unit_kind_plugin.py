@@ -28,7 +28,8 @@ from socsim.errors import ConfigError
 from socsim.hw import governors, kind
 from socsim.hw.estimate import op_run_ns
 from socsim.run import run_scenario
-from tests.conftest import install_plugin, write_scenario
+from tests.conftest import write_scenario
+from tests.plugin_support import install_distribution
 
 PLUGIN = '''
 from typing import Literal
@@ -101,11 +102,14 @@ memories:
 def plugin(tmp_path, monkeypatch):
     """Install a distribution ``socsim-test-units`` with a unit-kind and a governor entry
     point; fresh registries that read the entry points again (restored after the test)."""
-    return install_plugin(
+    site = install_distribution(
         tmp_path, monkeypatch, "socsim_test_units", PLUGIN,
         "[socsim.units]\nadder_tree = socsim_test_units:AdderTreeKind\n\n"
-        "[socsim.governors]\ncrawl = socsim_test_units:Crawl\n",
-        (kind.UNIT_KINDS, governors.GOVERNORS), keep_builtins=False)
+        "[socsim.governors]\ncrawl = socsim_test_units:Crawl\n")
+    for registry in (kind.UNIT_KINDS, governors.GOVERNORS):
+        monkeypatch.setattr(registry, "entries", {})
+        monkeypatch.setattr(registry, "loaded", False)
+    return site
 
 
 def _device(tmp_path, text: str = DEVICE):

@@ -6,14 +6,20 @@ import textwrap
 
 import pytest
 
-from socsim.config import PolicySpec
+from socsim.config import PolicySpec, load_soc
 from socsim.config.scenario import RunSettings, Workload
 from socsim.graph import load_graph
 from socsim.policies import Plan, make_policy, registry
 from socsim.run import run_scenario
 from socsim.sim.engine import Job, Simulation
-from tests.conftest import install_plugin, write_scenario
+from tests.conftest import write_scenario
+from tests.plugin_support import install_distribution
 from tests.policies.graphs import SOC, big_kernel_conv, chain6, save
+
+
+@pytest.fixture(scope="module")
+def soc():
+    return load_soc(SOC)
 
 
 def test_a_kernel_over_the_limits_falls_back_with_a_note(soc, tmp_path):
@@ -97,9 +103,11 @@ class First(PlacementPolicy):
 
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
-    return install_plugin(tmp_path, monkeypatch, "socsim_test_policy", PLUGIN,
-                          "[socsim.policies]\nfirst_unit = socsim_test_policy:First\n",
-                          (registry.POLICIES,))
+    site = install_distribution(tmp_path, monkeypatch, "socsim_test_policy", PLUGIN,
+                                "[socsim.policies]\nfirst_unit = socsim_test_policy:First\n")
+    monkeypatch.setattr(registry.POLICIES, "entries", dict(registry.POLICIES.entries))
+    monkeypatch.setattr(registry.POLICIES, "loaded", False)
+    return site
 
 
 def test_a_policy_from_an_entry_point_is_found_and_used(tmp_path, plugin):

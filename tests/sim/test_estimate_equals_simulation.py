@@ -30,6 +30,9 @@ CASES = [
     ("zynq_us", "fpga", "fpga", "ddr", "resnet8_int8", ("units.fpga.cores=1",)),
     # stack3_conv2 needs 72 > 64 crossbars: reprogrammed each run
     ("imx8mp_cim", "cim", "cim", "ddr", "resnet8_int8", ()),
+    # the block-based Ethos-U model: SRAM and flash on separate ports, overlapped
+    ("ethos_u55_128_high_end_embedded", "npu", "npu", "sram", "ds_cnn_int8",
+     ("units.npu.memories=[sram, flash]", "units.npu.weights_in=flash")),
 ]
 
 

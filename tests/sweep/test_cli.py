@@ -8,6 +8,7 @@ import sys
 import pandas as pd
 
 from socsim.cli import main
+from socsim.policies.registry import available_policies
 from socsim.sweep.spec import METRICS, load_sweep
 from tests.conftest import REPO
 
@@ -21,18 +22,18 @@ def test_quickstart_sweep_writes_every_output(tmp_path, capsys):
                                                "sweep.json"}
     df = pd.read_parquet(out / "results.parquet")
     csv = pd.read_csv(out / "results.csv")
-    assert len(df) == len(csv) == 8 and (df["status"] == "ok").all()
+    assert len(df) == len(csv) == 18 and (df["status"] == "ok").all()
     assert list(df.columns) == list(csv.columns)
     assert {"policy", "dvfs", *METRICS, "error", "set"} <= set(df.columns)
-    # every built-in policy at both operating points
+    # every built-in policy (the registry's, not a list written here) at both operating points
     names = df["set"].str.extract(r'policy.name="(\w+)"')[0]
-    assert set(names) == {"single", "greedy_eft", "rules"}
+    assert set(names) == set(available_policies())
     assert set(df["dvfs"]) == {"400MHz", "200MHz"}
     # halving both clocks cannot make the NPU-only placement faster
     npu = df[df["policy"] == "single-npu"].set_index("dvfs")["latency_p99_ms"]
     assert npu["200MHz"] > npu["400MHz"]
     assert "best latency: policy=" in printed and "best energy: policy=" in printed
-    assert "best 3 of 8 points" in printed
+    assert "best 3 of 18 points" in printed
     assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

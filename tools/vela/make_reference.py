@@ -8,14 +8,16 @@ dependencies)::
     /work/envs/vela/bin/python tools/vela/make_reference.py            # all three steps
     /work/envs/vela/bin/python tools/vela/make_reference.py --step index   # re-index only
 
-Steps: ``build`` writes one int8 .tflite per case into ``--work`` (default /tmp/vela_ref,
-not committed: the models are regenerated from the seed); ``run`` calls the ``vela`` CLI for
+Steps: ``build`` writes one int8 .tflite per case into ``--work`` (default /tmp/vela_ref;
+the models are regenerated from the seed); ``run`` calls the ``vela`` CLI for
 each case and each system configuration with ``--verbose-performance`` (per-layer CSV);
-``index`` copies the per-layer CSVs to tests/data/vela/<config>/ and writes
+``index`` copies the per-layer CSVs to tests/data/vela/<config>/ and the .tflite files
+(each under 1 MB) to tests/data/vela/tflite/ (run end to end through socsim's simulator by
+tests/hw/test_vela_end_to_end.py), and writes
 tests/data/vela/index.json with, for every layer Vela ran, its geometry read from the .tflite
 (op, input/output shapes NHWC, kernel, stride, padding, dtypes, weight and bias bytes) and
-Vela's cycles (total, NPU, SRAM access, off-chip flash access) and MACs. socsim's tests read
-only the JSON and CSVs, never a .tflite.
+Vela's cycles (total, NPU, SRAM access, off-chip flash access) and MACs. The cost-model
+comparison (tests/hw/test_vela_agreement.py) reads only the JSON and CSVs.
 """
 
 from __future__ import annotations
@@ -292,7 +294,9 @@ def _geometry(rec: dict) -> dict:
 def index(work: Path, configs: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     cases = {}
+    (OUT / "tflite").mkdir(exist_ok=True)
     for model in sorted(work.glob("*.tflite")):
+        shutil.copyfile(model, OUT / "tflite" / model.name)
         ops = _tflite_ops(model)
         case = {"kind": "network" if model.stem.startswith("net_") else "layer",
                 "tflite_bytes": model.stat().st_size, "layers": [], "vela": {}}

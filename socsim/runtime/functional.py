@@ -1,0 +1,47 @@
+"""Functional execution of a run whose workloads switch variants: each completed inference's
+outputs computed by the variant whose answer counts (the last one it ran), with the integer
+arithmetic of the units that variant's plan put each op on, on the inputs
+:mod:`socsim.functional` gives that inference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from socsim.config.soc import SoC
+from socsim.execute import compile_model
+from socsim.functional import FunctionalResult, _arithmetic_map, _inputs, _load_samples
+from socsim.runtime.process import RuntimeProcess
+
+_KEYS = ("accumulator_saturations", "output_saturations", "requant_overflows",
+         "pair_saturations")
+
+
+def execute_variants(rt: RuntimeProcess, soc: SoC, seed: int,
+                     on_inference: Callable[[], None] | None = None) -> FunctionalResult:
+    """Outputs by ``workload/inference/output`` and integer events per workload."""
+    result = FunctionalResult()
+    for k, (w, variants) in enumerate(rt.variants.items()):
+        primary = variants[0].job
+        samples = _load_samples(primary)
+        totals = dict.fromkeys(_KEYS, 0)
+        flagged: set[str] = set()
+        for v in variants:
+            done = [d for d in rt.done if d.workload == w and d.variants.split("+")[-1] == v.name]
+            if not done:
+                continue
+            compiled = compile_model(v.job.graph.path, arithmetic=_arithmetic_map(v.job, soc))
+            for d in done:
+                run = compiled.run(_inputs(primary, d.inference, seed, k, samples))
+                if on_inference is not None:
+                    on_inference()
+                for out_name, value in run.outputs.items():
+                    result.outputs[f"{w}/{d.inference}/{out_name}"] = value
+                for node, stats in run.stats.items():
+                    for key in _KEYS:
+                        count = getattr(stats, key)
+                        totals[key] += count
+                        if count and key != "output_saturations":
+                            flagged.add(f"{v.name}:{node}")
+        result.events[w] = totals
+        result.flagged_ops[w] = sorted(flagged)
+    return result
