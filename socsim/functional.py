@@ -48,6 +48,13 @@ def _arithmetic_map(job: Job, soc: SoC) -> dict[str, Arithmetic]:
     return mapping
 
 
+def compile_job(job: Job, soc: SoC):
+    """``job``'s model compiled as the run computes it: lowered by its timing graph's rules,
+    each node with the arithmetic of the unit it is placed on."""
+    return compile_model(job.graph.path, arithmetic=_arithmetic_map(job, soc),
+                         rules=job.graph.rules)
+
+
 def _inputs(job: Job, index: int, seed: int, k: int, samples) -> dict[str, np.ndarray]:
     g = job.graph
     if samples is not None:
@@ -90,8 +97,7 @@ def execute_run(jobs: tuple[Job, ...], soc: SoC, completed: list[tuple], seed: i
     result = FunctionalResult()
     for k, job in enumerate(jobs):
         name = job.workload.name
-        compiled = compile_model(job.graph.path, arithmetic=_arithmetic_map(job, soc),
-                                 rules=job.graph.rules)
+        compiled = compile_job(job, soc)
         samples = _load_samples(job)
         totals = {"accumulator_saturations": 0, "output_saturations": 0, "requant_overflows": 0,
                   "pair_saturations": 0}
