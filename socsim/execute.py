@@ -31,15 +31,17 @@ __all__ = ["Arithmetic", "CompiledModel", "ExecutionResult", "OpStats", "compile
 
 
 def compile_model(model: str | os.PathLike | onnx.ModelProto, *, qdq: QdqMode = "integer",
-                  arithmetic: ArithmeticSpec = None):
+                  arithmetic: ArithmeticSpec = None, rules: str | None = None):
     """Compiles ``model`` once for many ``run`` calls: an ONNX model
-    (:class:`CompiledModel`), or a ``.tflite`` file, which always runs with TFLite's integer
-    semantics (:class:`socsim.kernels.tflite.CompiledTflite`; ``qdq`` does not apply)."""
+    (:class:`CompiledModel`; ``rules``: the QDQ fusion rules of ``qdq="integer"``, None for
+    the host's onnxruntime), or a ``.tflite`` file, which always runs with TFLite's integer
+    semantics (:class:`socsim.kernels.tflite.CompiledTflite`; ``qdq`` and ``rules`` do not
+    apply)."""
     if isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".tflite"):
         from socsim.kernels.tflite import compile_tflite
 
         return compile_tflite(model, arithmetic=arithmetic)
-    return _compile_onnx(model, qdq=qdq, arithmetic=arithmetic)
+    return _compile_onnx(model, qdq=qdq, arithmetic=arithmetic, rules=rules)
 
 
 def run_model(model: str | os.PathLike | onnx.ModelProto, inputs: Mapping[str, np.ndarray], *,

@@ -1,6 +1,13 @@
 """Functional execution of a run: every inference's outputs, computed with the integer
 arithmetic of the unit each op was placed on.
 
+The model is lowered by the timing graph's QDQ fusion rules (``graph.rules``: ``onnxruntime``,
+what a target unit executes, or ``tflite``), not by the host's (``onnxruntime_x86``), so the
+functional ops are the simulated ops: an int8-activation Conv is an integer op computed with its
+unit's arithmetic in both. On int8-activation models the outputs therefore differ from the
+installed onnxruntime on an x86 host (which runs those Convs as DQ -> float Conv -> Q): they are
+the target's arithmetic, not the host's (docs/graph.md, "Functional rules").
+
 The arithmetic of an op depends only on its placement (a unit's ``arithmetic`` block), never
 on timing, so each workload's model is compiled once with a per-node arithmetic map and run
 for each completed inference. Inputs come from the workload's ``inputs`` file (arrays by input
@@ -39,6 +46,13 @@ def _arithmetic_map(job: Job, soc: SoC) -> dict[str, Arithmetic]:
         for node in op.nodes:  # the compute node, and any activation fused into it
             mapping[node] = a
     return mapping
+
+
+def compile_job(job: Job, soc: SoC):
+    """``job``'s model compiled as the run computes it: lowered by its timing graph's rules,
+    each node with the arithmetic of the unit it is placed on."""
+    return compile_model(job.graph.path, arithmetic=_arithmetic_map(job, soc),
+                         rules=job.graph.rules)
 
 
 def _inputs(job: Job, index: int, seed: int, k: int, samples) -> dict[str, np.ndarray]:
@@ -83,7 +97,7 @@ def execute_run(jobs: tuple[Job, ...], soc: SoC, completed: list[tuple], seed: i
     result = FunctionalResult()
     for k, job in enumerate(jobs):
         name = job.workload.name
-        compiled = compile_model(job.graph.path, arithmetic=_arithmetic_map(job, soc))
+        compiled = compile_job(job, soc)
         samples = _load_samples(job)
         totals = {"accumulator_saturations": 0, "output_saturations": 0, "requant_overflows": 0,
                   "pair_saturations": 0}

@@ -288,6 +288,7 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
         SimulationError: an impossible state (a deadlock on memory), with a hint.
     """
     from socsim.functional import execute_run
+    from socsim.hw.kind import kind_summaries
     from socsim.report.series import run_series
     from socsim.report.stream import OPS_CHUNK, OpStream, window_ns
     from socsim.report.tables import summary, tables
@@ -317,6 +318,7 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     t = tables(trace, kinds, streamed=streamed)
     s = summary(t, trace, scenario=scenario.name, soc=soc.name,
                 policy=scenario.policy.model_dump(), seed=scenario.run.seed)
+    kind_summaries(soc.units, t.reconfigs, len(t.inferences), s)
     s["series"] = run_series(t, trace.counters, trace.makespan_ns)
     if scenario.run.battery is not None or scenario.run.power_budget_mw is not None:
         from socsim.report.battery import battery_summary

@@ -253,8 +253,8 @@ def test_greedy_offload_equals_the_hand_derivation_of_its_placement(run):
     assert set(ops.loc[ops.unit == "cpu", "op"]) == {"classifier"}
     hand_ns, hand_pj = _hand(placed.__getitem__)
     _assert_hand(ns, pj, (hand_ns, hand_pj))
-    # docs/mcu_article.md: 130.8 ms, 3.449 mJ, 2.12x, 35.3 % (130.7 ms since the Flatten,
-    # a view, is no longer simulated: it cost a launch and a hop between units)
+    # docs/mcu_article.md: 130.7 ms, 3.449 mJ, 2.12x, 35.3 % (130.8 ms before the Flatten,
+    # a view, stopped being simulated: it cost a launch and a hop between units)
     assert (round(hand_ns / 1e6, 1), round(hand_pj / 1e9, 3)) == (130.7, 3.449)
     assert (round(cpu_ns / hand_ns, 2), round(100 * (1 - hand_pj / cpu_pj), 1)) == (2.12, 35.3)
 

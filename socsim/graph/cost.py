@@ -119,7 +119,9 @@ def gemm_view(op_type: str, attrs: dict, in_shapes: list[tuple[int, ...]],
     """An op with MACs seen as ``groups`` independent GEMMs of (M x K) @ (K x N).
 
     Conv: M = batch * output pixels, K = (C_in / group) * kernel area, N = C_out / group.
-    MatMul: M = product of the leading output dims, N = last dim, K = reduced dim.
+    MatMul: M = product of the leading output dims, N = last dim, K = reduced dim. A Gemm
+    whose A has more than two dims reads it flattened to (dim 0, the rest), as when a Flatten
+    producing it is a view the graph elides.
 
     Returns:
         (groups, M, K, N).
@@ -133,6 +135,8 @@ def gemm_view(op_type: str, attrs: dict, in_shapes: list[tuple[int, ...]],
     m = prod(out_shape[:-1])
     if op_type in _GEMM:
         a = in_shapes[0]
+        if len(a) > 2:
+            a = (a[0], prod(a[1:]))
         k = a[0] if int(attrs.get("transA", 0)) else a[-1]
     else:
         k = in_shapes[0][-1]

@@ -14,15 +14,22 @@ mapped onto crossbars (:mod:`socsim.hw.cim_mapping`), registered through the uni
   product of :class:`socsim.kernels.cim.CimDot` (rows, DAC bits, bits per cell, ADC bits) as
   its ``integer_dot``.
 
-Cell writes and endurance per inference: :func:`programming` (the run summary has no per-kind
-section outside reconfigurations, so benchmarks/bench_cim_adc.py prints it).
+Residency (:mod:`socsim.hw.cim_residency`): a layer that fits the crossbars is a configuration
+(its weights, named after the op) programmed before it runs when not resident, evicting the
+least recently used layers; programming time and energy are charged as the engine charges any
+reconfiguration (:mod:`socsim.sim.reconfiguration`). The run summary's ``cim`` block reports,
+per unit, the programmings, the cells written, average writes per cell per inference, the
+lifetime in inferences against ``endurance_writes`` and the ADC resolution
+(:meth:`CimKind.unit_summary`). :func:`programming` is the static view of one inference with
+every layer resident, for benchmarks/bench_cim_adc.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from math import prod
+from math import ceil, prod
+from typing import TYPE_CHECKING
 
 from socsim.config._base import bits_of
 from socsim.config.power import OperatingPoint
@@ -30,9 +37,13 @@ from socsim.config.units.cim import Cim
 from socsim.graph.cost import gemm_view
 from socsim.graph.ir import Graph, Op
 from socsim.hw.cim_mapping import Crossbars, Mapping, map_gemm
+from socsim.hw.cim_residency import CimResidency, CrossbarWeights
 from socsim.hw.kind import Cycles, UnitKind
 from socsim.kernels.arithmetic import Arithmetic
 from socsim.kernels.cim import CimDot
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CimKind", "Programming", "cell_writes_per_run", "crossbars_of", "lifetime_runs",
            "op_mapping", "programming"]
@@ -125,6 +136,8 @@ class CimKind(UnitKind):
 
     name = "cim"
     config = Cim
+    reconfig_section = "cim"
+    reconfig_label = "CiM crossbar"
 
     def cycles(self, unit: Cim, op: Op, graph: Graph) -> Cycles:
         cycles = 0.0
@@ -164,3 +177,33 @@ class CimKind(UnitKind):
         return replace(unit.arithmetic.target(),
                        integer_dot=CimDot(unit.crossbar_rows, unit.dac_bits, unit.bits_per_cell,
                                           unit.adc_bits))
+
+    def reconfigurable(self, unit: Cim) -> CimResidency:
+        return CimResidency(unit.crossbars)
+
+    def configuration(self, unit: Cim, op: Op, graph: Graph) -> CrossbarWeights | None:
+        """The op's weights, ``<graph>/<op>`` (None: no constant weights, as a product of two
+        activations, which writes the crossbars in every run of its own cost)."""
+        mp = op_mapping(unit, op, graph)
+        if mp is None or not op.weights:
+            return None
+        name = f"{graph.name}/{op.name}"
+        nbytes = ceil(mp.weight_cells * unit.bits_per_cell / 8)
+        if mp.reprogrammed:
+            return CrossbarWeights(name, unit.crossbars, 0.0, 0.0, nbytes, transient=True)
+        return CrossbarWeights(name, mp.tiles, mp.load_cycles * 1e3 / unit.dvfs.nominal_mhz,
+                               mp.weight_cells * unit.program_pj_per_cell, nbytes)
+
+    def unit_summary(self, unit: Cim, records: pd.DataFrame, inferences: int) -> dict:
+        """Cell writes of the run (weight bytes programmed * 8 / ``bits_per_cell``), their
+        average per cell and inference over all ``crossbars * rows * cols`` cells (wear
+        levelled), the inferences until that average reaches ``endurance_writes`` (None:
+        unlimited or no writes), and ``adc_bits``."""
+        writes = int(records["bitstream_bytes"].sum()) * 8 // unit.bits_per_cell
+        cells = unit.crossbars * unit.crossbar_rows * unit.crossbar_cols
+        per_cell = writes / cells / inferences if inferences else 0.0
+        life = lifetime_runs(unit, per_cell)
+        return {"cell_writes": writes, "writes_per_cell_per_inference": per_cell,
+                "endurance_writes": unit.endurance_writes,
+                "lifetime_inferences": None if life == float("inf") else life,
+                "adc_bits": unit.adc_bits}

@@ -22,9 +22,9 @@ unit"):
 - conversions ``groups * row tiles * M * I * N * J`` (one per column, row tile and input cycle);
 - analog slice-MACs ``groups * M * K * N * I * J`` (one input slice times one weight cell).
 
-A layer that fits (``tiles <= crossbars``) keeps its weights in the crossbars (programmed once,
-when the model is deployed): it reads no weights and writes no cells when it runs. Whether
-several layers fit *together* is not checked here (each op is costed alone).
+A layer that fits (``tiles <= crossbars``) reads no weights and writes no cells when it runs:
+its programming (``load_cycles``, ``weight_cells``) is charged when it is made resident
+(:mod:`socsim.hw.cim_residency`), which decides whether several layers fit together.
 """
 
 from __future__ import annotations
@@ -85,6 +85,9 @@ class Mapping:
         slice_macs: analog products of one input slice and one weight cell.
         cell_writes: cells written (0 when resident).
         macs: full-precision MACs (groups * M * K * N).
+        weight_cells: cells the weights occupy (``groups * K * N * J``).
+        load_cycles: cycles programming one round of tiles, all at once
+            (``min(rows, K) * program_cycles_per_row``): a resident layer's programming.
     """
 
     input_cycles: int
@@ -101,6 +104,8 @@ class Mapping:
     slice_macs: int
     cell_writes: int
     macs: int
+    weight_cells: int
+    load_cycles: float
 
     @property
     def cycles(self) -> float:
@@ -124,7 +129,8 @@ def map_gemm(xb: Crossbars, groups: int, m: int, k: int, n: int, in_bits: int, w
     rounds = ceil(tiles / xb.crossbars)
     reprogrammed = tiles > xb.crossbars or not constant_weights
     steps = ceil(min(xb.cols, n * j) / xb.adcs_per_crossbar)
-    program = rounds * min(xb.rows, k) * xb.program_cycles_per_row if reprogrammed else 0.0
+    load = min(xb.rows, k) * xb.program_cycles_per_row
+    program = rounds * load if reprogrammed else 0.0
     return Mapping(
         input_cycles=i, cells_per_weight=j, row_tiles=row_tiles, col_tiles=col_tiles,
         tiles=tiles, rounds=rounds, reprogrammed=reprogrammed, adc_steps=steps,
@@ -132,4 +138,4 @@ def map_gemm(xb: Crossbars, groups: int, m: int, k: int, n: int, in_bits: int, w
         conversions=groups * row_tiles * m * i * n * j,
         slice_macs=groups * m * k * n * i * j,
         cell_writes=groups * k * n * j if reprogrammed else 0,
-        macs=groups * m * k * n)
+        macs=groups * m * k * n, weight_cells=groups * k * n * j, load_cycles=load)

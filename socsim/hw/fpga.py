@@ -60,5 +60,7 @@ class FpgaKind(UnitKind):
     def reconfigurable(self, unit: Fpga) -> FpgaResidency | None:
         return FpgaResidency(unit) if unit.kernels is not None else None
 
-    def configuration(self, unit: Fpga, op_type: str, dtype: str) -> str | None:
-        return unit.kernel_for(op_type, dtype) if unit.kernels is not None else None
+    def configuration(self, unit: Fpga, op: Op, graph: Graph) -> str | None:
+        """The library kernel that runs ``op`` (by op type and dtype: kernels serve every op
+        of their types)."""
+        return unit.kernel_for(op.op_type, op.dtype) if unit.kernels is not None else None

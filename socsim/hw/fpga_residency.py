@@ -18,6 +18,7 @@ from math import ceil
 
 from socsim.config.units.fpga import FPGA_RESOURCES, Fpga
 from socsim.errors import SimulationError
+from socsim.hw.residency import Pinned
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def resolve_kernels(unit: Fpga) -> dict[str, Kernel]:
     return kernels
 
 
-class FpgaResidency:
+class FpgaResidency(Pinned):
     """The resident kernels of one FPGA unit's fabric, in least-recently-used order.
 
     Deterministic: preloaded kernels start resident in declaration order (the first declared is
@@ -180,7 +181,7 @@ class FpgaResidency:
         kernel is evicted)."""
         if name in self._lru:
             return True
-        pinned = [n for n in self._lru if self._pins.get(n, 0) > 0]
+        pinned = [n for n in self._lru if self.is_pinned(n)]
         return self._fits(name, pinned)
 
     # -- state changes -----------------------------------------------------------------------
@@ -203,7 +204,7 @@ class FpgaResidency:
             self._lru.append(name)
             return Reconfig(name, 0.0, 0.0, 0, (), True)
         if not self.can_load(name):
-            pinned = sorted(n for n in self._lru if self._pins.get(n, 0) > 0)
+            pinned = sorted(n for n in self._lru if self.is_pinned(n))
             raise FabricBusyError(
                 f"kernel {name!r} does not fit next to the pinned kernels {pinned} "
                 f"(needs {kernel.resources}, capacity {self.capacity}); wait for a release")
@@ -211,35 +212,12 @@ class FpgaResidency:
         for victim in list(self._lru):
             if self._fits(name, self._lru):
                 break
-            if self._pins.get(victim, 0) == 0:
+            if not self.is_pinned(victim):
                 self._lru.remove(victim)
                 evicted.append(victim)
         self._lru.append(name)
         time_ns, energy_pj = self.reconfig_cost(name)
         return Reconfig(name, time_ns, energy_pj, kernel.bitstream_bytes, tuple(evicted), False)
-
-    def acquire(self, name: str) -> Reconfig:
-        """:meth:`load` ``name`` and pin it, so that no other load evicts it until
-        :meth:`release` (for units running several ops at once).
-
-        Raises:
-            KeyError, FabricBusyError: as :meth:`load`.
-        """
-        result = self.load(name)
-        self._pins[name] = self._pins.get(name, 0) + 1
-        return result
-
-    def release(self, name: str) -> None:
-        """Undo one :meth:`acquire` of ``name``.
-
-        Raises:
-            ValueError: ``name`` is not pinned.
-        """
-        count = self._pins.get(name, 0)
-        if count == 0:
-            raise ValueError(f"kernel {name!r} is not acquired; pinned: "
-                             f"{sorted(n for n, c in self._pins.items() if c)}")
-        self._pins[name] = count - 1
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -11,9 +11,11 @@ unit's kind (:func:`kind_of`) for what differs between kinds. A kind is a small 
   :meth:`~UnitKind.operand_bytes` (bytes an op reads and writes), :meth:`~UnitKind.dynamic_pj`
   (energy), :meth:`~UnitKind.arithmetic` (the integer arithmetic of the functional path),
   :meth:`~UnitKind.reconfigurable` and :meth:`~UnitKind.configuration` (a resource an op must
-  make resident first: the FPGA's kernels), ``is_host`` (a fallback target policies try first);
-- ``reconfig_section`` / ``reconfig_label`` / :meth:`~UnitKind.reconfig_summary`: the summary
-  block of its reconfigurations, if it has any.
+  make resident first: the FPGA's kernels, keyed by op type; a CiM unit's crossbar weights,
+  keyed by the op), ``is_host`` (a fallback target policies try first);
+- ``reconfig_section`` / ``reconfig_label`` / :meth:`~UnitKind.reconfig_summary` /
+  :meth:`~UnitKind.unit_summary`: the kind's summary block (its reconfigurations, and what
+  else the kind reports about a unit: a CiM unit's cell writes and endurance), if it has one.
 
 How to add a unit kind (a compute-in-memory macro, say ``cim``):
 
@@ -71,8 +73,8 @@ if TYPE_CHECKING:
     from socsim.kernels.arithmetic import Arithmetic
 
 __all__ = ["BUILTIN_KINDS", "UNIT_KINDS", "Cycles", "Reconfigurable", "ReconfigCost", "UnitKind",
-           "available_unit_kinds", "configuration_of", "kind_of", "reconfigurable",
-           "register_unit_kind", "unit_kind"]
+           "available_unit_kinds", "configuration_of", "kind_of", "kind_summaries",
+           "reconfigurable", "register_unit_kind", "unit_kind"]
 
 #: The kinds shipped with socsim, as entry-point values (``module:attribute``).
 BUILTIN_KINDS: dict[str, str] = {
@@ -111,7 +113,12 @@ class ReconfigCost(Protocol):
 
 
 class Reconfigurable(Protocol):
-    """A resource an op must make resident before it runs (the FPGA's kernel library).
+    """A resource an op must make resident before it runs (the FPGA's kernel library, a CiM
+    unit's crossbars).
+
+    Configurations are named by strings (:meth:`UnitKind.configuration`); a kind whose
+    configurations differ in size and cost per op may return a ``str`` subclass carrying them
+    (:class:`socsim.hw.cim_residency.CrossbarWeights`), which its resource reads.
 
     One instance per unit per run (or per plan); pure, no SimPy: the engine decides when and
     how long (:mod:`socsim.sim.reconfiguration`), through one configuration port per unit.
@@ -146,8 +153,9 @@ class UnitKind:
         config: the pydantic config class of the kind's units.
         is_host: a general-purpose host: policies fall back to it first for ops the chosen
             units cannot run (a CPU).
-        reconfig_section: the key of the summary block of its units' reconfigurations (None:
-            the kind never reconfigures); reconfig_label: its title on the terminal.
+        reconfig_section: the key of the kind's summary block (its units' reconfigurations,
+            and :meth:`unit_summary`; None: no block); reconfig_label: its title on the
+            terminal.
     """
 
     name: ClassVar[str]
@@ -201,8 +209,12 @@ class UnitKind:
         """A fresh residency model of the unit's reconfigurable resource, or None."""
         return None
 
-    def configuration(self, unit: Any, op_type: str, dtype: str) -> str | None:
-        """The configuration an op of ``op_type`` in ``dtype`` needs resident (None: none)."""
+    def configuration(self, unit: Any, op: Op, graph: Graph) -> str | None:
+        """The configuration ``op`` (of ``graph``) needs resident on ``unit`` (None: none).
+
+        A kind whose configurations serve an op type (an FPGA kernel) looks at ``op.op_type``
+        and ``op.dtype`` only; one whose configuration is the op's own weights (CiM crossbars)
+        names it after the op."""
         return None
 
     def reconfig_summary(self, records: pd.DataFrame) -> dict:
@@ -216,6 +228,12 @@ class UnitKind:
                 "loaded": {k: int(n) for k, n in
                            records["kernel"].value_counts(sort=False).items()},
                 "evictions": len(evicted)}
+
+    def unit_summary(self, unit: Any, records: pd.DataFrame, inferences: int) -> dict:
+        """What the kind adds to ``unit``'s entry of its summary block, beyond
+        :meth:`reconfig_summary` (default: nothing). ``records``: the unit's reconfiguration
+        records; ``inferences``: inferences completed in the run."""
+        return {}
 
 
 _INSTANCES: dict[type[UnitKind], UnitKind] = {}
@@ -258,6 +276,23 @@ def reconfigurable(unit: Any) -> Reconfigurable | None:
     return kind_of(unit).reconfigurable(unit)
 
 
-def configuration_of(unit: Any, op_type: str, dtype: str) -> str | None:
-    """The configuration ``unit`` needs resident to run ``op_type`` in ``dtype``, or None."""
-    return kind_of(unit).configuration(unit, op_type, dtype)
+def configuration_of(unit: Any, op: Op, graph: Graph) -> str | None:
+    """The configuration ``unit`` needs resident to run ``op`` of ``graph``, or None."""
+    return kind_of(unit).configuration(unit, op, graph)
+
+
+def kind_summaries(units: dict[str, Any], reconfigs: pd.DataFrame, inferences: int,
+                   summary: dict) -> None:
+    """Add each unit's :meth:`UnitKind.unit_summary` to its entry of its kind's summary
+    block in ``summary`` (in place). A unit whose kind adds nothing is left as the report
+    built it (:func:`socsim.report.tables.summary`); one without reconfigurations gets the
+    kind's :meth:`~UnitKind.reconfig_summary` of none first."""
+    for name, unit in units.items():
+        kind = kind_of(unit)
+        records = reconfigs[reconfigs["unit"] == name]
+        extra = kind.unit_summary(unit, records, inferences)
+        if not extra or kind.reconfig_section is None:
+            continue
+        block = summary.setdefault(kind.reconfig_section, {})
+        entry = block.get(name) or kind.reconfig_summary(records)
+        block[name] = {**entry, **extra}

@@ -97,8 +97,13 @@ def check_family(float_kernels: str) -> FloatKernels:
 def _stride_k(k: int, n: int, packed_b: bool) -> int:
     # MLAS's sgemm walks K in slices: 256 for a prepacked B, else 128, traded for a narrower N
     # slice when N is small (MLAS_SGEMM_STRIDEN/STRIDEK and their adjustment in sgemm.cpp).
-    if packed_b:
-        return 256
+    return 256 if packed_b else _strides(k, n)[1]
+
+
+def _strides(k: int, n: int) -> tuple[int, int]:
+    """MLAS's ``(StrideN, StrideK)`` for ``K = k`` and ``n`` outputs: 128 x 128, traded for a
+    wider N slice when K is small or a deeper K slice when N is small (sgemm.cpp, and
+    ``MlasConvOperation`` per segment)."""
     stride_n = stride_k = 128
     if n >= k:
         while stride_k // 2 >= k:
@@ -106,7 +111,7 @@ def _stride_k(k: int, n: int, packed_b: bool) -> int:
     else:
         while stride_n > 16 and stride_n // 2 >= n:
             stride_n, stride_k = stride_n // 2, stride_k * 2
-    return stride_k
+    return stride_n, stride_k
 
 
 def _gemm_m1(a: np.ndarray, b: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:

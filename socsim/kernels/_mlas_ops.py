@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from socsim.kernels._mlas import _F, _gemm_m1, _stride_k, fma
+from socsim.kernels._mlas import _F, _gemm_m1, _stride_k, _strides, fma
 
 __all__ = ["conv", "gemm", "global_average_pool", "sgemm_operation"]
 
@@ -128,14 +128,7 @@ def _gemm(w: np.ndarray, col: np.ndarray, c: np.ndarray | None, k_lo: int, k_hi:
 
 def _segmented_ranges(k: int, n: int) -> tuple[int, int]:
     """``MlasConvOperation``'s (StrideN, StrideK) for a segment of ``n`` outputs, ``K = k``."""
-    stride_n = stride_k = 128
-    if n >= k:
-        while stride_k // 2 >= k:
-            stride_n, stride_k = stride_n * 2, stride_k // 2
-    else:
-        while stride_n > 16 and stride_n // 2 >= n:
-            stride_n, stride_k = stride_n // 2, stride_k * 2
-    return stride_n, stride_k
+    return _strides(k, n)
 
 
 def _im2col(x: np.ndarray, kernel: tuple[int, int], strides: list[int], dil: list[int],

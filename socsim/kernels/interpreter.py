@@ -22,7 +22,7 @@ from onnx import helper, numpy_helper
 from socsim.errors import ModelError, UnsupportedOpError
 from socsim.kernels.arithmetic import DEFAULT, Arithmetic
 from socsim.kernels.host import onnxruntime_arithmetic
-from socsim.kernels.qdq import QDQ_RULES, lower_qdq
+from socsim.kernels.qdq import QDQ_RULES, Rules, lower_qdq
 from socsim.kernels.registry import MS_DOMAIN, Kernel, KernelContext, lookup
 
 QdqMode = Literal["integer", "reference", "tflite"]
@@ -126,7 +126,7 @@ class CompiledModel:
     """
 
     def __init__(self, model: str | os.PathLike | onnx.ModelProto, *, qdq: QdqMode = "integer",
-                 arithmetic: ArithmeticSpec = None) -> None:
+                 arithmetic: ArithmeticSpec = None, rules: Rules | None = None) -> None:
         """Compiles ``model``.
 
         Args:
@@ -140,6 +140,10 @@ class CompiledModel:
                 unlisted nodes (and None) use int32 accumulation and ``onnx_rne``;
                 ``"onnxruntime"``: the arithmetic of the installed onnxruntime on this host
                 (:func:`socsim.kernels.host.onnxruntime_arithmetic`).
+            rules: the QDQ fusion rules of ``qdq="integer"`` (:mod:`socsim.graph.qdq_groups`;
+                None: ``onnxruntime_x86``, the installed onnxruntime on this host). A run's
+                functional path passes its timing graph's rules (``onnxruntime``: what the
+                target unit executes), so it computes the ops the simulator times.
 
         Raises:
             ModelError: if the model cannot be read or uses subgraphs.
@@ -180,7 +184,8 @@ class CompiledModel:
         self._graph_consts = frozenset(consts)
         if qdq in ("integer", "tflite"):
             nodes, extra = lower_qdq(nodes, consts, self.output_names, opsets.get("", 1),
-                                     QDQ_RULES[qdq], onnxruntime=follow_ort)
+                                     rules if rules is not None and qdq == "integer"
+                                     else QDQ_RULES[qdq], onnxruntime=follow_ort)
             consts.update(extra)
         self.constants = consts
         self._folded: dict[str, OpStats] = {}
@@ -298,6 +303,7 @@ class CompiledModel:
 
 
 def compile_model(model: str | os.PathLike | onnx.ModelProto, *, qdq: QdqMode = "integer",
-                  arithmetic: ArithmeticSpec = None) -> CompiledModel:
+                  arithmetic: ArithmeticSpec = None, rules: Rules | None = None
+                  ) -> CompiledModel:
     """Compiles ``model`` once for many :meth:`CompiledModel.run` calls (see CompiledModel)."""
-    return CompiledModel(model, qdq=qdq, arithmetic=arithmetic)
+    return CompiledModel(model, qdq=qdq, arithmetic=arithmetic, rules=rules)

@@ -88,7 +88,7 @@ class GreedyEft(PlacementPolicy):
                 start = max(at, min(engines[uname]))
                 fabric = fabrics.get(uname)
                 if fabric is not None:
-                    kernel = configuration_of(unit, op.op_type, op.dtype)
+                    kernel = configuration_of(unit, op, graph)
                     if kernel is not None and not fabric.is_resident(kernel):
                         start += (fabric.reconfig_cost(kernel)[0]
                                   / self.params.reconfig_amortised_over)
@@ -111,7 +111,7 @@ class GreedyEft(PlacementPolicy):
             finish, uname, start, streams = best
             for m, nb in streams.items():
                 dram.book(m, nb, start, finish)
-            kernel = configuration_of(soc.units[uname], op.op_type, op.dtype)
+            kernel = configuration_of(soc.units[uname], op, graph)
             if uname in fabrics and kernel is not None:
                 fabrics[uname].load(kernel)
             slots = engines[uname]

@@ -62,14 +62,12 @@ class Cascade(RuntimeManager):
         return self.big if conf < self.threshold else None
 
     def _confidence(self, done: Finished) -> float:
-        from socsim.execute import compile_model
-        from socsim.functional import _arithmetic_map, _inputs, _load_samples
+        from socsim.functional import _inputs, _load_samples, compile_job
 
         prog = done.program
         job = self._job(prog)
         if self._compiled is None:
-            self._compiled = compile_model(job.graph.path,
-                                           arithmetic=_arithmetic_map(job, self.soc))
+            self._compiled = compile_job(job, self.soc)
             self._samples = _load_samples(job)
         base = prog.variant_of or prog
         inputs = _inputs(job, done.inference, self.seed, base.index, self._samples)

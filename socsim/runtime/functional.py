@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from socsim.config.soc import SoC
-from socsim.execute import compile_model
-from socsim.functional import FunctionalResult, _arithmetic_map, _inputs, _load_samples
+from socsim.functional import FunctionalResult, _inputs, _load_samples, compile_job
 from socsim.runtime.process import RuntimeProcess
 
 _KEYS = ("accumulator_saturations", "output_saturations", "requant_overflows",
@@ -29,7 +28,7 @@ def execute_variants(rt: RuntimeProcess, soc: SoC, seed: int,
             done = [d for d in rt.done if d.workload == w and d.variants.split("+")[-1] == v.name]
             if not done:
                 continue
-            compiled = compile_model(v.job.graph.path, arithmetic=_arithmetic_map(v.job, soc))
+            compiled = compile_job(v.job, soc)
             for d in done:
                 run = compiled.run(_inputs(primary, d.inference, seed, k, samples))
                 if on_inference is not None:

@@ -119,7 +119,7 @@ class Program:
                     s.wengine = soc.dma_between(unit.weights_in, unit.weights_cache)
                     s.wc_cost = read_pj(soc.memories[unit.weights_cache], s.weight_bytes)
             # a reconfigurable unit runs the op once its configuration is resident
-            s.kernel = configuration_of(unit, op.op_type, op.dtype)
+            s.kernel = configuration_of(unit, op, g)
             s.cycles = cost.cycles
             if groups is not None:  # one launch per group: its first op pays the overhead
                 if groups[i_op] in launched:

@@ -8,26 +8,15 @@ import textwrap
 import pytest
 
 from socsim.cli import main
-from socsim.config import PolicySpec, load_soc
+from socsim.config import PolicySpec
 from socsim.config.scenario import GovernorSpec, RunSettings, Workload
 from socsim.errors import PlacementError
-from socsim.graph import load_graph
 from socsim.policies import Plan, make_policy
 from socsim.policies.estimate import Estimator, at_points, points_in_force
 from socsim.policies.greedy_eft import DramBookings
 from socsim.sim.engine import Job, Simulation
 from tests.conftest import write_scenario
 from tests.policies.graphs import SOC, chain6, save, simulate
-
-
-@pytest.fixture(scope="module")
-def soc():
-    return load_soc(SOC)
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    return load_graph(save(chain6(), tmp_path_factory.mktemp("m"), "chain6"))
 
 
 @pytest.mark.parametrize("plan, match", [

@@ -11,23 +11,13 @@ from itertools import product
 
 import pytest
 
-from socsim.config import PolicySpec, load_soc
+from socsim.config import PolicySpec
 from socsim.graph import load_graph
 from socsim.policies import Plan, make_policy
 from socsim.policies.compat import supports
 from socsim.policies.estimate import Estimator, contiguous_groups
 from socsim.policies.subgraph import serial_cost
-from tests.policies.graphs import SOC, chain6, fork_join, save, simulate
-
-
-@pytest.fixture(scope="module")
-def soc():
-    return load_soc(SOC)
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    return load_graph(save(chain6(), tmp_path_factory.mktemp("m"), "chain6"))
+from tests.policies.graphs import fork_join, save, simulate
 
 
 @pytest.fixture(scope="module")
