@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict
 
 from socsim.config.soc import SoC
 from socsim.graph.ir import Graph
-from socsim.hw.kind import kind_of
 
 
 class PolicyParams(BaseModel):

@@ -7,8 +7,7 @@ import math
 
 import pytest
 
-from tests.hostile._input_cases import (  # noqa: F401 (cli is a fixture)
-    DEVICE, SCENARIO, cli, edited, errors, line_of, set_path)
+from tests.hostile._input_cases import DEVICE, SCENARIO, cli, edited, errors, line_of, set_path  # noqa: F401 (cli is a fixture)
 
 INF, NAN = math.inf, math.nan
 
