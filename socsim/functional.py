@@ -48,6 +48,27 @@ def _arithmetic_map(job: Job, soc: SoC) -> dict[str, Arithmetic]:
     return mapping
 
 
+#: The integer events counted per workload (``OpStats`` fields).
+EVENT_KEYS = ("accumulator_saturations", "output_saturations", "requant_overflows",
+              "pair_saturations")
+
+
+def record_run(result: FunctionalResult, workload: str, inference: int, run,
+               totals: dict[str, int], flagged: set[str],
+               label: Callable[[str], str] = lambda node: node) -> None:
+    """Add one inference's outputs (keyed ``workload/inference/output``) to ``result`` and its
+    integer events to ``totals``; ``flagged`` gets ``label(node)`` of every node whose
+    arithmetic differed (any event but a saturated output, which is by design)."""
+    for out_name, value in run.outputs.items():
+        result.outputs[f"{workload}/{inference}/{out_name}"] = value
+    for node, stats in run.stats.items():
+        for key in EVENT_KEYS:
+            count = getattr(stats, key)
+            totals[key] += count
+            if count and key != "output_saturations":
+                flagged.add(label(node))
+
+
 def compile_job(job: Job, soc: SoC):
     """``job``'s model compiled as the run computes it: lowered by its timing graph's rules,
     each node with the arithmetic of the unit it is placed on."""
@@ -99,8 +120,7 @@ def execute_run(jobs: tuple[Job, ...], soc: SoC, completed: list[tuple], seed: i
         name = job.workload.name
         compiled = compile_job(job, soc)
         samples = _load_samples(job)
-        totals = {"accumulator_saturations": 0, "output_saturations": 0, "requant_overflows": 0,
-                  "pair_saturations": 0}
+        totals = dict.fromkeys(EVENT_KEYS, 0)
         flagged: set[str] = set()
         for rec in completed:
             if rec.workload != name:
@@ -109,14 +129,7 @@ def execute_run(jobs: tuple[Job, ...], soc: SoC, completed: list[tuple], seed: i
             run = compiled.run(_inputs(job, index, seed, k, samples))
             if on_inference is not None:
                 on_inference()
-            for out_name, value in run.outputs.items():
-                result.outputs[f"{name}/{index}/{out_name}"] = value
-            for node, stats in run.stats.items():
-                for key in totals:
-                    count = getattr(stats, key)
-                    totals[key] += count
-                    if count and key != "output_saturations":
-                        flagged.add(node)
+            record_run(result, name, index, run, totals, flagged)
         result.events[name] = totals
         result.flagged_ops[name] = sorted(flagged)
     return result

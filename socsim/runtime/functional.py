@@ -8,11 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from socsim.config.soc import SoC
-from socsim.functional import FunctionalResult, _inputs, _load_samples, compile_job
+from socsim.functional import (
+    EVENT_KEYS,
+    FunctionalResult,
+    _inputs,
+    _load_samples,
+    compile_job,
+    record_run,
+)
 from socsim.runtime.process import RuntimeProcess
-
-_KEYS = ("accumulator_saturations", "output_saturations", "requant_overflows",
-         "pair_saturations")
 
 
 def execute_variants(rt: RuntimeProcess, soc: SoC, seed: int,
@@ -22,7 +26,7 @@ def execute_variants(rt: RuntimeProcess, soc: SoC, seed: int,
     for k, (w, variants) in enumerate(rt.variants.items()):
         primary = variants[0].job
         samples = _load_samples(primary)
-        totals = dict.fromkeys(_KEYS, 0)
+        totals = dict.fromkeys(EVENT_KEYS, 0)
         flagged: set[str] = set()
         for v in variants:
             done = [d for d in rt.done if d.workload == w and d.variants.split("+")[-1] == v.name]
@@ -33,14 +37,8 @@ def execute_variants(rt: RuntimeProcess, soc: SoC, seed: int,
                 run = compiled.run(_inputs(primary, d.inference, seed, k, samples))
                 if on_inference is not None:
                     on_inference()
-                for out_name, value in run.outputs.items():
-                    result.outputs[f"{w}/{d.inference}/{out_name}"] = value
-                for node, stats in run.stats.items():
-                    for key in _KEYS:
-                        count = getattr(stats, key)
-                        totals[key] += count
-                        if count and key != "output_saturations":
-                            flagged.add(f"{v.name}:{node}")
+                record_run(result, w, d.inference, run, totals, flagged,
+                           lambda node, v=v: f"{v.name}:{node}")
         result.events[w] = totals
         result.flagged_ops[w] = sorted(flagged)
     return result
