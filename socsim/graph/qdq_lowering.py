@@ -205,8 +205,8 @@ def lower(nodes: Sequence[onnx.NodeProto], consts: Mapping[str, np.ndarray],
     """
     if rules not in RULES:
         raise ValueError(f"rules must be one of {', '.join(RULES)}, got {rules!r}")
-    g = QGraph(list(nodes), dict(consts), set(graph_outputs), opset)
-    g.unfused_16bit_matrix = onnxruntime
+    g = QGraph(list(nodes), dict(consts), set(graph_outputs), opset,
+               unfused_16bit_matrix=onnxruntime)
     absorbed: dict[str, str] = {}
     if rules != "tflite":
         absorbed.update(remove_quant_activations(g))

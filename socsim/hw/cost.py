@@ -36,8 +36,8 @@ from socsim.hw.kind import kind_of
 from socsim.hw.operands import activation_channels, padded_bytes
 from socsim.hw.timing import compute_ns
 
-__all__ = ["OpCost", "activation_channels", "convert_cycles", "converter", "memory_time",
-           "op_cost", "padded_bytes", "read_pj"]
+__all__ = ["OpCost", "activation_channels", "convert_cycles", "converter", "memory_ns_of",
+           "memory_time", "op_cost", "padded_bytes", "read_pj"]
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,7 @@ class OpCost:
             operands += [(home, nb) for nb in self.out_bytes]
         sram_ns, dram_bytes = memory_time(mems, operands)
         dram_ns = max((nb / mems[m].bw_gbps for m, nb in dram_bytes.items()), default=0.0)
-        # one port: the SRAM time, then the DRAM streams; separate ports: side by side
-        if kind_of(unit).parallel_ports(unit):
-            return max(sram_ns, dram_ns)
-        return sram_ns + dram_ns
+        return memory_ns_of(unit, sram_ns, dram_ns)
 
     def run_ns(self, soc: SoC, unit: Unit, in_mems: tuple[str, ...] | None = None,
                out_mem: str | None = None, weights_from: str | None = None) -> float:
@@ -118,6 +115,15 @@ def op_cost(unit: Unit, op: Op, graph: Graph, point: OperatingPoint | None = Non
         dynamic_pj=kind.dynamic_pj(unit, op, point, graph),
         in_bytes=in_bytes, out_bytes=out_bytes, weight_bytes=weight_bytes,
         moves=op.op_type not in VIEW_OPS)
+
+
+def memory_ns_of(unit: Unit, sram_ns: float, dram_ns: float) -> float:
+    """An op's memory time from its SRAM time and its DRAM streams' time: one port, the SRAM
+    time then the streams (added); separate ports (the kind's
+    :meth:`~socsim.hw.kind.UnitKind.parallel_ports`), side by side (the larger)."""
+    if kind_of(unit).parallel_ports(unit):
+        return max(sram_ns, dram_ns)
+    return sram_ns + dram_ns
 
 
 def memory_time(memories: Mapping[str, Memory], operands: Iterable[tuple[str, int]]

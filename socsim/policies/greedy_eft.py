@@ -23,7 +23,8 @@ from pydantic import Field
 from socsim.config.soc import SoC
 from socsim.errors import PlacementError
 from socsim.graph.ir import Graph
-from socsim.hw.kind import configuration_of, kind_of, reconfigurable
+from socsim.hw.cost import memory_ns_of
+from socsim.hw.kind import configuration_of, reconfigurable
 from socsim.policies.base import PlacementPolicy, Plan, PolicyParams, require_units
 from socsim.policies.estimate import Estimator
 from socsim.policies.registry import register_policy
@@ -96,9 +97,7 @@ class GreedyEft(PlacementPolicy):
                 if self.params.share_bandwidth:
                     dram_ns = max((dram.dram_ns(m, nb, start) for m, nb in streams.items()),
                                   default=0.0)
-                    # one port: SRAM then DRAM; separate ports (the kind says): side by side
-                    mem_ns = (max(sram_ns, dram_ns) if kind_of(unit).parallel_ports(unit)
-                              else sram_ns + dram_ns)
+                    mem_ns = memory_ns_of(unit, sram_ns, dram_ns)
                     run = max(c_ns, mem_ns)
                 else:
                     run = est.run_ns(i, uname)
