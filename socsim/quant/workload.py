@@ -171,13 +171,5 @@ def substitute_for_plan(model_path: str, ops: Sequence[Op], units: Sequence[str]
 def _random_feeds(model: onnx.ModelProto, seed: int) -> dict[str, np.ndarray]:
     """Seeded standard-normal inputs for every float graph input of static shape."""
     rng = np.random.default_rng(seed)
-    inits = {i.name for i in model.graph.initializer}
-    feeds = {}
-    for vi in model.graph.input:
-        if vi.name in inits:
-            continue
-        t = vi.type.tensor_type
-        shape = [d.dim_value if d.HasField("dim_value") else 1 for d in t.shape.dim]
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
-        feeds[vi.name] = rng.standard_normal(shape).astype(dtype)
-    return feeds
+    return {name: rng.standard_normal([1 if d is None else d for d in spec.shape])
+            .astype(spec.dtype) for name, spec in onnx_inputs(model).items()}
