@@ -319,7 +319,7 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     s = summary(t, trace, scenario=scenario.name, soc=soc.name,
                 policy=scenario.policy.model_dump(), seed=scenario.run.seed)
     kind_summaries(soc.units, t.reconfigs, len(t.inferences), s)
-    s["series"] = run_series(t, trace.counters, trace.makespan_ns)
+    s["series"] = run_series(t, trace.counters, trace.makespan_ns, trace.engines)
     if scenario.run.battery is not None or scenario.run.power_budget_mw is not None:
         from socsim.report.battery import battery_summary
 

@@ -3,7 +3,8 @@
 With ``run.ops_table: parquet`` (or ``none``) the engine hands its op records to an
 :class:`OpStream` every :data:`OPS_CHUNK` records (:meth:`socsim.sim.trace.Trace.stream_ops`).
 Each chunk is added to the per-unit totals the summary reads
-(:class:`socsim.report.tables.OpTotals`), appended to ``ops.parquet`` (one row group per
+(:class:`socsim.report.tables.OpTotals`) and to the time series
+(:class:`socsim.report.bins.RunBins`), appended to ``ops.parquet`` (one row group per
 chunk, in a spool folder until the report is written) and dropped, except the ops the report
 still draws: those of the first inferences of each workload (the timeline plot) and those
 overlapping ``run.trace.window_s`` (trace.json).
@@ -21,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from socsim.report.bins import RunBins
 from socsim.report.tables import OpTotals, op_frame
 from socsim.sim.trace import OpRecord
 
@@ -74,6 +76,7 @@ class OpStream:
         self.window = window
         self.keep_inferences = keep_inferences
         self.totals = OpTotals()
+        self.bins = RunBins()  # the time series of every op (socsim.report.bins)
         self.records = 0
         self._kept: list[pd.DataFrame] = []
         self._spool: tempfile.TemporaryDirectory | None = None
@@ -86,6 +89,7 @@ class OpStream:
         ops = op_frame(records)
         self.records += len(ops)
         self.totals.add(ops)
+        self.bins.add_ops(ops)
         if self.ops_table == "parquet":
             table = op_table_frame(ops)
             if self._writer is None:
@@ -101,15 +105,16 @@ class OpStream:
         if keep.any():
             self._kept.append(ops[keep])
 
-    def finish(self) -> tuple[pd.DataFrame, OpTotals]:
-        """Close the table; return the kept ops (one frame) and the totals of every op."""
+    def finish(self) -> tuple[pd.DataFrame, OpTotals, RunBins]:
+        """Close the table; return the kept ops (one frame), the totals and the bins of every
+        op."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         kept = (pd.concat(self._kept, ignore_index=True) if self._kept
                 else op_frame([]))
         self._kept = [kept]
-        return kept, self.totals
+        return kept, self.totals, self.bins
 
     def copy_table(self, fh: BinaryIO) -> None:
         """Copy the finished ops.parquet into ``fh`` (an empty table if no op ran)."""

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from socsim.hw.kind import UNIT_KINDS, unit_kind
+from socsim.report.bins import RunBins, RunSeries
 from socsim.sim.trace import (
     INFERENCE_COLUMNS,
     OP_COLUMNS,
@@ -47,7 +48,8 @@ class Tables:
 
     ``ops`` holds every op record, except in a streamed run (``run.ops_table: parquet`` or
     ``none``), where it holds those the plots and the trace window need; the summary reads
-    ``op_totals``, which always covers every op.
+    ``op_totals`` and the time series ``series`` (:mod:`socsim.report.bins`), which always
+    cover every op.
     """
 
     ops: pd.DataFrame
@@ -56,6 +58,7 @@ class Tables:
     energy: pd.DataFrame  # component, kind, category, energy_pj
     reconfigs: pd.DataFrame  # reconfigurations (RECONFIG_COLUMNS)
     op_totals: pd.DataFrame = field(default=None)  # per unit (index): OP_TOTAL_COLUMNS
+    series: RunSeries = field(default=None)  # binned over the whole run (socsim.report.bins)
 
 
 def op_frame(records: Sequence[OpRecord]) -> pd.DataFrame:
@@ -105,20 +108,22 @@ class OpTotals:
 
 
 def tables(trace: Trace, component_kinds: dict[str, str], *,
-           streamed: tuple[pd.DataFrame, OpTotals] | None = None) -> Tables:
+           streamed: tuple[pd.DataFrame, OpTotals, RunBins] | None = None) -> Tables:
     """Build the report frames of ``trace``.
 
     Args:
         component_kinds: component name -> kind (a unit's kind, ``dma``, a memory's kind).
         streamed: for a run whose op records went to a sink (:mod:`socsim.report.stream`):
-            the ops it kept and the totals of all of them; None: every op is in ``trace.ops``.
+            the ops it kept, the totals and the bins of all of them; None: every op is in
+            ``trace.ops`` (added to the same totals and bins here).
     """
     if streamed is None:
         ops = op_frame(trace.ops)
-        totals = OpTotals()
+        totals, bins = OpTotals(), RunBins()
         totals.add(ops)
+        bins.add_ops(ops)
     else:
-        ops, totals = streamed
+        ops, totals, bins = streamed
     op_totals = totals.frame()
     transfers = pd.DataFrame.from_records(trace.transfers, columns=list(TRANSFER_COLUMNS))
     transfers["memory_pj"] = transfers["sram_pj"] + transfers["dram_pj"]
@@ -145,7 +150,13 @@ def tables(trace: Trace, component_kinds: dict[str, str], *,
     energy = pd.DataFrame(rows, columns=["component", "category", "energy_pj"])
     energy = energy.groupby(["component", "category"], as_index=False, sort=False).sum()
     energy.insert(1, "kind", energy["component"].map(component_kinds))
-    return Tables(ops, transfers, inferences, energy, reconfigs, op_totals)
+    bins.add_transfers(transfers)
+    bins.add_reconfigs(reconfigs)
+    background = {"idle": 0.0, "static": 0.0}
+    for name, pj in trace.idle_static_pj.items():
+        background["idle" if name in trace.units else "static"] += pj
+    series = bins.finish(trace.makespan_ns, background)
+    return Tables(ops, transfers, inferences, energy, reconfigs, op_totals, series)
 
 
 def _reconfigurations(t: Tables, trace: Trace) -> dict[str, dict]:
