@@ -289,7 +289,7 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     """
     from socsim.functional import execute_run
     from socsim.hw.kind import kind_summaries
-    from socsim.report.series import run_series
+    from socsim.report.series import run_series, variant_series
     from socsim.report.stream import OPS_CHUNK, OpStream, window_ns
     from socsim.report.tables import summary, tables
     from socsim.runtime.setup import make_runtime
@@ -332,6 +332,9 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
 
         trace.switches = list(runtime.switches)
         s["runtime"] = runtime_summary(runtime, trace.makespan_ns)
+        s["series"]["variants"] = variant_series(
+            {w: vs[0].name for w, vs in runtime.variants.items()}, trace.switches,
+            t.series.edges_ns)
     functional = None
     if scenario.run.functional:
         phase = (progress.phase("computing outputs", len(trace.inferences)) if progress

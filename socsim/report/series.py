@@ -13,7 +13,9 @@ they cover every op of a streamed run as of a kept one):
 - ``latency_histogram``: per workload, :data:`HIST_BINS` bins of every inference's latency;
 - ``power``: the run's power per bin (:func:`socsim.report.battery.power_series`);
 - ``counters``: per unit and counter (``freq_mhz``, ``temp_c``), the samples; past
-  :data:`MAX_POINTS`, the mean per bin.
+  :data:`MAX_POINTS`, the mean per bin;
+- ``variants`` (runs with a runtime manager): per workload, the model variant its new
+  inferences ran over the run (:func:`variant_series`).
 """
 
 from __future__ import annotations
@@ -84,3 +86,24 @@ def run_series(t: Tables, counters, makespan_ns: int,
               "energy_mj": {c: (pj / PJ_PER_MJ).tolist() for c, pj in bins.energy_pj.items()}}
     return {"bins": binned, "latency": latency, "latency_histogram": hist, "power": power,
             "counters": out_c}
+
+
+def variant_series(initial: Mapping[str, str], switches, edges_ns) -> dict:
+    """Per workload, which model variant new inferences ran over the run: its primary
+    variant from 0 ms, then one step per ``variant`` switch record of the runtime manager
+    (``time_ms``, ``variant``); past :data:`MAX_POINTS` switches, the variant in force at
+    each bin's end of ``edges_ns``."""
+    steps = {w: ([0.0], [v]) for w, v in initial.items()}
+    for sw in switches:
+        if sw.kind == "variant" and sw.target in steps:
+            xs, ys = steps[sw.target]
+            xs.append(sw.time_ns / 1e6)
+            ys.append(sw.new)
+    out = {}
+    for w, (xs, ys) in steps.items():
+        if len(xs) > MAX_POINTS:
+            at = np.asarray(edges_ns[1:], dtype=float) / 1e6
+            k = np.searchsorted(np.asarray(xs), at, side="right") - 1
+            xs, ys = at.tolist(), [ys[i] for i in k]
+        out[w] = {"time_ms": xs, "variant": ys}
+    return out
