@@ -307,11 +307,12 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
         # a whole-run trace.json needs every op: kept (as frames), so windows suit long runs
         window = (window_ns(scenario.run.trace) if scenario.run.trace is not True
                   else (0, sys.maxsize))
-        stream = OpStream(scenario.run.ops_table, window)
+        plot = _window_ns(scenario)  # the timeline's zoom: its ops kept too
+        stream = OpStream(scenario.run.ops_table, window, also=plot)
         # transfers go with each op chunk: to transfers.csv, the totals and the same bins
         from socsim.report.transfers import TransferStream
 
-        xstream = TransferStream(sim.trace, stream.bins, window, KEEP_INFERENCES)
+        xstream = TransferStream(sim.trace, stream.bins, window, KEEP_INFERENCES, also=plot)
         op_sink = stream
 
         def sink(records) -> None:

@@ -6,8 +6,9 @@ Each chunk is added to the per-unit totals the summary reads
 (:class:`socsim.report.tables.OpTotals`) and to the time series
 (:class:`socsim.report.bins.RunBins`), appended to ``ops.parquet`` (one row group per
 chunk, in a spool folder until the report is written) and dropped, except the ops the report
-still draws: those of the first inferences of each workload (the timeline plot) and those
-overlapping ``run.trace.window_s`` (trace.json).
+still draws: those of the first inferences of each workload (the timeline plot), those
+overlapping ``run.trace.window_s`` (trace.json) and ``run.plot_window_ms`` (the timeline's
+zoom).
 """
 
 from __future__ import annotations
@@ -66,15 +67,17 @@ class OpStream:
         ops_table: ``parquet`` (write ops.parquet) or ``none``.
         window: trace.json's window in ns (None: no op is kept for it).
         keep_inferences: keep the ops of inferences numbered below this (the timeline's).
+        also: another window (ns) whose ops are kept (the timeline's ``run.plot_window_ms``).
     """
 
     def __init__(self, ops_table: str, window: tuple[int, int] | None,
-                 keep_inferences: int = KEEP_INFERENCES):
+                 keep_inferences: int = KEEP_INFERENCES, also: tuple[int, int] | None = None):
         if ops_table not in ("parquet", "none"):
             raise ValueError(f"ops_table = {ops_table!r}: a stream writes parquet or none")
         self.ops_table = ops_table
         self.window = window
         self.keep_inferences = keep_inferences
+        self.also = also
         self.totals = OpTotals()
         self.bins = RunBins()  # the time series of every op (socsim.report.bins)
         self.records = 0
@@ -102,6 +105,8 @@ class OpStream:
         keep = ops["inference"] < self.keep_inferences
         if self.window is not None:
             keep |= in_window(ops["start_ns"], ops["end_ns"], self.window)
+        if self.also is not None:
+            keep |= in_window(ops["start_ns"], ops["end_ns"], self.also)
         if keep.any():
             self._kept.append(ops[keep])
 

@@ -111,13 +111,15 @@ class TransferStream:
         bins: the run's bins (the op stream's).
         window: trace.json's window in ns (None: no transfer is kept for it).
         keep_inferences: keep the transfers of inferences numbered below this.
+        also: another window (ns) whose transfers are kept (``run.plot_window_ms``).
     """
 
     def __init__(self, trace: Trace, bins: RunBins, window: tuple[int, int] | None,
-                 keep_inferences: int):
+                 keep_inferences: int, also: tuple[int, int] | None = None):
         self.trace = trace
         self.bins = bins
         self.window = window
+        self.also = also
         self.keep_inferences = keep_inferences
         self.totals = TransferTotals()
         self.records = 0
@@ -143,6 +145,8 @@ class TransferStream:
         keep = f["inference"] < self.keep_inferences
         if self.window is not None:
             keep |= in_window(f["start_ns"], f["end_ns"], self.window)
+        if self.also is not None:
+            keep |= in_window(f["start_ns"], f["end_ns"], self.also)
         if keep.any():
             self._kept.append(f[keep])
 

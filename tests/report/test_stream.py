@@ -148,3 +148,25 @@ def test_a_backwards_window_is_one_clear_error():
         run_scenario(SCENARIO, [*BASE, "run.trace={window_s: [2, 1]}"])
     text = str(err.value)
     assert "run.trace" in text and "the end must be after the start" in text
+
+
+def test_streamed_timeline_zooms_into_a_named_window(kept, tmp_path, monkeypatch):
+    """run.plot_window_ms far from the first inferences and outside any trace window: the
+    stream keeps that window's ops too, so the zoom draws what the kept run's zoom draws."""
+    from socsim.report.plots import timeline
+
+    full, _ = kept
+    lo_ms = full.trace.makespan_ns * 0.6 / 1e6
+    window = f"run.plot_window_ms=[{lo_ms!r}, {lo_ms + 20!r}]"
+    monkeypatch.setattr(stream_mod, "OPS_CHUNK", 7)
+    streamed = run_scenario(SCENARIO, [*BASE, window, "run.ops_table=none", "run.trace=false"])
+    kept_full = run_scenario(SCENARIO, [*BASE, window])
+    drawn = []
+    for r in (kept_full, streamed):
+        tr = r.trace
+        lo, hi = round(lo_ms * 1e6), round((lo_ms + 20) * 1e6)
+        fig = timeline(r.tables, [*tr.units, *tr.dma_engines], tr.engines, window_ns=(lo, hi))
+        zoom, = [ax for ax in fig.axes if ax.get_gid() == "zoom"]
+        drawn.append(sorted((str(c.get_label()), len(c.get_paths())) for c in zoom.collections))
+    assert drawn[0] == drawn[1] and sum(n for _, n in drawn[0]) > 0
+    assert len(streamed.tables.ops) < len(kept_full.tables.ops)
