@@ -3,9 +3,9 @@
 Power over time: the run's binned energy (:mod:`socsim.report.bins`: every op, conversion,
 transfer and reconfiguration spreads its energy uniformly over its own [start, end],
 zero-length ones fall at their instant; the leakage not charged to ops, units' ``idle`` and
-memories' ``static``, spreads uniformly over the run), in windows of a power of two ns, 1,025
-to 2,048 of them over the run (the last one ends at the run's end); a window's power is its
-energy over its length. The battery is discharged window by window
+memories' ``static``, spreads uniformly over the run), in windows of a power of two ns, 1,024
+to 2,048 of them over the run (the last one ends at the run's end, half to one and a half
+widths long); a window's power is its energy over its length. The battery is discharged window by window
 (:func:`socsim.hw.battery.step`); the life estimate extrapolates the run's average power
 (total energy / makespan) with :func:`socsim.hw.battery.life_s` (docs/battery.md).
 """

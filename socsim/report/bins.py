@@ -15,8 +15,9 @@ ops are added into one grid of bins over simulated time:
   (energy.png's energy per inference), not binned.
 
 Bin width: a power of two ns, the smallest for which the run fits in :data:`MAX_BINS` bins,
-so that a run of more than 2,048 ns has between 1,025 and 2,048 bins (the last one partial:
-it ends at the run's end). The width is known only at the end of a run, so the grid starts at
+so that a run of more than 2,048 ns has between 1,024 and 2,048 bins. The last one ends at
+the run's end: it is between half a width and one and a half widths long (a remainder under
+half a width joins the bin before, so that no sliver of a bin shows a spike of power). The width is known only at the end of a run, so the grid starts at
 1 ns and, whenever a record ends past its last bin, doubles its width by adding neighbouring
 bins pairwise: memory stays :data:`MAX_BINS` floats per series whatever the run's length,
 and the final width depends on the run's length only, not on the chunking.
@@ -160,7 +161,10 @@ class RunBins:
         span = max(int(span_ns), self.latest_ns, 1)
         w = self.width
         n = -(-span // w)
+        if n > 1 and span - (n - 1) * w < w // 2:
+            n -= 1  # a last bin under half a width joins the one before: no sliver
         edges = np.minimum(np.arange(n + 1, dtype=np.int64) * w, span)
+        edges[-1] = span
 
         def cut(a: np.ndarray) -> np.ndarray:
             out = a[:n].copy()

@@ -1,7 +1,7 @@
 """Bounded time series of a run for the summary (``summary.json`` ``series``).
 
 What ``socsim report`` draws over the whole run, in bounded size whatever the run's length,
-on the bins of :mod:`socsim.report.bins` (a power of two ns wide, 1,025 to 2,048 over a run;
+on the bins of :mod:`socsim.report.bins` (a power of two ns wide, 1,024 to 2,048 over a run;
 they cover every op of a streamed run as of a kept one):
 
 - ``bins``: ``width_ms``, each bin's end ``time_ms``, per unit its ops' ``utilisation``

@@ -114,7 +114,7 @@ def test_series_add_up_to_the_summary(pair):
             assert int(series.busy_ns.get(unit, np.zeros(1, int)).sum()) == \
                 round(u["busy_ms"] * 1e6)
         n = len(series.edges_ns) - 1
-        assert 1025 <= n <= 2048 and series.edges_ns[-1] == r.trace.makespan_ns
+        assert 1024 <= n <= 2048 and series.edges_ns[-1] == r.trace.makespan_ns
 
 
 def test_overview_strip_shows_the_whole_streamed_run(pair):
