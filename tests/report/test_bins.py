@@ -139,3 +139,18 @@ def test_battery_series_equal_streamed(monkeypatch):
     np.testing.assert_allclose(part["battery"]["series"]["soc"], full["series"]["soc"],
                                rtol=REL)
     assert part["battery"]["soc_end_of_run"] == pytest.approx(full["soc_end_of_run"], rel=REL)
+
+
+def test_a_sliver_at_the_end_joins_the_bin_before():
+    bins = RunBins()
+    ops = pd.DataFrame({"workload": ["a", "a"], "unit": ["x", "x"],
+                        "start_ns": [0, 2_998_300], "end_ns": [100, 2_998_372],
+                        "compute_pj": [1.0, 2.0], "sram_pj": [0.0, 0.0], "dram_pj": [0.0, 0.0],
+                        "static_pj": [0.0, 0.0]})
+    bins.add_ops(ops)
+    # 2,998,372 ns in bins of 2,048: 1,464 whole bins and 100 ns; the 100 ns join bin 1,463
+    s = bins.finish(2_998_372, {})
+    assert s.width_ns == 2048 and len(s.edges_ns) - 1 == 1464
+    assert s.lengths_ns[-1] == 2048 + 100 and s.edges_ns[-1] == 2_998_372
+    assert s.busy_ns["x"][-1] == 72 and s.busy_ns["x"].sum() == 172
+    assert s.energy_pj["compute"][-1] == 2.0 and s.energy_pj["compute"].sum() == 3.0
