@@ -11,6 +11,7 @@ import pytest
 import socsim.report.stream as stream_mod
 from socsim.errors import ConfigError
 from socsim.report.output import report_names
+from socsim.report.reconcile import reconcile
 from socsim.report.tables import op_frame
 from socsim.report.write import op_table_frame
 from socsim.run import run_scenario
@@ -96,6 +97,8 @@ def test_transfers_stream_with_the_ops(tmp_path, monkeypatch, scenario, sets, ki
         assert b["paging"][key] == pytest.approx(value, rel=1e-12)
     for cat in ("dma", "sram", "dram", "total"):
         assert b["energy_mj"][cat] == pytest.approx(a["energy_mj"][cat], rel=1e-12)
+    # the streamed report accounts for what the engine counted apart from the records
+    assert reconcile(streamed.trace, streamed.tables, streamed.summary) == []
     # kept in memory: the first inferences' transfers and the window's
     x = streamed.tables.transfers
     early = x["inference"] < stream_mod.KEEP_INFERENCES
