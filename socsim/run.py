@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from socsim.progress import Phases
     from socsim.report.stream import OpStream
     from socsim.report.tables import Tables
+    from socsim.report.transfers import TransferStream
     from socsim.sim.engine import Job
     from socsim.sim.trace import Trace
 
@@ -52,6 +53,7 @@ class RunResult:
         functional: each inference's outputs and integer events (``run.functional``).
         stream: where a streamed run's op records went (``run.ops_table`` parquet or none;
             :mod:`socsim.report.stream`); None: every op record is in ``trace.ops``.
+        transfer_stream: likewise its transfer records (:mod:`socsim.report.transfers`).
     """
 
     scenario: Scenario
@@ -61,6 +63,7 @@ class RunResult:
     summary: dict
     functional: FunctionalResult | None = None
     stream: OpStream | None = None
+    transfer_stream: TransferStream | None = None
 
     def write(self, out: str | Path | None = None, *, folder: ReportFolder | None = None,
               progress: Phases | None = None) -> list[Path]:
@@ -104,7 +107,8 @@ class RunResult:
                                     plot_window_ns=_window_ns(self.scenario),
                                     ops_table=run.ops_table,
                                     trace_file=run.trace is not False,
-                                    window=window_ns(run.trace), stream=self.stream)
+                                    window=window_ns(run.trace), stream=self.stream,
+                                    transfer_stream=self.transfer_stream)
             except ValueError as exc:
                 if "JSON compliant" not in str(exc):  # json's allow_nan=False
                     raise
@@ -289,8 +293,8 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     """
     from socsim.functional import execute_run
     from socsim.hw.kind import kind_summaries
-    from socsim.report.series import run_series
-    from socsim.report.stream import OPS_CHUNK, OpStream, window_ns
+    from socsim.report.series import run_series, variant_series
+    from socsim.report.stream import KEEP_INFERENCES, OPS_CHUNK, OpStream, window_ns
     from socsim.report.tables import summary, tables
     from socsim.runtime.setup import make_runtime
     from socsim.sim.engine import Simulation
@@ -298,13 +302,24 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     soc = scenario.device
     runtime = make_runtime(scenario, jobs)
     sim = Simulation(soc, list(jobs), scenario.run, runtime)
-    stream = streamed = None
+    stream = streamed = xstream = xstreamed = None
     if scenario.run.ops_table != "csv":  # op records go to the table in chunks
         # a whole-run trace.json needs every op: kept (as frames), so windows suit long runs
         window = (window_ns(scenario.run.trace) if scenario.run.trace is not True
                   else (0, sys.maxsize))
-        stream = OpStream(scenario.run.ops_table, window)
-        sim.trace.stream_ops(stream, OPS_CHUNK)
+        plot = _window_ns(scenario)  # the timeline's zoom: its ops kept too
+        stream = OpStream(scenario.run.ops_table, window, also=plot)
+        # transfers go with each op chunk: to transfers.csv, the totals and the same bins
+        from socsim.report.transfers import TransferStream
+
+        xstream = TransferStream(sim.trace, stream.bins, window, KEEP_INFERENCES, also=plot)
+        op_sink = stream
+
+        def sink(records) -> None:
+            op_sink(records)
+            xstream.drain()
+
+        sim.trace.stream_ops(sink, OPS_CHUNK)
     total = size.inferences if size is not None and math.isfinite(size.inferences) else None
     phase = (progress.phase("simulating", total, poll=lambda: len(sim.trace.inferences))
              if progress else nullcontext())
@@ -313,13 +328,14 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
     if stream is not None:
         trace.flush_ops()
         streamed = stream.finish()
+        xstreamed = xstream.finish()
     kinds = {**{n: u.kind for n, u in soc.units.items()}, **{n: "dma" for n in soc.dma},
              **{n: m.kind for n, m in soc.memories.items()}}
-    t = tables(trace, kinds, streamed=streamed)
+    t = tables(trace, kinds, streamed=streamed, streamed_transfers=xstreamed)
     s = summary(t, trace, scenario=scenario.name, soc=soc.name,
                 policy=scenario.policy.model_dump(), seed=scenario.run.seed)
     kind_summaries(soc.units, t.reconfigs, len(t.inferences), s)
-    s["series"] = run_series(t, trace.counters, trace.makespan_ns)
+    s["series"] = run_series(t, trace.counters, trace.makespan_ns, trace.engines)
     if scenario.run.battery is not None or scenario.run.power_budget_mw is not None:
         from socsim.report.battery import battery_summary
 
@@ -332,6 +348,9 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
 
         trace.switches = list(runtime.switches)
         s["runtime"] = runtime_summary(runtime, trace.makespan_ns)
+        s["series"]["variants"] = variant_series(
+            {w: vs[0].name for w, vs in runtime.variants.items()}, trace.switches,
+            t.series.edges_ns)
     functional = None
     if scenario.run.functional:
         phase = (progress.phase("computing outputs", len(trace.inferences)) if progress
@@ -348,7 +367,7 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
             w: {"integer_events": functional.events[w],
                 "ops_whose_arithmetic_overflowed": functional.flagged_ops[w]}
             for w in functional.events}
-    return RunResult(scenario, tuple(jobs), trace, t, s, functional, stream)
+    return RunResult(scenario, tuple(jobs), trace, t, s, functional, stream, xstream)
 
 
 def run_scenario(scenario: Scenario | str | Path, overrides: Sequence[str] = (), *,

@@ -1,17 +1,16 @@
 """The run's power over time, its battery discharge and life estimate, and the power budget.
 
-Power over time: every op, conversion, transfer and reconfiguration spreads its energy
-uniformly over its own [start, end] (zero-length ones fall at their instant); the leakage
-not charged to ops (units' ``idle``, memories' ``static``) spreads uniformly over the run.
-The run is cut into windows of ``max(makespan / 500, min(1 ms, makespan))``; a window's power
-is its energy over its length. The battery is discharged window by window
+Power over time: the run's binned energy (:mod:`socsim.report.bins`: every op, conversion,
+transfer and reconfiguration spreads its energy uniformly over its own [start, end],
+zero-length ones fall at their instant; the leakage not charged to ops, units' ``idle`` and
+memories' ``static``, spreads uniformly over the run), in windows of a power of two ns, 1,024
+to 2,048 of them over the run (the last one ends at the run's end, half to one and a half
+widths long); a window's power is its energy over its length. The battery is discharged window by window
 (:func:`socsim.hw.battery.step`); the life estimate extrapolates the run's average power
 (total energy / makespan) with :func:`socsim.hw.battery.life_s` (docs/battery.md).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -19,58 +18,15 @@ from socsim.config.battery import BatterySpec
 from socsim.hw.battery import life_s, ocv, step, terminal_v
 from socsim.report.tables import Tables
 
-#: Most windows of the power series.
-MAX_WINDOWS = 500
-#: Preferred window, ns (1 ms), unless the run is shorter or would need more windows.
-WINDOW_NS = 1_000_000
-
-
-def _cumulative(starts: np.ndarray, ends: np.ndarray, energy: np.ndarray,
-                at: np.ndarray) -> np.ndarray:
-    """Energy spent by time ``at`` of intervals each spending ``energy`` uniformly over
-    [start, end] (all at ``start`` when end == start): sum of rate x overlap, in
-    O((n + len(at)) log n) by sorting starts and ends."""
-    dur = (ends - starts).astype(float)
-    point = dur <= 0
-    rate = np.where(point, 0.0, energy / np.where(point, 1.0, dur))
-    out = np.zeros(len(at))
-    for t0, r in ((starts, rate), (ends, -rate)):  # sum r_i (t - t0_i) over t0_i < t
-        order = np.argsort(t0, kind="stable")
-        ts, rs = t0[order].astype(float), r[order]
-        c_r = np.concatenate([[0.0], np.cumsum(rs)])
-        c_rt = np.concatenate([[0.0], np.cumsum(rs * ts)])
-        k = np.searchsorted(ts, at, side="left")
-        out += c_r[k] * at - c_rt[k]
-    ps, pe = starts[point].astype(float), energy[point]
-    if len(ps):
-        order = np.argsort(ps, kind="stable")
-        c = np.concatenate([[0.0], np.cumsum(pe[order])])
-        out += c[np.searchsorted(ps[order], at, side="right")]
-    return out
-
 
 def power_series(t: Tables, makespan_ns: int) -> tuple[np.ndarray, np.ndarray]:
-    """Window edges (ns) and each window's average power (mW) over the run."""
+    """Window edges (ns) and each window's average power (mW) over the run: the bins of
+    ``t.series`` (:mod:`socsim.report.bins`), which cover every record of a streamed run
+    too."""
     if makespan_ns <= 0:
         return np.array([0.0]), np.array([])
-    width = max(makespan_ns / MAX_WINDOWS, min(WINDOW_NS, makespan_ns))
-    n = max(1, math.ceil(makespan_ns / width - 1e-9))
-    edges = np.minimum(np.arange(n + 1) * width, makespan_ns).astype(float)
-    parts = [(t.ops["start_ns"], t.ops["end_ns"], t.ops["energy_pj"])]
-    moved = t.transfers[t.transfers["kind"] != "zero_copy"]
-    parts.append((moved["start_ns"], moved["end_ns"], moved["energy_pj"]))
-    parts.append((t.reconfigs["start_ns"], t.reconfigs["end_ns"], t.reconfigs["reconfig_pj"]))
-    cum = np.zeros(len(edges))
-    for s, e, pj in parts:
-        if len(s):
-            cum += _cumulative(s.to_numpy(np.int64), e.to_numpy(np.int64),
-                               pj.to_numpy(float), edges)
-    background = t.energy[t.energy["category"].isin(["idle"])
-                          | ((t.energy["category"] == "static")
-                             & ~t.energy["component"].isin(t.ops["unit"].unique()))]
-    cum += float(background["energy_pj"].sum()) * edges / makespan_ns
-    power_mw = np.diff(cum) / np.diff(edges)  # pJ / ns = mW
-    return edges, power_mw
+    edges = t.series.edges_ns.astype(float)
+    return edges, t.series.power_mw()
 
 
 def battery_summary(t: Tables, makespan_ns: int, battery: BatterySpec | None,

@@ -1,12 +1,14 @@
 """``socsim report``: one self-contained HTML page comparing report folders side by side.
 
-Reads each folder's ``summary.json`` (tables; its ``series`` block: latency, power,
-frequency and temperature over the run; battery state of charge) and its ops / transfers
+Reads each folder's ``summary.json`` (tables; its ``series`` block over the whole run:
+latency, units' utilisation, power, frequency, temperature, model variant per workload;
+battery state of charge; a panel shows when some run has its data) and its ops / transfers
 tables (``ops.csv`` or ``ops.parquet``; the Gantt of one window). Figures are plotly, with
 plotly.js embedded once, inline: the page works offline. A last script counts the figures
 plotly rendered and writes ``data-plots-rendered`` on ``<body>`` and a line into
-``#socsim-render-check`` (the headless-browser test reads it); script errors are listed in
-``#socsim-errors``.
+``#socsim-render-check`` and each figure's box in page pixels ([left, top, width, height])
+as JSON into ``data-plot-boxes`` (the headless-browser tests read them, and crop a screenshot
+to the boxes); script errors are listed in ``#socsim-errors``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ _CHECK_JS = """(function () {
     plots.forEach(function (p) { if (p.querySelector('svg.main-svg')) { drawn += 1; } });
     if (drawn < plots.length && tries > 0) { setTimeout(function () { check(tries - 1); }, 100); return; }
     document.body.setAttribute('data-plots-rendered', String(drawn));
+    var boxes = [];
+    plots.forEach(function (p) {
+      var r = p.getBoundingClientRect();
+      boxes.push([r.left + window.scrollX, r.top + window.scrollY, r.width, r.height]);
+    });
+    document.body.setAttribute('data-plot-boxes', JSON.stringify(boxes));
     document.getElementById('socsim-render-check').textContent =
       'rendered ' + drawn + ' of ' + plots.length + ' plots; errors: ' + window.socsimErrors.length;
   }
@@ -111,35 +119,80 @@ def comparison_table(runs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, index=[_label(r, runs) for r in runs]).T
 
 
+def _panels(runs: list[dict]) -> list[str]:
+    """The over-time panels with something to show in at least one run."""
+    sums = [r["summary"] for r in runs]
+    series = [s.get("series", {}) for s in sums]
+    has = {
+        "latency (ms)": any(x.get("latency") for x in series),
+        "utilisation (busy fraction)": any(x.get("bins", {}).get("utilisation")
+                                           for x in series),
+        "power (mW)": any(x.get("power", {}).get("power_mw") for x in series),
+        "frequency (MHz)": any("freq_mhz" in c for x in series
+                               for c in x.get("counters", {}).values()),
+        "temperature (°C)": any("temp_c" in c for x in series
+                                for c in x.get("counters", {}).values()),
+        "battery state of charge (%)": any(s.get("battery") for s in sums),
+        "model variant": any(x.get("variants") for x in series),
+    }
+    return [p for p, shown in has.items() if shown] or ["latency (ms)"]
+
+
 def _over_time(runs: list[dict]) -> go.Figure:
-    panels = ["latency (ms)", "power (mW)", "frequency (MHz)", "temperature (°C)",
-              "battery state of charge (%)"]
+    panels = _panels(runs)
+    row = {p: i + 1 for i, p in enumerate(panels)}
     fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, subplot_titles=panels,
-                        vertical_spacing=0.05)
+                        vertical_spacing=0.25 / len(panels))
+
+    def add(panel: str, trace) -> None:
+        if panel in row:
+            fig.add_trace(trace, row=row[panel], col=1)
+
     for run in runs:
         name, series = _label(run, runs), run["summary"].get("series", {})
         for w, b in series.get("latency", {}).items():
-            fig.add_trace(go.Scatter(x=b["time_ms"], y=b["latency_ms"], mode="markers+lines",
-                                     name=f"{name}: {w}", marker={"size": 4}), row=1, col=1)
+            add("latency (ms)", go.Scatter(x=b["time_ms"], y=b["latency_ms"],
+                                           mode="markers+lines", name=f"{name}: {w}",
+                                           marker={"size": 4}))
+            if "latency_max_ms" in b:
+                add("latency (ms)", go.Scatter(x=b["time_ms"], y=b["latency_max_ms"],
+                                               mode="lines", line={"dash": "dot"},
+                                               name=f"{name}: {w} max per bin"))
+        bins = series.get("bins", {})
+        for unit, u in bins.get("utilisation", {}).items():
+            add("utilisation (busy fraction)",
+                go.Scatter(x=bins["time_ms"], y=u, name=f"{name}: {unit} busy",
+                           line={"shape": "hv"}))
         p = series.get("power")
         if p:
-            fig.add_trace(go.Scatter(x=p["time_ms"], y=p["power_mw"], name=f"{name}: power",
-                                     line={"shape": "hv"}), row=2, col=1)
+            add("power (mW)", go.Scatter(x=p["time_ms"], y=p["power_mw"],
+                                         name=f"{name}: power", line={"shape": "hv"}))
         for unit, per in series.get("counters", {}).items():
-            for counter, row in (("freq_mhz", 3), ("temp_c", 4)):
+            for counter, panel in (("freq_mhz", "frequency (MHz)"),
+                                   ("temp_c", "temperature (°C)")):
                 if counter in per:
                     c = per[counter]
-                    fig.add_trace(go.Scatter(x=c["time_ms"], y=c["value"],
-                                             name=f"{name}: {unit} {counter}",
-                                             line={"shape": "hv" if row == 3 else "linear"}),
-                                  row=row, col=1)
+                    add(panel, go.Scatter(x=c["time_ms"], y=c["value"],
+                                          name=f"{name}: {unit} {counter}",
+                                          line={"shape": "hv" if counter == "freq_mhz"
+                                                else "linear"}))
         bat = run["summary"].get("battery")
         if bat:
-            fig.add_trace(go.Scatter(x=bat["series"]["time_ms"],
-                                     y=[100 * s for s in bat["series"]["soc"]],
-                                     name=f"{name}: state of charge"), row=5, col=1)
+            add("battery state of charge (%)",
+                go.Scatter(x=bat["series"]["time_ms"], y=[100 * s for s in bat["series"]["soc"]],
+                           name=f"{name}: state of charge"))
+        end_ms = run["summary"].get("simulated_ms")
+        for w, v in series.get("variants", {}).items():
+            # a step per switch, held to the run's end
+            xs, ys = list(v["time_ms"]), list(v["variant"])
+            if end_ms is not None and xs and end_ms > xs[-1]:
+                xs, ys = [*xs, end_ms], [*ys, ys[-1]]
+            add("model variant", go.Scatter(x=xs, y=ys, name=f"{name}: {w} variant",
+                                            mode="lines+markers", line={"shape": "hv"},
+                                            marker={"size": 5}))
     fig.update_xaxes(title_text="simulated time (ms)", row=len(panels), col=1)
-    fig.update_layout(height=1100, title="Over the whole run", legend={"font": {"size": 10}})
+    fig.update_layout(height=230 * len(panels) + 160, title="Over the whole run",
+                      legend={"font": {"size": 10}})
     return fig
 
 

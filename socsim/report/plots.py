@@ -31,8 +31,6 @@ _CATEGORY_COLOURS = {"compute": "#4C72B0", "sram": "#F0B27A", "dram": "#C0504D",
                      "idle": "#D0D0D0"}
 _KIND_COLOURS = {"dma": "#2CA02C", "page_in": "#FF7F0E", "reconfig": "#8172B2",
                  "LayoutConvert": "#E377C2"}
-#: Columns of the overview strip's busy-fraction image.
-OVERVIEW_BINS = 400
 
 
 def first_inference(t: Tables) -> tuple[str, int] | None:
@@ -64,35 +62,12 @@ def _overlapping(f: pd.DataFrame, lo: int, hi: int) -> pd.DataFrame:
     return f[(f["end_ns"] >= lo) & (f["start_ns"] <= hi)]
 
 
-def _busy_image(t: Tables, rows: list[str], engines: dict[str, int], span: int) -> np.ndarray:
-    """Per row and overview bin, the fraction of the row's engine-time that is busy."""
-    edges = np.linspace(0, span, OVERVIEW_BINS + 1)
-    moved = t.transfers[t.transfers["kind"] != "zero_copy"]
-    img = np.zeros((len(rows), OVERVIEW_BINS))
-    frames = [(t.ops, "unit"), (moved, "engine"), (t.reconfigs, "unit")]
-    for y, row in enumerate(rows):
-        for f, col in frames:
-            g = f[f[col] == row]
-            if g.empty:
-                continue
-            s, e = g["start_ns"].to_numpy(float), g["end_ns"].to_numpy(float)
-            # overlap of each interval with each bin, summed: cumulative busy time at edges
-            cum = (np.clip(edges[None, :] - s[:, None], 0, None)
-                   - np.clip(edges[None, :] - e[:, None], 0, None)).sum(axis=0) \
-                if len(g) * len(edges) < 5e7 else _busy_cum(s, e, edges)
-            img[y] += np.diff(cum)
-        img[y] /= max(1, engines.get(row, 1)) * np.diff(edges)
-    return np.clip(img, 0.0, 1.0)
-
-
-def _busy_cum(s: np.ndarray, e: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Busy time before each of ``at`` of intervals [s, e], for long runs (sorted sums)."""
-    out = np.zeros(len(at))
-    for t0, sign in ((np.sort(s), 1.0), (np.sort(e), -1.0)):
-        c = np.concatenate([[0.0], np.cumsum(t0)])
-        k = np.searchsorted(t0, at)
-        out += sign * (k * at - c[k])
-    return out
+def _busy_image(t: Tables, rows: list[str], engines: dict[str, int]) -> np.ndarray:
+    """Per row and bin of ``t.series``, the fraction of the row's engine-time that is busy
+    (ops, conversions, transfers, page-ins, reconfigurations): every record of the run, also
+    of a streamed one (:mod:`socsim.report.bins`)."""
+    return np.clip(np.array([t.series.utilisation(row, engines.get(row, 1), everything=True)
+                             for row in rows]).reshape(len(rows), -1), 0.0, 1.0)
 
 
 def _tracks(counters: list, span: int) -> dict[str, dict[str, tuple[list, list]]]:
@@ -121,8 +96,7 @@ def timeline(t: Tables, rows: list[str], engines: dict[str, int], *, counters=()
         counters: the trace's counter records (``freq_mhz``, ``temp_c``).
         window_ns: the zoom window, ns.
     """
-    span = int(max([t.inferences["end_ns"].max() if len(t.inferences) else 0,
-                    t.ops["end_ns"].max() if len(t.ops) else 0, 1]))
+    span = int(t.series.edges_ns[-1])  # the whole run, also when streamed
     focus = None
     if window_ns is None:
         lo, hi, what = default_window(t)
@@ -137,7 +111,7 @@ def timeline(t: Tables, rows: list[str], engines: dict[str, int], *, counters=()
     ov, zoom, track_axes = axes[0], axes[-1], axes[1:-1]
     div, unit = _scale(span)
     ov.set_gid("overview")
-    img = _busy_image(t, rows, engines, span)
+    img = _busy_image(t, rows, engines)
     # gamma < 1: a 65 µs inference in a 1 ms bin still shows (busy 6 % -> 38 % of the scale)
     ov.imshow(img, aspect="auto", cmap="Blues", norm=PowerNorm(0.35, vmin=0, vmax=1),
               interpolation="nearest",
@@ -230,19 +204,9 @@ def energy(t: Tables) -> Figure:
     """Left: energy per inference of each workload (its ops, conversions, transfers and
     reconfigurations) by category, µJ. Right: the whole run split into active work, idle
     (unit leakage outside ops) and static (memory leakage), mJ."""
-    rows = []
-    for w, g in t.ops.groupby("workload", sort=False):
-        rows.append({"workload": w, "compute": g["compute_pj"].sum(),
-                     "sram": g["sram_pj"].sum(), "dram": g["dram_pj"].sum(),
-                     "static": g["static_pj"].sum()})
-    per = pd.DataFrame(rows).set_index("workload") if rows else pd.DataFrame()
-    moved = t.transfers[t.transfers["kind"] != "zero_copy"]
-    for w, g in moved.groupby("workload"):
-        per.loc[w, "dma"] = g["dma_pj"].sum()
-        per.loc[w, ["sram", "dram"]] += [g["sram_pj"].sum(), g["dram_pj"].sum()]
-    for w, g in t.reconfigs.groupby("workload"):
-        per.loc[w, "reconfig"] = g["reconfig_pj"].sum()
-    per = per.fillna(0.0)
+    # every op's, transfer's and reconfiguration's energy by workload, streamed runs too
+    per = pd.DataFrame.from_dict(t.series.workload_pj, orient="index")
+    per = per.loc[:, (per != 0).any()] if len(per) else pd.DataFrame()
     counts = t.inferences.groupby("workload").size()
     per = per.div(counts.reindex(per.index), axis=0) / 1e6  # pJ -> µJ per inference
     fig = Figure(figsize=(12, 1.8 + 0.5 * max(2, len(per))), layout="constrained")
@@ -261,7 +225,7 @@ def energy(t: Tables) -> Figure:
     cat = t.energy.groupby("category")["energy_pj"].sum()
     idle = float(cat.get("idle", 0.0))
     static_mem = float(t.energy[(t.energy["category"] == "static")
-                                & ~t.energy["component"].isin(t.ops["unit"].unique())]
+                                & ~t.energy["component"].isin(t.op_totals.index)]
                        ["energy_pj"].sum())
     active = float(cat.sum()) - idle - static_mem
     right.set_gid("whole_run")

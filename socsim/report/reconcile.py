@@ -63,13 +63,12 @@ def reconcile(trace: Trace, t: Tables, s: dict) -> list[str]:
         same(f"{engine} transfers", reported["transfers"], n)
         same(f"{engine} bytes", reported["bytes"], ledger.dma_bytes[engine])
         same(f"{engine} dma pJ", row(engine, "dma"), ledger.dma_pj[engine])
-    moved = t.transfers[t.transfers["kind"] != "zero_copy"]
+    moved = int(t.transfer_totals.engines()["bytes"].sum())  # every transfer's, streamed too
     same("bytes read (ops' inputs and weights, DMA sources)",
-         int(t.op_totals["bytes_in"].sum() + t.op_totals["weight_bytes"].sum()
-             + moved["bytes"].sum()),
+         int(t.op_totals["bytes_in"].sum() + t.op_totals["weight_bytes"].sum() + moved),
          sum(ledger.memory_read_bytes.values()))
     same("bytes written (ops' outputs, DMA destinations)",
-         int(t.op_totals["bytes_out"].sum() + moved["bytes"].sum()),
+         int(t.op_totals["bytes_out"].sum() + moved),
          sum(ledger.memory_written_bytes.values()))
     counted = ledger.category_pj()
     for category, pj in counted.items():

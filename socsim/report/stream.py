@@ -3,10 +3,12 @@
 With ``run.ops_table: parquet`` (or ``none``) the engine hands its op records to an
 :class:`OpStream` every :data:`OPS_CHUNK` records (:meth:`socsim.sim.trace.Trace.stream_ops`).
 Each chunk is added to the per-unit totals the summary reads
-(:class:`socsim.report.tables.OpTotals`), appended to ``ops.parquet`` (one row group per
+(:class:`socsim.report.tables.OpTotals`) and to the time series
+(:class:`socsim.report.bins.RunBins`), appended to ``ops.parquet`` (one row group per
 chunk, in a spool folder until the report is written) and dropped, except the ops the report
-still draws: those of the first inferences of each workload (the timeline plot) and those
-overlapping ``run.trace.window_s`` (trace.json).
+still draws: those of the first inferences of each workload (the timeline plot), those
+overlapping ``run.trace.window_s`` (trace.json) and ``run.plot_window_ms`` (the timeline's
+zoom).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from socsim.report.bins import RunBins
 from socsim.report.tables import OpTotals, op_frame
 from socsim.sim.trace import OpRecord
 
@@ -64,16 +67,19 @@ class OpStream:
         ops_table: ``parquet`` (write ops.parquet) or ``none``.
         window: trace.json's window in ns (None: no op is kept for it).
         keep_inferences: keep the ops of inferences numbered below this (the timeline's).
+        also: another window (ns) whose ops are kept (the timeline's ``run.plot_window_ms``).
     """
 
     def __init__(self, ops_table: str, window: tuple[int, int] | None,
-                 keep_inferences: int = KEEP_INFERENCES):
+                 keep_inferences: int = KEEP_INFERENCES, also: tuple[int, int] | None = None):
         if ops_table not in ("parquet", "none"):
             raise ValueError(f"ops_table = {ops_table!r}: a stream writes parquet or none")
         self.ops_table = ops_table
         self.window = window
         self.keep_inferences = keep_inferences
+        self.also = also
         self.totals = OpTotals()
+        self.bins = RunBins()  # the time series of every op (socsim.report.bins)
         self.records = 0
         self._kept: list[pd.DataFrame] = []
         self._spool: tempfile.TemporaryDirectory | None = None
@@ -86,6 +92,7 @@ class OpStream:
         ops = op_frame(records)
         self.records += len(ops)
         self.totals.add(ops)
+        self.bins.add_ops(ops)
         if self.ops_table == "parquet":
             table = op_table_frame(ops)
             if self._writer is None:
@@ -98,18 +105,21 @@ class OpStream:
         keep = ops["inference"] < self.keep_inferences
         if self.window is not None:
             keep |= in_window(ops["start_ns"], ops["end_ns"], self.window)
+        if self.also is not None:
+            keep |= in_window(ops["start_ns"], ops["end_ns"], self.also)
         if keep.any():
             self._kept.append(ops[keep])
 
-    def finish(self) -> tuple[pd.DataFrame, OpTotals]:
-        """Close the table; return the kept ops (one frame) and the totals of every op."""
+    def finish(self) -> tuple[pd.DataFrame, OpTotals, RunBins]:
+        """Close the table; return the kept ops (one frame), the totals and the bins of every
+        op."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         kept = (pd.concat(self._kept, ignore_index=True) if self._kept
                 else op_frame([]))
         self._kept = [kept]
-        return kept, self.totals
+        return kept, self.totals, self.bins
 
     def copy_table(self, fh: BinaryIO) -> None:
         """Copy the finished ops.parquet into ``fh`` (an empty table if no op ran)."""

@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 
 from socsim.hw.kind import UNIT_KINDS, unit_kind
+from socsim.report.bins import RunBins, RunSeries
+from socsim.report.transfers import TransferTotals, transfer_frame
 from socsim.sim.trace import (
     INFERENCE_COLUMNS,
     OP_COLUMNS,
     RECONFIG_COLUMNS,
-    TRANSFER_COLUMNS,
     OpRecord,
     Trace,
 )
@@ -47,7 +48,9 @@ class Tables:
 
     ``ops`` holds every op record, except in a streamed run (``run.ops_table: parquet`` or
     ``none``), where it holds those the plots and the trace window need; the summary reads
-    ``op_totals``, which always covers every op.
+    ``op_totals`` and the time series ``series`` (:mod:`socsim.report.bins`), which always
+    cover every op. Likewise ``transfers`` (all of them, or in a streamed run those kept) and
+    ``transfer_totals`` (every transfer: :mod:`socsim.report.transfers`).
     """
 
     ops: pd.DataFrame
@@ -56,6 +59,8 @@ class Tables:
     energy: pd.DataFrame  # component, kind, category, energy_pj
     reconfigs: pd.DataFrame  # reconfigurations (RECONFIG_COLUMNS)
     op_totals: pd.DataFrame = field(default=None)  # per unit (index): OP_TOTAL_COLUMNS
+    series: RunSeries = field(default=None)  # binned over the whole run (socsim.report.bins)
+    transfer_totals: TransferTotals = field(default=None)  # every transfer's
 
 
 def op_frame(records: Sequence[OpRecord]) -> pd.DataFrame:
@@ -105,24 +110,33 @@ class OpTotals:
 
 
 def tables(trace: Trace, component_kinds: dict[str, str], *,
-           streamed: tuple[pd.DataFrame, OpTotals] | None = None) -> Tables:
+           streamed: tuple[pd.DataFrame, OpTotals, RunBins] | None = None,
+           streamed_transfers: tuple[pd.DataFrame, TransferTotals] | None = None) -> Tables:
     """Build the report frames of ``trace``.
 
     Args:
         component_kinds: component name -> kind (a unit's kind, ``dma``, a memory's kind).
         streamed: for a run whose op records went to a sink (:mod:`socsim.report.stream`):
-            the ops it kept and the totals of all of them; None: every op is in ``trace.ops``.
+            the ops it kept, the totals and the bins of all of them; None: every op is in
+            ``trace.ops`` (added to the same totals and bins here).
+        streamed_transfers: likewise for transfers (:class:`~socsim.report.transfers.
+            TransferStream`, which added them to those bins): the kept ones and the totals;
+            None: every transfer is in ``trace.transfers``.
     """
     if streamed is None:
         ops = op_frame(trace.ops)
-        totals = OpTotals()
+        totals, bins = OpTotals(), RunBins()
         totals.add(ops)
+        bins.add_ops(ops)
     else:
-        ops, totals = streamed
+        ops, totals, bins = streamed
     op_totals = totals.frame()
-    transfers = pd.DataFrame.from_records(trace.transfers, columns=list(TRANSFER_COLUMNS))
-    transfers["memory_pj"] = transfers["sram_pj"] + transfers["dram_pj"]
-    transfers["energy_pj"] = transfers["dma_pj"] + transfers["memory_pj"]
+    if streamed_transfers is None:
+        transfers, xfer_totals = transfer_frame(trace.transfers), TransferTotals()
+        xfer_totals.add(transfers)
+        bins.add_transfers(transfers)
+    else:
+        transfers, xfer_totals = streamed_transfers
     inferences = pd.DataFrame.from_records(trace.inferences, columns=list(INFERENCE_COLUMNS))
     inferences["latency_ns"] = inferences["end_ns"] - inferences["arrival_ns"]
     inferences["missed"] = inferences["deadline_ns"].notna() & (
@@ -136,8 +150,7 @@ def tables(trace: Trace, component_kinds: dict[str, str], *,
     for unit, r in op_totals[_OP_PJ].iterrows():
         rows += [(unit, "compute", r.compute_pj), (unit, "sram", r.sram_pj),
                  (unit, "dram", r.dram_pj), (unit, "static", r.static_pj)]
-    moved = transfers[transfers["kind"] != "zero_copy"]
-    for engine, r in moved.groupby("engine")[["dma_pj", "sram_pj", "dram_pj"]].sum().iterrows():
+    for engine, r in xfer_totals.engines().iterrows():
         rows += [(engine, "dma", r.dma_pj), (engine, "sram", r.sram_pj),
                  (engine, "dram", r.dram_pj)]
     for name, pj in trace.idle_static_pj.items():
@@ -145,7 +158,13 @@ def tables(trace: Trace, component_kinds: dict[str, str], *,
     energy = pd.DataFrame(rows, columns=["component", "category", "energy_pj"])
     energy = energy.groupby(["component", "category"], as_index=False, sort=False).sum()
     energy.insert(1, "kind", energy["component"].map(component_kinds))
-    return Tables(ops, transfers, inferences, energy, reconfigs, op_totals)
+    bins.add_reconfigs(reconfigs)
+    background = {"idle": 0.0, "static": 0.0}
+    for name, pj in trace.idle_static_pj.items():
+        background["idle" if name in trace.units else "static"] += pj
+    series = bins.finish(trace.makespan_ns, background)
+    return Tables(ops, transfers, inferences, energy, reconfigs, op_totals, series,
+                  xfer_totals)
 
 
 def _reconfigurations(t: Tables, trace: Trace) -> dict[str, dict]:
@@ -194,14 +213,14 @@ def summary(t: Tables, trace: Trace, *, scenario: str, soc: str, policy: dict,
             "energy_mj": float(unit_energy.get(name, 0.0)) / PJ_PER_MJ,
             **_dynamics(trace, name),
         }
-    dma = t.transfers[t.transfers["kind"] != "zero_copy"]
+    xt = t.transfer_totals
+    dma = xt.engines()
     engines = {}
-    for name, group in dma.groupby("engine"):
-        b = float((group["end_ns"] - group["start_ns"]).sum())
-        engines[name] = {"transfers": len(group), "bytes": int(group["bytes"].sum()),
+    for name, r in dma.iterrows():
+        b = float(r["busy_ns"])
+        engines[name] = {"transfers": int(r["transfers"]), "bytes": int(r["bytes"]),
                          "busy_ms": b / 1e6,
                          "utilisation": b / (trace.engines[name] * span_ns) if span_ns else 0.0}
-    zc = t.transfers[t.transfers["kind"] == "zero_copy"]
     per_workload = {}
     for w, group in t.inferences.groupby("workload", sort=False):
         per_workload[w] = {"inferences": len(group),
@@ -227,8 +246,8 @@ def summary(t: Tables, trace: Trace, *, scenario: str, soc: str, policy: dict,
         "units": units,
         "dma": engines,
         "dma_bytes": int(dma["bytes"].sum()),
-        "zero_copy_count": len(zc),
-        "zero_copy_bytes": int(zc["bytes"].sum()),
+        "zero_copy_count": xt.zero_copy_count,
+        "zero_copy_bytes": xt.zero_copy_bytes,
         "page_faults": trace.page_faults,
         "paging": _paging(t, trace),
         **_reconfigurations(t, trace),
@@ -242,13 +261,13 @@ def summary(t: Tables, trace: Trace, *, scenario: str, soc: str, policy: dict,
 
 def _paging(t: Tables, trace: Trace) -> dict:
     """Weight paging: faults (pages), page-ins (transfers, bytes, ms, mJ), evictions."""
-    ins = t.transfers[t.transfers["kind"] == "page_in"]
+    xt = t.transfer_totals
     return {
         "page_faults": trace.page_faults,
-        "page_ins": len(ins),
-        "page_in_bytes": int(ins["bytes"].sum()),
-        "page_in_ms": float((ins["end_ns"] - ins["start_ns"]).sum()) / 1e6,
-        "page_in_mj": float(ins["energy_pj"].sum()) / PJ_PER_MJ,
+        "page_ins": xt.page_ins,
+        "page_in_bytes": xt.page_in_bytes,
+        "page_in_ms": xt.page_in_ns / 1e6,
+        "page_in_mj": xt.page_in_pj / PJ_PER_MJ,
         "evictions": len(trace.evictions),
         "evicted_bytes": int(sum(rec.bytes for rec in trace.evictions)),
     }

@@ -20,10 +20,12 @@ import pandas as pd
 
 from socsim.report.output import report_names
 from socsim.report.tables import PJ_PER_UJ, Tables
+from socsim.report.transfers import transfer_table_frame
 from socsim.sim.trace import Trace
 
 if TYPE_CHECKING:
     from socsim.report.stream import OpStream
+    from socsim.report.transfers import TransferStream
 
 
 def ops_csv_frame(t: Tables) -> pd.DataFrame:
@@ -50,18 +52,9 @@ def op_table_frame(f: pd.DataFrame) -> pd.DataFrame:
 
 
 def transfers_csv_frame(t: Tables) -> pd.DataFrame:
-    """transfers.csv: times in µs, energies in µJ; engine is empty for zero-copy hand-offs."""
-    f = t.transfers
-    out = f[["workload", "inference", "tensor", "kind", "src", "dst", "bytes"]].copy()
-    out["start_us"] = f["start_ns"] / 1e3
-    out["end_us"] = f["end_ns"] / 1e3
-    out["engine"] = f["engine"]
-    out["channel"] = f["channel"].astype("Int64")
-    out["energy_uj"] = f["energy_pj"] / PJ_PER_UJ
-    out["dma_uj"] = f["dma_pj"] / PJ_PER_UJ
-    out["sram_uj"] = f["sram_pj"] / PJ_PER_UJ
-    out["dram_uj"] = f["dram_pj"] / PJ_PER_UJ
-    return out
+    """transfers.csv of ``t.transfers``: times in µs, energies in µJ; engine is empty for
+    zero-copy hand-offs (:func:`socsim.report.transfers.transfer_table_frame`)."""
+    return transfer_table_frame(t.transfers)
 
 
 def strict_summary(summary: dict) -> dict:
@@ -93,7 +86,8 @@ def write_report(out: Path, t: Tables, trace: Trace, summary: dict,
                  plot_window_ns: tuple[int, int] | None = None, *,
                  ops_table: str = "csv", trace_file: bool = True,
                  window: tuple[int, int] | None = None,
-                 stream: OpStream | None = None) -> list[Path]:
+                 stream: OpStream | None = None,
+                 transfer_stream: TransferStream | None = None) -> list[Path]:
     """Write every report file into the existing, empty folder ``out``; return their paths.
 
     Args:
@@ -105,6 +99,8 @@ def write_report(out: Path, t: Tables, trace: Trace, summary: dict,
         ops_table: ``csv`` (from ``t.ops``), ``parquet`` (from ``stream``) or ``none``.
         trace_file: write trace.json; window: only what overlaps this span (ns) in it.
         stream: the streamed run's op table (:mod:`socsim.report.stream`).
+        transfer_stream: the streamed run's transfers.csv (:mod:`socsim.report.transfers`);
+            None: transfers.csv from ``t.transfers``.
 
     Raises:
         FileExistsError: a file (or a link) of that name is already in ``out``.
@@ -133,7 +129,10 @@ def write_report(out: Path, t: Tables, trace: Trace, summary: dict,
         with start("ops.parquet") as fh:
             stream.copy_table(fh)
     with start("transfers.csv") as fh:
-        transfers_csv_frame(t).to_csv(fh, index=False)
+        if transfer_stream is not None:
+            transfer_stream.copy_table(fh)
+        else:
+            transfers_csv_frame(t).to_csv(fh, index=False)
     if "trace.json" in names:
         with start("trace.json") as fh:
             # one C-encoded string: json.dump's chunked iterencode is ~10x slower on large

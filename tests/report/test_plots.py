@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from socsim.report.plots import default_window, energy, timeline
@@ -123,5 +124,7 @@ def test_multi_workload_title_names_the_window():
     npu = r.tables.ops[r.tables.ops["unit"] == "npu"]
     starts = sorted(npu.groupby(["workload", "inference"])["start_ns"].min())
     lit = ov.images[0].get_array()[row] > 0
-    bins = {int(s / r.tables.inferences["end_ns"].max() * 400) for s in starts}
-    assert all(lit[min(b, 399)] for b in bins)
+    edges = r.tables.series.edges_ns  # the overview's columns: the run's bins
+    assert len(lit) == len(edges) - 1 and edges[-1] == r.trace.makespan_ns
+    bins = {int(np.searchsorted(edges, s, side="right")) - 1 for s in starts}
+    assert all(lit[b] for b in bins)
