@@ -93,6 +93,15 @@ class RuntimeManager:
         arrival (a cascade's big model), or None: the inference is complete."""
         return None
 
+    def escalation_note(self, done: Finished) -> str:
+        """Why :meth:`after_inference` ran another variant (appended to the ``escalate``
+        record's reason)."""
+        return ""
+
+    def summary(self) -> dict[str, Any] | None:
+        """What the manager reports in summary.json ``runtime.manager_state`` (None: nothing)."""
+        return None
+
 
 def register_manager(cls: type[RuntimeManager]) -> type[RuntimeManager]:
     """Register a manager class under its ``name`` (a decorator).

@@ -32,9 +32,10 @@ class Threshold(RuntimeManager):
     ``miss_rate`` / ``queue`` (``of`` a workload) or ``soc`` (battery state of charge, 0-1;
     never active without a battery). A rule turns on when the metric is above (below) the
     limit and off once it is ``hysteresis`` below (above) it. While on, it sets ``variant``
-    ({workload: variant}), ``freq`` ({unit: MHz, or ``min`` / ``max``}) and ``drop``
-    ({workload: true}); with no rule on, workloads run their primary variant, units their
-    first operating point, and nothing is dropped.
+    ({workload: variant}), ``freq`` ({unit: MHz, or ``min`` / ``max``}: the manager pins the
+    unit there, within a ``thermal`` governor's trip cap: socsim.runtime.dvfs) and ``drop``
+    ({workload: true}); with no rule on, workloads run their primary variant, pinned units
+    go back to their governor, and nothing is dropped.
 
     Example: ``{metric: temp_c, of: npu, above: 85, hysteresis: 3,
     variant: {vision: int4_dsp}}``; ``{metric: soc, below: 0.2, freq: {npu: min}}``.
@@ -50,7 +51,6 @@ class Threshold(RuntimeManager):
                              + (f"; unknown parameters {sorted(unknown)}" if unknown else ""))
         self.rules = [self._check(i, r) for i, r in enumerate(params["rules"])]
         self.on = [False] * len(self.rules)
-        self.initial: dict[str, float] | None = None
 
     def _check(self, i: int, rule: Any) -> dict:
         where = f"rules[{i}]"
@@ -93,8 +93,6 @@ class Threshold(RuntimeManager):
         return getattr(state, m)[rule["of"]]
 
     def decide(self, state: SystemState, ctl: Controls) -> None:
-        if self.initial is None:
-            self.initial = dict(state.freq_mhz)
         variant = {w: vs[0] for w, vs in state.variants.items()}
         freq: dict[str, float] = {}
         drop = dict.fromkeys(state.variants, False)
@@ -121,7 +119,10 @@ class Threshold(RuntimeManager):
         for w, on in drop.items():
             ctl.set_drop(w, on, why)
         for u in sorted({u for r in self.rules for u in (r.get("freq") or {})}):
-            ctl.set_freq(u, freq.get(u, self.initial[u]), why)
+            if u in freq:
+                ctl.set_freq(u, freq[u], why)
+            else:
+                ctl.release_freq(u, why)
 
 
 class Feedback(RuntimeManager):

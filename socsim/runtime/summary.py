@@ -48,5 +48,9 @@ def runtime_summary(rt: RuntimeProcess, span_ns: int) -> dict:
     kinds: dict[str, int] = {}
     for s in rt.switches:
         kinds[s.kind] = kinds.get(s.kind, 0) + 1
-    return {"manager": rt.manager.name, "switches": len(rt.switches),
-            "switches_by_kind": kinds, "workloads": workloads}
+    out = {"manager": rt.manager.name, "switches": len(rt.switches),
+           "switches_by_kind": kinds, "workloads": workloads}
+    state = rt.manager.summary()
+    if state is not None:
+        out["manager_state"] = state
+    return out
