@@ -202,6 +202,7 @@ class RuntimeProcess:
         state = self.sim.units[unit]
         if state.freq_mhz != freq_mhz and not state.switching:
             self.record("dvfs", unit, f"{state.freq_mhz:g}", f"{freq_mhz:g}", reason)
+            state.switching = True  # now: the process below starts later in this instant
             self.sim.env.process(self.sim._switch(state, freq_mhz))
 
     def arbitrate(self, state, gov, utilisation: float, temp_c: float, thermal,
