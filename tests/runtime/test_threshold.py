@@ -59,6 +59,14 @@ def test_threshold_switches_variant_and_misses_less_than_static(runs):
     assert static.summary["units"]["cpu"]["freq_mhz_min"] < 1800
     assert s["miss_rate"] > 0.05
     assert s["variant_inferences"] == {"big": 200, "small": 0}
+    # the misses are the throttle's: every frame that arrives once the cluster is at
+    # 1.6 GHz misses (~20.8 ms > 20 ms), none before it (~18.5 ms at 1.8 GHz)
+    drop = next(c.time_ns for c in static.trace.counters
+                if c.unit == "cpu" and c.counter == "freq_mhz" and c.value < 1800)
+    inf = static.tables.inferences
+    assert not inf[inf["end_ns"] <= drop]["missed"].any()
+    assert inf[inf["arrival_ns"] >= drop]["missed"].all()
+    assert s["deadline_misses"] >= (inf["arrival_ns"] >= drop).sum()
     # threshold runs the small model part of the time and misses less
     assert t["variant_inferences"]["small"] > 0 and t["variant_inferences"]["big"] > 0
     assert t["miss_rate"] < s["miss_rate"]
