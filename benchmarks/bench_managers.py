@@ -8,7 +8,7 @@ prints one JSON document, then a short table:
   an inference ran), deadline miss rate, dropped frames, energy per inference (mJ: the
   energy of the workload's own ops and transfers, all variants, over its completed
   inferences; idle leakage is the run's, not a workload's), accuracy-weighted throughput
-  (Hz), time per variant (fraction of the run), manager actions aimed at the workload;
+  (Hz; all answers, and on time only), time per variant (fraction of the run), manager actions aimed at the workload;
 * per run: total energy (mJ), average power (mW), estimated battery life (h, the scenario's
   18650 cell at the run's average power: docs/battery.md), the NPU's time at its throttled
   800 MHz point and peak temperature, manager actions by kind, the wall time of the run.
@@ -67,6 +67,8 @@ def run_one(scenario: str, seconds: float, out: Path) -> dict:
             "energy_per_inference_mj": (float(active_pj.get(w, 0.0)) / 1e9 / d["inferences"]
                                         if d["inferences"] else None),
             "accuracy_weighted_throughput_hz": d["accuracy_weighted_throughput_hz"],
+            "accuracy_weighted_throughput_on_time_hz":
+                d["accuracy_weighted_throughput_on_time_hz"],
             "variant_fraction": {v: t / span_ms for v, t in d["variant_ms"].items()},
             "variant_inferences": d["variant_inferences"],
             "switches": actions,
@@ -95,7 +97,8 @@ def _f(x, fmt: str) -> str:
 
 def table(results: dict[str, dict]) -> str:
     lines = [f"{'manager':9} {'workload':8} {'miss %':>6} {'p50':>6} {'p95':>6} {'p99':>6} "
-             f"{'drop':>4} {'mJ/inf':>7} {'AWT Hz':>7} {'switch':>6}  time per variant"]
+             f"{'drop':>4} {'mJ/inf':>7} {'AWT Hz':>7} {'on time':>7} {'switch':>6}  "
+             "time per variant"]
     for m, r in results.items():
         for w, d in r["workloads"].items():
             lat = d["latency_ms"] or {}
@@ -105,7 +108,9 @@ def table(results: dict[str, dict]) -> str:
                 f"{_f(lat.get('p50'), '6.2f')} {_f(lat.get('p95'), '6.2f')} "
                 f"{_f(lat.get('p99'), '6.2f')} {d['dropped']:4d} "
                 f"{_f(d['energy_per_inference_mj'], '7.3f')} "
-                f"{_f(d['accuracy_weighted_throughput_hz'], '7.2f')} {d['switches']:6d}  {share}")
+                f"{_f(d['accuracy_weighted_throughput_hz'], '7.2f')} "
+                f"{_f(d['accuracy_weighted_throughput_on_time_hz'], '7.2f')} "
+                f"{d['switches']:6d}  {share}")
     lines.append("")
     lines.append(f"{'manager':9} {'energy mJ':>9} {'avg mW':>7} {'life h':>7} "
                  f"{'NPU@800 s':>9} {'NPU max C':>9} {'wall s':>6}  actions")

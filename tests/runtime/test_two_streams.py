@@ -57,6 +57,14 @@ def test_static_throttles_and_misses_where_threshold_and_feedback_do_not(six_sec
     assert vis["two_streams_threshold"]["miss_rate"] < 0.1 * vis["two_streams"]["miss_rate"]
     assert vis["two_streams_feedback"]["miss_rate"] < 0.1 * vis["two_streams"]["miss_rate"]
     assert threshold.summary["units"]["npu"]["temp_c_max"] < 85  # it never trips
+    # late answers count for nothing on time: static's on-time score is its on-time frames
+    inf = static.tables.inferences
+    ok = int((~inf[inf["workload"] == "vision"]["missed"]).sum())
+    span_s = static.summary["simulated_ms"] * 1e-3
+    assert vis["two_streams"]["accuracy_weighted_throughput_on_time_hz"] == pytest.approx(
+        ok * 0.708 / span_s)
+    assert (vis["two_streams_threshold"]["accuracy_weighted_throughput_on_time_hz"]
+            > vis["two_streams"]["accuracy_weighted_throughput_on_time_hz"])
 
 
 def test_threshold_switches_when_hot_and_back_when_cool_and_the_trace_shows_it(six_seconds,
