@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from socsim.runtime.base import RuntimeManager, SystemState
+from socsim.runtime.base import RuntimeManager, SystemState, number
 from socsim.runtime.process import Controls
 
 METRICS = ("temp_c", "utilisation", "freq_mhz", "soc", "miss_rate", "queue")
@@ -65,6 +65,9 @@ class Threshold(RuntimeManager):
             raise ValueError(f"{where}.metric: {metric!r}; choose one of {list(METRICS)}")
         if ("above" in rule) == ("below" in rule):
             raise ValueError(f"{where}: give exactly one of `above` and `below`")
+        for key in ("above", "below", "hysteresis"):
+            if key in rule:
+                number(f"{where}.{key}", rule[key])
         if metric != "soc":
             names = self.units if metric in _UNIT_METRICS else self.workloads
             if rule.get("of") not in names:
@@ -151,10 +154,10 @@ class Feedback(RuntimeManager):
         if bad or len(self.ladder) < 2:
             raise ValueError(f"`feedback.ladder`: give two or more of {workloads[w]}"
                              + (f"; unknown {bad}" if bad else ""))
-        self.target = float(params.get("target", 0.05))
+        self.target = number("`feedback.target`", params.get("target", 0.05))
         if not 0 <= self.target < 1:
             raise ValueError("`feedback.target`: a miss rate in [0, 1)")
-        self.patience = int(params.get("patience", 5))
+        self.patience = number("`feedback.patience`", params.get("patience", 5), integer=True)
         if self.patience < 1:
             raise ValueError("`feedback.patience`: a count >= 1")
         self.step = 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from socsim.runtime.base import RuntimeManager
+from socsim.runtime.base import RuntimeManager, number
 from socsim.runtime.process import Finished
 
 
@@ -42,8 +42,8 @@ class Cascade(RuntimeManager):
         for key in ("small", "big"):
             if params.get(key) not in workloads[w]:
                 raise ValueError(f"`cascade.{key}`: one of {w}'s variants {workloads[w]}")
-        t = params.get("threshold")
-        if not isinstance(t, (int, float)) or not 0 <= t <= 1:
+        t = number("`cascade.threshold`", params.get("threshold"))
+        if not 0 <= t <= 1:
             raise ValueError("`cascade.threshold`: a confidence in [0, 1]")
         self.workload, self.small, self.big = w, params["small"], params["big"]
         self.threshold = float(t)

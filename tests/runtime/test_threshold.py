@@ -104,3 +104,23 @@ def test_validate_checks_the_manager_and_the_variants():
     with pytest.raises(ConfigError, match=r"variant: vision: int2 is not a variant"):
         check_file(path, ["runtime.manager=threshold", "runtime.params={rules: [{metric: "
                           "temp_c, of: npu, above: 85, variant: {vision: int2}}]}"])
+
+
+@pytest.mark.parametrize("manager, params, message", [
+    ("threshold", "{rules: [{metric: temp_c, of: npu, above: yes}]}",
+     r"rules\[0\]\.above: expected a number, got the boolean true"),
+    ("threshold", "{rules: [{metric: temp_c, of: npu, below: 50, hysteresis: 'x'}]}",
+     r"rules\[0\]\.hysteresis: expected a number, got 'x'"),
+    ("feedback", "{workload: vision, target: false}",
+     r"feedback\.target`: expected a number, got the boolean false"),
+    ("feedback", "{workload: vision, patience: 2.5}",
+     r"feedback\.patience`: expected a whole number, got 2\.5"),
+    ("cascade", "{workload: vision, small: small_npu, big: int8, threshold: on}",
+     r"cascade\.threshold`: expected a number, got the boolean true"),
+])
+def test_manager_numbers_refuse_booleans_and_text(manager, params, message):
+    from socsim.check import check_file
+
+    path = REPO / "scenarios" / "two_streams.yaml"
+    with pytest.raises(ConfigError, match=r"runtime\.params.*" + message):
+        check_file(path, [f"runtime.manager={manager}", f"runtime.params={params}"])
