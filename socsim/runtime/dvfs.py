@@ -49,6 +49,8 @@ class OperatingPoints:
                      if _caps_with_trip(govs.get(n))}
         #: per unit: the point a manager asked for (absent: its governor decides)
         self.pins: dict[str, float] = {}
+        #: per released unit: the point it goes back to, until it is there
+        self.returning: dict[str, float] = {}
 
     def effective(self, unit: str) -> float:
         """Where a pinned unit runs: the highest point at or below its pin and its cap."""

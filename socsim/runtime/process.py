@@ -100,6 +100,8 @@ class Controls:
             return
         target = rt.points.target_on_release(unit)
         if target is not None:
+            if unit not in rt.points.caps:  # a thermal governor moves a released unit itself
+                rt.points.returning[unit] = target
             rt.move(unit, target, reason)
 
 
@@ -257,6 +259,13 @@ class RuntimeProcess:
             self.manager.decide(state, self.ctl)
             for unit in sorted(self.points.pins):
                 self.apply_point(unit, "pinned")
+            for unit, target in sorted(self.points.returning.items()):
+                state = sim.units[unit]
+                if unit in self.points.pins or (state.freq_mhz == target
+                                                and not state.switching):
+                    del self.points.returning[unit]
+                else:  # a release that met a transition under way
+                    self.move(unit, target, "released")
 
     def close(self, end_ns: int) -> None:
         """Charge the current variants their time up to ``end_ns``."""

@@ -136,3 +136,24 @@ def test_a_pin_below_the_cap_holds_and_release_returns_to_the_cap(tmp_path):
     assert set(_ops(r, 0, released, "npu")["freq_mhz"]) == {800.0}
     assert set(_ops(r, released, r.trace.makespan_ns, "npu")["freq_mhz"]) == {1000.0}
     assert [f for _, f in track] == [1000.0, 800.0, 1000.0]
+
+
+def test_a_release_that_meets_the_pins_transition_still_returns(tmp_path):
+    # decisions every 0.1 ms: the release comes while the 150 us move to 1.2 GHz is under
+    # way; the unit must still end up back at its starting 1.8 GHz
+    text = textwrap.dedent(f"""
+        name: arbitration
+        soc: {REPO / "devices" / "imx8mp.yaml"}
+        workloads:
+          - {{name: vision, model: {REPO / "workloads" / "mobilenetv2_int8.onnx"},
+             inferences: 3}}
+        policy: {{name: single, params: {{unit: cpu}}}}
+        runtime: {{manager: schedule_test, period_ms: 0.1,
+                  params: {{unit: cpu, mhz: 1200, pin_s: 0.01, release_s: 0.0101}}}}
+        run: {{seed: 0, functional: false, governors: {{cpu: {{name: performance}}}}}}
+        """)
+    r = run_scenario(write_scenario(tmp_path, text))
+    track = _freq_track(r, "cpu")
+    assert [f for _, f in track] == [1800.0, 1200.0, 1800.0]
+    assert track[-1][0] < 20_000_000
+    assert set(_ops(r, 20_000_000, r.trace.makespan_ns)["freq_mhz"]) == {1800.0}
