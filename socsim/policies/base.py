@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from socsim.config.soc import SoC
 from socsim.graph.ir import Graph
@@ -17,9 +17,38 @@ class PolicyParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """pydantic's lax mode reads ``true`` as 1 where a number is expected (YAML's
+        ``inferences: yes``); refuse it, naming the field."""
+        annotation = cls.model_fields[info.field_name].annotation
+        if _takes_numbers(annotation):
+            items = value if isinstance(value, (list, tuple)) else (value,)
+            bad = next((v for v in items if isinstance(v, bool)), None)
+            if bad is not None:
+                where = "" if items is not value else (
+                    " in [" + ", ".join(str(v).lower() if isinstance(v, bool) else repr(v)
+                                        for v in value) + "]")
+                raise ValueError(f"expected a number, got the boolean {str(bad).lower()}{where}"
+                                 " (YAML reads true/false/yes/no/on/off as booleans); give a "
+                                 "number, or quote a name")
+        return value
+
     def check(self, soc: SoC) -> list[tuple[tuple[str | int, ...], str]]:
         """Cross-checks against the SoC (e.g. unit names): (field path, message) pairs."""
         return []
+
+
+def _takes_numbers(annotation: Any) -> bool:
+    """Whether a field's type admits int or float (at any depth) and not bool."""
+    if annotation is bool:
+        return False
+    if annotation in (int, float):
+        return True
+    args = get_args(annotation)
+    return bool(args) and bool not in args and any(_takes_numbers(a) for a in args
+                                                   if a is not Ellipsis)
 
 
 #: How a unit's waiting ops are ordered: first come first served, by the workloads' fixed

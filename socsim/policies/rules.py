@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import model_validator
+from pydantic import PrivateAttr, model_validator
 
 from socsim.config.soc import SoC
 from socsim.errors import PlacementError
@@ -27,18 +27,26 @@ class Rule(PolicyParams):
     op_types: list[str] | None = None
     names: list[str] | None = None
     range: tuple[int | str, int | str] | None = None
+    #: ``names`` compiled once, here, not per op
+    _patterns: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _one_selector(self) -> Rule:
         given = [k for k in ("op_types", "names", "range") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of op_types, names, range (got {given or 'none'})")
+        patterns = []
         for pattern in self.names or []:
             try:
-                re.compile(pattern)
+                patterns.append(re.compile(pattern))
             except re.error as exc:
                 raise ValueError(f"names: bad regular expression {pattern!r}: {exc}") from None
+        self._patterns = tuple(patterns)
         return self
+
+    def matches_name(self, name: str) -> bool:
+        """Whether one of ``names`` matches the whole of ``name``."""
+        return any(p.fullmatch(name) for p in self._patterns)
 
 
 class RulesParams(PolicyParams):
@@ -109,5 +117,5 @@ class Rules(PlacementPolicy):
         if rule.op_types is not None:
             return op_type in rule.op_types
         if rule.names is not None:
-            return any(re.fullmatch(p, name) for p in rule.names)
+            return rule.matches_name(name)
         return span[0] <= i <= span[1]

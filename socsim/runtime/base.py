@@ -93,6 +93,31 @@ class RuntimeManager:
         arrival (a cascade's big model), or None: the inference is complete."""
         return None
 
+    def escalation_note(self, done: Finished) -> str:
+        """Why :meth:`after_inference` ran another variant (appended to the ``escalate``
+        record's reason)."""
+        return ""
+
+    def summary(self) -> dict[str, Any] | None:
+        """What the manager reports in summary.json ``runtime.manager_state`` (None: nothing)."""
+        return None
+
+
+def number(where: str, value: Any, *, integer: bool = False) -> float:
+    """A manager parameter that must be a number (a whole one with ``integer``).
+
+    Raises:
+        ValueError: naming ``where`` for a boolean (YAML's true/yes/on), text or a fraction
+            where a whole number is expected.
+    """
+    kind = "a whole number" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        got = f"the boolean {str(value).lower()}" if isinstance(value, bool) else repr(value)
+        raise ValueError(f"{where}: expected {kind}, got {got}")
+    if integer and value != int(value):
+        raise ValueError(f"{where}: expected {kind}, got {value!r}")
+    return int(value) if integer else float(value)
+
 
 def register_manager(cls: type[RuntimeManager]) -> type[RuntimeManager]:
     """Register a manager class under its ``name`` (a decorator).

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from socsim.runtime.base import RuntimeManager, SystemState
+from socsim.runtime.base import RuntimeManager, SystemState, number
 from socsim.runtime.process import Controls
 
 METRICS = ("temp_c", "utilisation", "freq_mhz", "soc", "miss_rate", "queue")
@@ -32,9 +32,10 @@ class Threshold(RuntimeManager):
     ``miss_rate`` / ``queue`` (``of`` a workload) or ``soc`` (battery state of charge, 0-1;
     never active without a battery). A rule turns on when the metric is above (below) the
     limit and off once it is ``hysteresis`` below (above) it. While on, it sets ``variant``
-    ({workload: variant}), ``freq`` ({unit: MHz, or ``min`` / ``max``}) and ``drop``
-    ({workload: true}); with no rule on, workloads run their primary variant, units their
-    first operating point, and nothing is dropped.
+    ({workload: variant}), ``freq`` ({unit: MHz, or ``min`` / ``max``}: the manager pins the
+    unit there, within a ``thermal`` governor's trip cap: socsim.runtime.dvfs) and ``drop``
+    ({workload: true}); with no rule on, workloads run their primary variant, pinned units
+    go back to their governor, and nothing is dropped.
 
     Example: ``{metric: temp_c, of: npu, above: 85, hysteresis: 3,
     variant: {vision: int4_dsp}}``; ``{metric: soc, below: 0.2, freq: {npu: min}}``.
@@ -50,7 +51,6 @@ class Threshold(RuntimeManager):
                              + (f"; unknown parameters {sorted(unknown)}" if unknown else ""))
         self.rules = [self._check(i, r) for i, r in enumerate(params["rules"])]
         self.on = [False] * len(self.rules)
-        self.initial: dict[str, float] | None = None
 
     def _check(self, i: int, rule: Any) -> dict:
         where = f"rules[{i}]"
@@ -65,6 +65,9 @@ class Threshold(RuntimeManager):
             raise ValueError(f"{where}.metric: {metric!r}; choose one of {list(METRICS)}")
         if ("above" in rule) == ("below" in rule):
             raise ValueError(f"{where}: give exactly one of `above` and `below`")
+        for key in ("above", "below", "hysteresis"):
+            if key in rule:
+                number(f"{where}.{key}", rule[key])
         if metric != "soc":
             names = self.units if metric in _UNIT_METRICS else self.workloads
             if rule.get("of") not in names:
@@ -93,8 +96,6 @@ class Threshold(RuntimeManager):
         return getattr(state, m)[rule["of"]]
 
     def decide(self, state: SystemState, ctl: Controls) -> None:
-        if self.initial is None:
-            self.initial = dict(state.freq_mhz)
         variant = {w: vs[0] for w, vs in state.variants.items()}
         freq: dict[str, float] = {}
         drop = dict.fromkeys(state.variants, False)
@@ -121,7 +122,10 @@ class Threshold(RuntimeManager):
         for w, on in drop.items():
             ctl.set_drop(w, on, why)
         for u in sorted({u for r in self.rules for u in (r.get("freq") or {})}):
-            ctl.set_freq(u, freq.get(u, self.initial[u]), why)
+            if u in freq:
+                ctl.set_freq(u, freq[u], why)
+            else:
+                ctl.release_freq(u, why)
 
 
 class Feedback(RuntimeManager):
@@ -150,10 +154,10 @@ class Feedback(RuntimeManager):
         if bad or len(self.ladder) < 2:
             raise ValueError(f"`feedback.ladder`: give two or more of {workloads[w]}"
                              + (f"; unknown {bad}" if bad else ""))
-        self.target = float(params.get("target", 0.05))
+        self.target = number("`feedback.target`", params.get("target", 0.05))
         if not 0 <= self.target < 1:
             raise ValueError("`feedback.target`: a miss rate in [0, 1)")
-        self.patience = int(params.get("patience", 5))
+        self.patience = number("`feedback.patience`", params.get("patience", 5), integer=True)
         if self.patience < 1:
             raise ValueError("`feedback.patience`: a count >= 1")
         self.step = 0

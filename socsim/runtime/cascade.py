@@ -6,14 +6,15 @@ unit arithmetic, the inputs :mod:`socsim.functional` would give it), inside the 
 and reads its top-1 confidence: the largest softmax probability of output ``output`` (default:
 the model's first). Below ``threshold`` the same arrival then runs variant ``big``; its
 latency runs from the arrival to the big model's end. Each escalation is a switch record
-(kind ``escalate``) whose reason gives the confidence.
+(kind ``escalate``) whose reason gives the confidence; summary.json
+``runtime.manager_state`` the confidence quantiles over the run.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from socsim.runtime.base import RuntimeManager
+from socsim.runtime.base import RuntimeManager, number
 from socsim.runtime.process import Finished
 
 
@@ -41,8 +42,8 @@ class Cascade(RuntimeManager):
         for key in ("small", "big"):
             if params.get(key) not in workloads[w]:
                 raise ValueError(f"`cascade.{key}`: one of {w}'s variants {workloads[w]}")
-        t = params.get("threshold")
-        if not isinstance(t, (int, float)) or not 0 <= t <= 1:
+        t = number("`cascade.threshold`", params.get("threshold"))
+        if not 0 <= t <= 1:
             raise ValueError("`cascade.threshold`: a confidence in [0, 1]")
         self.workload, self.small, self.big = w, params["small"], params["big"]
         self.threshold = float(t)
@@ -60,6 +61,19 @@ class Cascade(RuntimeManager):
         conf = self._confidence(done)
         self.confidence[done.inference] = conf
         return self.big if conf < self.threshold else None
+
+    def escalation_note(self, done: Finished) -> str:
+        return (f": top-1 confidence {self.confidence[done.inference]:.4f} < "
+                f"{self.threshold:g}")
+
+    def summary(self) -> dict:
+        """Frames the small model ran, how many escalated, and the quantiles of its top-1
+        confidence (what a threshold is chosen from)."""
+        conf = np.array(list(self.confidence.values()), dtype=float)
+        q = ({f"p{k}": float(np.percentile(conf, k)) for k in (0, 10, 25, 30, 50, 75, 90, 100)}
+             if len(conf) else None)
+        return {"threshold": self.threshold, "small_runs": len(conf),
+                "escalated": int(np.sum(conf < self.threshold)), "confidence": q}
 
     def _confidence(self, done: Finished) -> float:
         from socsim.functional import _inputs, _load_samples, compile_job

@@ -2,10 +2,11 @@
 :class:`~socsim.runtime.base.SystemState` every period, lets the manager act through
 :class:`Controls`, picks each inference's variant and records what happened.
 
-The engine knows it through five calls: :meth:`RuntimeProcess.bind` (at construction),
+The engine knows it through these calls: :meth:`RuntimeProcess.bind` (at construction),
 :meth:`~RuntimeProcess.process` (started with the monitors), :meth:`~RuntimeProcess.admit`,
 :meth:`~RuntimeProcess.queued`, :meth:`~RuntimeProcess.variant_program` and
-:meth:`~RuntimeProcess.completed` (from :mod:`socsim.sim.arrivals`).
+:meth:`~RuntimeProcess.completed` (from :mod:`socsim.sim.arrivals`), and
+:meth:`~RuntimeProcess.arbitrate` (from :mod:`socsim.sim.monitor`, at each governor sample).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from socsim.runtime.base import RuntimeManager, SystemState
+from socsim.runtime.dvfs import OperatingPoints
 from socsim.runtime.records import DropRecord, InferenceVariants, SwitchRecord
 from socsim.sim.program import Job, Program
 
@@ -80,15 +82,27 @@ class Controls:
             rt.record("drop", workload, str(not on).lower(), str(on).lower(), reason)
 
     def set_freq(self, unit: str, freq_mhz: float, reason: str = "") -> None:
-        """Move ``unit`` to DVFS point ``freq_mhz`` (after its transition latency)."""
+        """Pin ``unit`` at DVFS point ``freq_mhz`` (after its transition latency) until
+        :meth:`release_freq`: its governor stops choosing, except that a ``thermal``
+        governor's trip still caps it (socsim.runtime.dvfs, docs/runtime.md)."""
         rt = self._rt
         state = rt.sim.units[unit]
         freqs = [p.freq_mhz for p in state.unit.dvfs.points]
         if freq_mhz not in freqs:
             raise ValueError(f"{freq_mhz:g} MHz is not a DVFS point of {unit!r}: {freqs}")
-        if state.freq_mhz != freq_mhz and not state.switching:
-            rt.record("dvfs", unit, f"{state.freq_mhz:g}", f"{freq_mhz:g}", reason)
-            rt.sim.env.process(rt.sim._switch(state, freq_mhz))
+        rt.points.pins[unit] = freq_mhz
+        rt.apply_point(unit, reason)
+
+    def release_freq(self, unit: str, reason: str = "") -> None:
+        """Hand ``unit`` back to its governor (no-op when not pinned)."""
+        rt = self._rt
+        if rt.points.pins.pop(unit, None) is None:
+            return
+        target = rt.points.target_on_release(unit)
+        if target is not None:
+            if unit not in rt.points.caps:  # a thermal governor moves a released unit itself
+                rt.points.returning[unit] = target
+            rt.move(unit, target, reason)
 
 
 class RuntimeProcess:
@@ -136,6 +150,7 @@ class RuntimeProcess:
         self.dropping = dict.fromkeys(self.variants, False)
         self.path: dict[tuple[str, int], list[str]] = {}
         self._window: dict[str, list[int]] = {w: [0, 0] for w in self.variants}  # done, missed
+        self.points = OperatingPoints(sim)
         self.ctl = Controls(self)
         self.manager.begin(self.ctl)
 
@@ -164,9 +179,11 @@ class RuntimeProcess:
         name = next(n for n, p in self.programs[w].items() if p is prog)
         path = self.path.setdefault((w, index), [])
         path.append(name)
-        nxt = self.manager.after_inference(Finished(w, index, name, arrival, now, prog))
+        done = Finished(w, index, name, arrival, now, prog)
+        nxt = self.manager.after_inference(done)
         if nxt is not None:
-            self.record("escalate", w, name, nxt, f"inference {index}")
+            self.record("escalate", w, name, nxt,
+                        f"inference {index}{self.manager.escalation_note(done)}")
             return self.programs[w][nxt]
         del self.path[(w, index)]
         self.in_flight[w] -= 1
@@ -176,6 +193,25 @@ class RuntimeProcess:
         self._window[w][1] += missed
         self.done.append(InferenceVariants(w, index, "+".join(path), arrival, now, missed))
         return None
+
+    def apply_point(self, unit: str, reason: str = "") -> None:
+        """Move a pinned unit to where its pin and cap put it (if it is not there)."""
+        self.move(unit, self.points.effective(unit), reason)
+
+    def move(self, unit: str, freq_mhz: float, reason: str) -> None:
+        """Start a transition of ``unit`` to ``freq_mhz`` unless it is there or mid-switch (a
+        pin is re-applied every period, so a request that meets a transition is not lost)."""
+        state = self.sim.units[unit]
+        if state.freq_mhz != freq_mhz and not state.switching:
+            self.record("dvfs", unit, f"{state.freq_mhz:g}", f"{freq_mhz:g}", reason)
+            state.switching = True  # now: the process below starts later in this instant
+            self.sim.env.process(self.sim._switch(state, freq_mhz))
+
+    def arbitrate(self, state, gov, utilisation: float, temp_c: float, thermal,
+                  proposed: float) -> float:
+        """The engine's monitor asks where a governor's sample moves a unit
+        (:meth:`socsim.runtime.dvfs.OperatingPoints.arbitrate`)."""
+        return self.points.arbitrate(state, gov, utilisation, temp_c, thermal, proposed)
 
     def record(self, kind: str, target: str, old: str, new: str, reason: str) -> None:
         self.switches.append(SwitchRecord(self.sim.env.now, self.manager.name, kind, target,
@@ -221,6 +257,15 @@ class RuntimeProcess:
                 variants={w: list(p) for w, p in self.programs.items()},
                 soc_fraction=battery_fraction(sim))
             self.manager.decide(state, self.ctl)
+            for unit in sorted(self.points.pins):
+                self.apply_point(unit, "pinned")
+            for unit, target in sorted(self.points.returning.items()):
+                state = sim.units[unit]
+                if unit in self.points.pins or (state.freq_mhz == target
+                                                and not state.switching):
+                    del self.points.returning[unit]
+                else:  # a release that met a transition under way
+                    self.move(unit, target, "released")
 
     def close(self, end_ns: int) -> None:
         """Charge the current variants their time up to ``end_ns``."""

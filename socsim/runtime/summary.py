@@ -13,7 +13,8 @@ def runtime_summary(rt: RuntimeProcess, span_ns: int) -> dict:
 
     Accuracy-weighted throughput = sum over completed inferences of the accuracy of the last
     variant each ran (the one whose answer counts), per second of simulated time; None when a
-    variant that ran has no ``accuracy``.
+    variant that ran has no ``accuracy``. The ``_on_time`` figure counts only inferences that
+    met their deadline (a late answer is worth nothing to a real-time consumer).
     """
     rt.close(span_ns)
     workloads = {}
@@ -30,6 +31,8 @@ def runtime_summary(rt: RuntimeProcess, span_ns: int) -> dict:
         acc = rt.accuracy[w]
         weighted = (None if any(final[v] and acc[v] is None for v in final)
                     else sum(final[v] * acc[v] for v in final if final[v]))
+        on_time = (None if weighted is None else
+                   sum(acc[d.variants.split("+")[-1]] for d in done if not d.missed))
         dropped = sum(1 for r in rt.drops if r.workload == w)
         workloads[w] = {
             "inferences": len(done),
@@ -44,9 +47,15 @@ def runtime_summary(rt: RuntimeProcess, span_ns: int) -> dict:
             "variant_inferences": counts,
             "accuracy_weighted_throughput_hz": (None if weighted is None or not span_ns
                                                 else weighted / (span_ns * 1e-9)),
+            "accuracy_weighted_throughput_on_time_hz": (None if on_time is None or not span_ns
+                                                        else on_time / (span_ns * 1e-9)),
         }
     kinds: dict[str, int] = {}
     for s in rt.switches:
         kinds[s.kind] = kinds.get(s.kind, 0) + 1
-    return {"manager": rt.manager.name, "switches": len(rt.switches),
-            "switches_by_kind": kinds, "workloads": workloads}
+    out = {"manager": rt.manager.name, "switches": len(rt.switches),
+           "switches_by_kind": kinds, "workloads": workloads}
+    state = rt.manager.summary()
+    if state is not None:
+        out["manager_state"] = state
+    return out

@@ -70,6 +70,8 @@ class Monitors:
                     continue
                 util = (busy - busy0) / (state.unit.engines * (now - t0))
                 target = next_mhz(gov, state.unit.dvfs, state.freq_mhz, util, temp, thermal)
+                if self.runtime is not None:  # a manager's pin (socsim/runtime/dvfs.py)
+                    target = self.runtime.arbitrate(state, gov, util, temp, thermal, target)
                 if target != state.freq_mhz:
                     env.process(self._switch(state, target))
 

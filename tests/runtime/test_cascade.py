@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 
 import numpy as np
+import pytest
 
 from socsim.config.loading import load_scenario
 from socsim.execute import compile_model
@@ -65,11 +66,19 @@ def test_cascade_escalates_exactly_the_unsure_inferences(tmp_path):
         run: {{seed: {SEED}, functional: true}}
         """)
     result = run_scenario(write_scenario(tmp_path, text))
-    escalated = {int(s.reason.split()[-1]) for s in result.trace.switches
+    escalated = {int(s.reason.split()[1].rstrip(":")) for s in result.trace.switches
                  if s.kind == "escalate"}
     expected = {i for i in range(N) if conf[i] < threshold}
     assert 0 < len(expected) < N  # both branches are exercised
     assert escalated == expected
+    # each escalation's reason quotes the confidence this test computed for that inference
+    for sw in (s for s in result.trace.switches if s.kind == "escalate"):
+        i = int(sw.reason.split()[1].rstrip(":"))
+        assert float(sw.reason.split("confidence ")[1].split()[0]) == pytest.approx(
+            conf[i], abs=5e-5)
+    state = result.summary["runtime"]["manager_state"]
+    assert state["small_runs"] == N and state["escalated"] == len(expected)
+    assert state["confidence"]["p50"] == pytest.approx(float(np.median(conf)), rel=1e-12)
     k = result.summary["runtime"]["workloads"]["kws"]
     assert k["inferences"] == N
     assert k["variant_inferences"] == {"small": N, "big": len(expected)}

@@ -59,6 +59,14 @@ def test_threshold_switches_variant_and_misses_less_than_static(runs):
     assert static.summary["units"]["cpu"]["freq_mhz_min"] < 1800
     assert s["miss_rate"] > 0.05
     assert s["variant_inferences"] == {"big": 200, "small": 0}
+    # the misses are the throttle's: every frame that arrives once the cluster is at
+    # 1.6 GHz misses (~20.8 ms > 20 ms), none before it (~18.5 ms at 1.8 GHz)
+    drop = next(c.time_ns for c in static.trace.counters
+                if c.unit == "cpu" and c.counter == "freq_mhz" and c.value < 1800)
+    inf = static.tables.inferences
+    assert not inf[inf["end_ns"] <= drop]["missed"].any()
+    assert inf[inf["arrival_ns"] >= drop]["missed"].all()
+    assert s["deadline_misses"] >= (inf["arrival_ns"] >= drop).sum()
     # threshold runs the small model part of the time and misses less
     assert t["variant_inferences"]["small"] > 0 and t["variant_inferences"]["big"] > 0
     assert t["miss_rate"] < s["miss_rate"]
@@ -96,3 +104,23 @@ def test_validate_checks_the_manager_and_the_variants():
     with pytest.raises(ConfigError, match=r"variant: vision: int2 is not a variant"):
         check_file(path, ["runtime.manager=threshold", "runtime.params={rules: [{metric: "
                           "temp_c, of: npu, above: 85, variant: {vision: int2}}]}"])
+
+
+@pytest.mark.parametrize("manager, params, message", [
+    ("threshold", "{rules: [{metric: temp_c, of: npu, above: yes}]}",
+     r"rules\[0\]\.above: expected a number, got the boolean true"),
+    ("threshold", "{rules: [{metric: temp_c, of: npu, below: 50, hysteresis: 'x'}]}",
+     r"rules\[0\]\.hysteresis: expected a number, got 'x'"),
+    ("feedback", "{workload: vision, target: false}",
+     r"feedback\.target`: expected a number, got the boolean false"),
+    ("feedback", "{workload: vision, patience: 2.5}",
+     r"feedback\.patience`: expected a whole number, got 2\.5"),
+    ("cascade", "{workload: vision, small: small_npu, big: int8, threshold: on}",
+     r"cascade\.threshold`: expected a number, got the boolean true"),
+])
+def test_manager_numbers_refuse_booleans_and_text(manager, params, message):
+    from socsim.check import check_file
+
+    path = REPO / "scenarios" / "two_streams.yaml"
+    with pytest.raises(ConfigError, match=r"runtime\.params.*" + message):
+        check_file(path, [f"runtime.manager={manager}", f"runtime.params={params}"])
