@@ -18,7 +18,9 @@ from socsim.zoo import ensure
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "battery_kws.yaml"
-#: the vision stream switches to its DSP variant at 1.1 s (the NPU passes 82 °C)
+#: at 83 °C ambient (the scenario's 81.8 °C takes ~3 s) the NPU passes the rule's 84.8 °C
+#: after about 0.9 s (RC: tau 1.2 s, 3.38 K above ambient) and the vision stream switches to
+#: its DSP variant
 SWITCHING = ROOT / "scenarios" / "two_streams_threshold.yaml"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NEEDS_CHROMIUM = pytest.mark.skipif(
@@ -41,7 +43,7 @@ def runs(tmp_path_factory):
     ensure(ROOT / "workloads" / "mobilenetv2_int8.onnx")
     out = base / "threshold"
     assert main(["run", str(SWITCHING), "--out", str(out), "--set", "run.functional=false",
-                 "--set", "workloads.0.duration_s=1.3", "--set",
+                 "--set", "run.ambient_c=83", "--set", "workloads.0.duration_s=1.3", "--set",
                  "workloads.1.duration_s=1.3"]) == 0
     dirs.append(out)
     page = base / "report.html"
