@@ -77,8 +77,19 @@ class Arrivals:
             self._done = True
 
     def _execute(self, prog: Program, index: int, arrival: int):
-        """Place one inference's inputs, start its ops, wait for its outputs, free them."""
+        """Place one inference's inputs, start its ops, wait for its outputs, free them.
+
+        With the fast path (:mod:`socsim.sim.replay`) an inference that runs alone from a
+        state already recorded applies the recording and sleeps once instead."""
         env = self.env
+        fast = self.fast_path
+        rec = None
+        if fast is not None:
+            rec = fast.enter(prog, index)
+            if rec.__class__ is int:  # replayed: its effects are applied, its time passes
+                yield env.timeout(rec)
+                fast.leave(None)
+                return
         inf = Inference(env, prog, index, queue_key(self.queue, prog.workload, arrival))
         pool = self.pools[self.input_memory]
         for t in prog.inputs:
@@ -100,6 +111,8 @@ class Arrivals:
                 yield ev
         for t in prog.outputs:
             self._unref(inf, t)
+        if fast is not None:
+            fast.leave(rec)
 
     def _produced(self, inf: Inference, t: int) -> None:
         """Tensor ``t`` of ``inf`` is ready: start the ops it was the last input missing for."""

@@ -172,6 +172,8 @@ class Trace:
     #: the runtime manager's actions (socsim.runtime.records.SwitchRecord), time-ordered
     switches: list = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)
+    #: the fast path's counts (socsim.sim.replay.FastPath.summary), None when it was off
+    fast_path: dict[str, int] | None = None
     op_sink: Callable[[list[OpRecord]], None] | None = None
     flush_at: int = sys.maxsize
 
