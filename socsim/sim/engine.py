@@ -134,8 +134,9 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
         self.runtime = runtime
         if runtime is not None:
             runtime.bind(self)
-        #: records and replays inferences that run alone (None: run.fast_path is false)
-        self.fast_path = FastPath(self) if settings.fast_path else None
+        self._slot_waiters = 0  # arrivals waiting for a workload's slot (socsim.sim.replay)
+        #: the start barrier; with run.fast_path, records and replays quiet windows
+        self.fast_path = FastPath(self, settings.fast_path)
 
     # -- processes -------------------------------------------------------------------------
 
@@ -187,7 +188,7 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
                 hint="enlarge the memory, lower max_in_flight or the arrival rate, or place ops "
                 "on a unit with more memory")
         self._finish()
-        if self.fast_path is not None:
+        if self.fast_path.enabled:
             self.trace.fast_path = self.fast_path.summary()
         return self.trace
 

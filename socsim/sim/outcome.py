@@ -1,0 +1,244 @@
+"""What the fast path records of a group of inferences, and how it applies a recording again.
+
+A recording covers a *window*: from the instant a group of inferences start their ops (one
+inference, or several starting at the same instant) in a quiet system until the last of them
+ends. It holds every effect relative to the window's start ``t0``: the op, transfer and
+eviction records (times as offsets, the inference number as the member's position), the
+integer counters advanced, the state left behind (bytes in use and peak per memory, weight
+caches in LRU order, free engines and channels, busy-time integrals), and each member's
+duration. See :mod:`socsim.sim.replay` for when a window may be recorded and replayed.
+
+Part of the fast path; only :mod:`socsim.sim.replay` uses it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from socsim.sim.trace import EvictionRecord, OpRecord, TransferRecord, new_record
+
+if TYPE_CHECKING:
+    from socsim.sim.engine import Simulation
+    from socsim.sim.program import Program
+
+
+class Outcome:
+    """A recorded window, relative to its start (see the module)."""
+
+    __slots__ = ("durations", "ops", "transfers", "evictions", "ints", "traffic", "pools",
+                 "caches", "stations", "busy", "fabric")
+
+
+class Recording:
+    """A window being recorded: the state at its start and its members."""
+
+    __slots__ = ("key", "members", "where", "t0", "peek", "live", "n_ops", "flush_at",
+                 "n_transfers", "n_evictions", "n_reconfigs", "n_counters", "ints", "peaks",
+                 "traffic", "acc", "busy", "disturbed", "ends", "order")
+
+
+class State:
+    """Reads, records and restores the parts of a simulation's state the op path touches."""
+
+    def __init__(self, sim: Simulation):
+        self.sim = sim
+        self.units = list(sim.units.values())
+        self.by_name = sim.units
+        self.pools = list(sim.pools.values())
+        self.caches = [p.cache for p in self.pools if p.cache is not None]
+        self.stations = [*self.units, *sim.dma.values()]
+
+    def key(self, progs: tuple[int, ...]) -> tuple:
+        """The group's programs and everything of the state their ops read: each unit's
+        operating point and free engines, each DMA engine's free channels, each memory's
+        bytes in use, each weight cache's segments in LRU order (pinned, in use)."""
+        return (progs,
+                tuple(u.freq_mhz for u in self.units),
+                tuple(p.used for p in self.pools),
+                tuple(tuple(s._free) for s in self.stations),
+                tuple((tuple(c.resident.items()), tuple(sorted(c.pinned)), c.pinned_bytes,
+                       tuple(k for k, n in c.in_use.items() if n)) for c in self.caches))
+
+    def ints(self) -> list[int]:
+        """The integer counters a window advances, in a fixed order."""
+        sim = self.sim
+        trace = sim.trace
+        out = [trace.spills, trace.spill_bytes, trace.page_faults, sim.memory._order]
+        for p in self.pools:
+            out += (p.read_bytes, p.written_bytes)
+        for u in self.units:
+            out.append(u.ops)
+        for s in self.stations:
+            out.append(s._order)
+        out += sim._dma_transfers.values()
+        out += sim._dma_bytes.values()
+        return out
+
+    def add_ints(self, deltas: list[int]) -> None:
+        sim = self.sim
+        trace = sim.trace
+        it = iter(deltas)
+        trace.spills += next(it)
+        trace.spill_bytes += next(it)
+        trace.page_faults += next(it)
+        sim.memory._order += next(it)
+        for p in self.pools:
+            p.read_bytes += next(it)
+            p.written_bytes += next(it)
+        for u in self.units:
+            u.ops += next(it)
+        for s in self.stations:
+            s._order += next(it)
+        for d in (sim._dma_transfers, sim._dma_bytes):
+            for name in d:
+                d[name] += next(it)
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def start(self, key: tuple, members: list[tuple[Program, int]], peek: float,
+              live: set[int]) -> Recording:
+        """Begin recording a window of ``members`` ((program, inference number), in start
+        order) now; ``peek`` is when the next foreign event is due, ``live`` the ids of the
+        events someone waits for now."""
+        trace = self.sim.trace
+        rec = Recording()
+        rec.key, rec.members, rec.t0, rec.peek, rec.live = (key, members, self.sim.env.now,
+                                                            peek, live)
+        rec.where = {(p.name, i): pos for pos, (p, i) in enumerate(members)}
+        rec.disturbed = False
+        rec.ends = [None] * len(members)
+        rec.order = []
+        # no flush inside the window (its records are sliced off the list at its end);
+        # finish() hands on the chunks exactly where op by op would have
+        rec.flush_at = trace.flush_at
+        trace.flush_at = sys.maxsize
+        rec.n_ops = len(trace.ops)
+        rec.n_transfers = len(trace.transfers)
+        rec.n_evictions = len(trace.evictions)
+        rec.n_reconfigs = len(trace.reconfigs)
+        rec.n_counters = len(trace.counters)
+        rec.ints = self.ints()
+        rec.peaks = [p.peak for p in self.pools]
+        for p in self.pools:  # the window's own peak, measured from its start
+            p.peak = p.used
+        rec.traffic = {id(c): c[5] for p, _ in members for s in p.specs
+                       for c in s.traffic_cost.values()}
+        rec.acc = [(u.op_static_pj, u.dyn_pj, u.compute_pj) for u in self.units]
+        rec.busy = [(u._busy_ns, u._t_busy) for u in self.units]
+        return rec
+
+    def finish(self, rec: Recording, valid) -> Outcome | None:
+        """Close ``rec`` (restoring what it suspended); its outcome if ``valid(rec, ops)``."""
+        sim = self.sim
+        trace = sim.trace
+        t0 = rec.t0
+        window_peaks = [p.peak for p in self.pools]
+        for p, old in zip(self.pools, rec.peaks):
+            p.peak = max(old, p.peak)
+        ops = trace.ops[rec.n_ops:]
+        trace.flush_at = rec.flush_at
+        while len(trace.ops) >= trace.flush_at:  # the chunks op by op would have handed on
+            rest = trace.ops[trace.flush_at:]
+            del trace.ops[trace.flush_at:]
+            trace.flush_ops()
+            trace.ops.extend(rest)
+        transfers = trace.transfers[rec.n_transfers:]
+        where = rec.where
+        if (not valid(rec) or len(trace.reconfigs) != rec.n_reconfigs
+                or len(trace.counters) != rec.n_counters
+                or not all((r[0], r[1]) in where for r in ops)
+                or not all((r[0], r[1]) in where for r in transfers)
+                or not self._sums_match(rec, ops)):
+            return None
+        out = Outcome()
+        out.durations = [end - t0 for end in rec.ends]
+        units = self.by_name
+        out.ops = [(units[r[5]], where[r[0], r[1]], r[0], r[2], r[3], r[4], r[5], r[6],
+                    r[7] - t0, r[8] - t0, *r[9:18], r[19], r[20]) for r in ops]
+        out.transfers = [(where[r[0], r[1]], r[0], *r[2:7], r[7] - t0, r[8] - t0, *r[9:])
+                         for r in transfers]
+        out.evictions = [(r[0] - t0, *r[1:]) for r in trace.evictions[rec.n_evictions:]]
+        out.ints = [b - a for a, b in zip(rec.ints, self.ints())]
+        out.traffic = [(c, c[5] - rec.traffic.get(id(c), 0)) for p, _ in rec.members
+                       for s in p.specs for c in s.traffic_cost.values()
+                       if c[5] != rec.traffic.get(id(c), 0)]
+        out.pools = [(p, p.used, wp) for p, wp in zip(self.pools, window_peaks)]
+        out.caches = [(c, tuple(c.resident.items()), set(c.pinned), c.pinned_bytes,
+                       dict(c.in_use)) for c in self.caches]
+        out.stations = [(s, list(s._free)) for s in self.stations]
+        out.busy = [(u, u._busy_ns - b, None if tb == u._t_busy else u._t_busy - t0)
+                    for u, (b, tb) in zip(self.units, rec.busy)]
+        # the fabric is idle at both ends (its clock restarts with its next flow): keep its
+        # clock if the window ran it, and that no wake-up is left to honour
+        fabric = sim.bandwidth
+        out.fabric = ((fabric.origin - t0, fabric._t, fabric._next_end)
+                      if fabric.origin >= t0 else None, fabric._wake is None)
+        return out
+
+    def _sums_match(self, rec: Recording, ops: list) -> bool:
+        """The op records, in order, give every running float sum of the window (a check
+        that nothing else added to them)."""
+        acc = {u.name: list(a) for u, a in zip(self.units, rec.acc)}
+        for r in ops:
+            a = acc[r[5]]
+            a[0] += r[18]
+            a[1] += r[15]
+            a[2] += r[15]
+        return all(acc[u.name] == [u.op_static_pj, u.dyn_pj, u.compute_pj] for u in self.units)
+
+    # -- replay -------------------------------------------------------------------------------
+
+    def apply(self, out: Outcome, indices: list[int]) -> None:
+        """Apply ``out`` now to a group whose members are inferences number ``indices``."""
+        sim = self.sim
+        t0 = sim.env.now
+        trace = sim.trace
+        records = trace.ops
+        flush_at = trace.flush_at
+        for (u, pos, wl, op, op_type, dtype, uname, engine, so, eo, cycles, macs, util, b_in,
+             wb, b_out, dyn, sram, dram, freq, volt) in out.ops:
+            start = t0 + so
+            end = t0 + eo
+            # the engine's formula (socsim.sim.execution._hold) at the shifted times
+            static = (u.static_pj(end) - u.static_pj(start)) / u.engines
+            u.op_static_pj += static
+            u.dyn_pj += dyn
+            u.compute_pj += dyn
+            records.append(new_record(OpRecord, (
+                wl, indices[pos], op, op_type, dtype, uname, engine, start, end, cycles, macs,
+                util, b_in, wb, b_out, dyn, sram, dram, static, freq, volt)))
+            if len(records) >= flush_at:
+                trace.flush_ops()
+        transfers = trace.transfers
+        for pos, wl, tensor, kind, src, dst, nbytes, so, eo, *rest in out.transfers:
+            transfers.append(new_record(TransferRecord, (
+                wl, indices[pos], tensor, kind, src, dst, nbytes, t0 + so, t0 + eo, *rest)))
+        for to, *rest in out.evictions:
+            trace.evictions.append(EvictionRecord(t0 + to, *rest))
+        self.add_ints(out.ints)
+        for c, n in out.traffic:
+            c[5] += n
+        for p, used, peak in out.pools:
+            p.used = used
+            if peak > p.peak:
+                p.peak = peak
+        for c, resident, pinned, pinned_bytes, in_use in out.caches:
+            c.resident = OrderedDict(resident)
+            c.pinned = set(pinned)
+            c.pinned_bytes = pinned_bytes
+            c.in_use = dict(in_use)
+        for s, free in out.stations:
+            s._free = list(free)
+        for u, busy, t_busy in out.busy:
+            u._busy_ns += busy
+            if t_busy is not None:
+                u._t_busy = t0 + t_busy
+        fabric = sim.bandwidth
+        clock, cleared = out.fabric
+        if clock is not None:
+            origin, fabric._t, fabric._next_end = clock
+            fabric.origin = t0 + origin
+        if cleared:
+            fabric._wake = None
