@@ -17,7 +17,16 @@ import sys
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from socsim.sim.trace import EvictionRecord, OpRecord, TransferRecord, new_record
+import numpy as np
+
+from socsim.sim.trace import (
+    OP_COLUMNS,
+    EvictionRecord,
+    OpBuffer,
+    OpRecord,
+    TransferRecord,
+    new_record,
+)
 
 if TYPE_CHECKING:
     from socsim.sim.engine import Simulation
@@ -28,7 +37,7 @@ class Outcome:
     """A recorded window, relative to its start (see the module)."""
 
     __slots__ = ("durations", "ops", "transfers", "evictions", "ints", "traffic", "pools",
-                 "caches", "stations", "busy", "fabric")
+                 "caches", "stations", "busy", "fabric", "columns")
 
 
 class Recording:
@@ -114,7 +123,7 @@ class State:
         # finish() hands on the chunks exactly where op by op would have
         rec.flush_at = trace.flush_at
         trace.flush_at = sys.maxsize
-        rec.n_ops = len(trace.ops)
+        rec.n_ops = list.__len__(trace.ops)  # tuples (an OpBuffer's blocks come before)
         rec.n_transfers = len(trace.transfers)
         rec.n_evictions = len(trace.evictions)
         rec.n_reconfigs = len(trace.reconfigs)
@@ -140,8 +149,9 @@ class State:
         ops = trace.ops[rec.n_ops:]
         trace.flush_at = rec.flush_at
         while len(trace.ops) >= trace.flush_at:  # the chunks op by op would have handed on
-            rest = trace.ops[trace.flush_at:]
-            del trace.ops[trace.flush_at:]
+            cut = trace.flush_at - (len(trace.ops) - list.__len__(trace.ops))  # blocks first
+            rest = trace.ops[cut:]
+            del trace.ops[cut:]
             trace.flush_ops()
             trace.ops.extend(rest)
         transfers = trace.transfers[rec.n_transfers:]
@@ -153,6 +163,7 @@ class State:
                 or not self._sums_match(rec, ops)):
             return None
         out = Outcome()
+        out.columns = None  # built on the first replay into an OpBuffer (_columns)
         out.durations = [end - t0 for end in rec.ends]
         units = self.by_name
         out.ops = [(units[r[5]], where[r[0], r[1]], r[0], r[2], r[3], r[4], r[5], r[6],
@@ -196,6 +207,16 @@ class State:
         t0 = sim.env.now
         trace = sim.trace
         records = trace.ops
+        if records.__class__ is OpBuffer:
+            self._apply_columns(out, indices, t0, records)
+        else:
+            self._apply_records(out, indices, t0, records)
+        self._apply_rest(out, indices, t0)
+
+    def _apply_records(self, out: Outcome, indices: list[int], t0: int, records: list
+                       ) -> None:
+        """The op records as tuples (a run that keeps them)."""
+        trace = self.sim.trace
         flush_at = trace.flush_at
         for (u, pos, wl, op, op_type, dtype, uname, engine, so, eo, cycles, macs, util, b_in,
              wb, b_out, dyn, sram, dram, freq, volt) in out.ops:
@@ -211,6 +232,64 @@ class State:
                 util, b_in, wb, b_out, dyn, sram, dram, static, freq, volt)))
             if len(records) >= flush_at:
                 trace.flush_ops()
+
+    def _apply_columns(self, out: Outcome, indices: list[int], t0: int,
+                       records: OpBuffer) -> None:
+        """The op records as one block of columns (a streamed run): no tuple per op. The
+        running sums are added to in record order, as :meth:`_apply_records` does."""
+        columns, seq, offsets, positions = out.columns or self._columns(out)
+        statics = []
+        keep = statics.append
+        for u, so, eo, dyn in seq:
+            # UnitState.static_pj at the shifted end and start, inline (same expression)
+            sp, leak, ts = u._static_pj, u.leak_mw, u._t_static
+            static = ((sp + leak * (t0 + eo - ts)) - (sp + leak * (t0 + so - ts))) / u.engines
+            u.op_static_pj += static
+            u.dyn_pj += dyn
+            u.compute_pj += dyn
+            keep(static)
+        n = len(statics)
+        if not n:
+            return
+        cols = dict(columns)
+        cols["inference"] = np.array(indices, dtype=np.int64)[positions]
+        cols["start_ns"] = offsets[0] + t0
+        cols["end_ns"] = offsets[1] + t0
+        cols["static_pj"] = np.array(statics, dtype=np.float64)
+        trace = self.sim.trace
+        a = 0
+        while a < n:  # chunk boundaries exactly where record-by-record appends put them
+            b = min(n, a + trace.flush_at - len(records))
+            records.add_block(cols if a == 0 and b == n
+                              else {c: v[a:b] for c, v in cols.items()}, b - a)
+            if len(records) >= trace.flush_at:
+                trace.flush_ops()
+            a = b
+
+    @staticmethod
+    def _columns(out: Outcome) -> tuple:
+        """The fixed columns of ``out``'s op records, typed as pandas types a list of their
+        values (socsim.report.stream.records_frame), and what changes per replay."""
+        fields = {"workload": 2, "op": 3, "op_type": 4, "dtype": 5, "unit": 6, "engine": 7,
+                  "cycles": 10, "macs": 11, "utilisation": 12, "bytes_in": 13,
+                  "weight_bytes": 14, "bytes_out": 15, "compute_pj": 16, "sram_pj": 17,
+                  "dram_pj": 18, "freq_mhz": 19, "voltage_v": 20}
+        strings = ("workload", "op", "op_type", "dtype", "unit")
+        columns = {c: None for c in OP_COLUMNS}
+        for c, i in fields.items():
+            columns[c] = np.array([r[i] for r in out.ops],
+                                  dtype=object if c in strings else None)
+        seq = [(r[0], r[8], r[9], r[16]) for r in out.ops]
+        offsets = (np.array([r[8] for r in out.ops], dtype=np.int64),
+                   np.array([r[9] for r in out.ops], dtype=np.int64))
+        positions = np.array([r[1] for r in out.ops], dtype=np.intp)
+        out.columns = (columns, seq, offsets, positions)
+        return out.columns
+
+    def _apply_rest(self, out: Outcome, indices: list[int], t0: int) -> None:
+        """Everything but the op records."""
+        sim = self.sim
+        trace = sim.trace
         transfers = trace.transfers
         for pos, wl, tensor, kind, src, dst, nbytes, so, eo, *rest in out.transfers:
             transfers.append(new_record(TransferRecord, (

@@ -87,6 +87,18 @@ def test_contended_streams_identical():
     _both("imx8mp_multi", ["run.functional=false"])
 
 
+@pytest.mark.parametrize("name", ["imx8mp_multi", "effect_paging"])
+def test_streamed_table_with_replayed_blocks_identical(monkeypatch, name):
+    # a streamed op table: replayed windows arrive as column blocks between op-by-op
+    # records, and chunks of 300 records cut through both
+    monkeypatch.setattr(socsim.report.stream, "OPS_CHUNK", 300)
+    sets = ["run.functional=false", "run.ops_table=parquet", "run.trace={window_s: [0, 0.2]}"]
+    if name == "effect_paging":
+        sets.append("workloads.0.inferences=8")
+    fast, block = _both(name, sets)
+    assert block["inferences_replayed"] > 0
+
+
 def test_thermal_node_and_governor_identical():
     # an RC node on the NPU sampled every 100 ms with a thermal governor, Poisson kws
     _both("two_streams", [f"workloads.{i}.duration_s=1" for i in (0, 1)])
