@@ -90,7 +90,8 @@ class Arrivals:
         env = self.env
         fast = self.fast_path
         handle = None
-        barrier = fast.enter(prog, index)
+        key = queue_key(self.queue, prog.workload, arrival)
+        barrier = fast.enter(prog, index, key)
         if barrier is not None:  # a quiet start: wait for this instant's other events
             yield barrier
             handle = fast.begin(prog, index, barrier)
@@ -98,7 +99,7 @@ class Arrivals:
                 yield env.timeout(handle)
                 fast.leave(None)
                 return
-        inf = Inference(env, prog, index, queue_key(self.queue, prog.workload, arrival))
+        inf = Inference(env, prog, index, key)
         pool = self.pools[self.input_memory]
         for t in prog.inputs:
             nbytes = prog.nbytes[t]

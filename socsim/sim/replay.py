@@ -77,10 +77,10 @@ class FastPath:
 
     # -- the engine's hooks ------------------------------------------------------------------
 
-    def enter(self, prog: Program, index: int):
-        """Inference ``index`` of ``prog`` is about to place its inputs and start its ops: the
-        barrier event to wait for (then call :meth:`begin`), or None (start now, op by
-        op)."""
+    def enter(self, prog: Program, index: int, queue_key: float = 0):
+        """Inference ``index`` of ``prog`` (whose ops wait with ``queue_key`` in the units'
+        queues) is about to place its inputs and start its ops: the barrier event to wait for
+        (then call :meth:`begin`), or None (start now, op by op)."""
         rec = self._recording
         if rec is not None:  # another inference inside a recorded window: discard it
             rec.disturbed = True
@@ -91,7 +91,7 @@ class FastPath:
             return None
         ev = self.sim.env.timeout(0)
         self.waiting.append(ev)
-        self._pending[id(ev)] = (prog, index, ev)
+        self._pending[id(ev)] = (prog, index, ev, queue_key)
         return ev
 
     def begin(self, prog: Program, index: int, ev):
@@ -99,7 +99,7 @@ class FastPath:
         outcome was applied (sleep that long, then :meth:`leave` with None), else the handle
         to pass to :meth:`leave` after running op by op."""
         self.waiting.remove(ev)
-        del self._pending[id(ev)]
+        me = self._pending.pop(id(ev))
         role = self._members.pop(id(ev), None)
         if role is not None:  # a member of a window its first member decided
             kind, value = role
@@ -114,32 +114,34 @@ class FastPath:
         sim = self.sim
         env = sim.env
         now = env.now
-        group = [(prog, index, ev)] + [self._member_of(e) for e in self.waiting]
+        group = [me] + [self._pending[id(e)] for e in self.waiting]
         if (self.executing != len(group) or not self._idle()
-                or not all(self._can_replay(p) for p, _, _ in group)):
+                or not all(self._can_replay(g[0]) for g in group)):
             return None
         if len(group) > 1 and (sim.runtime is not None or sim._slot_waiters):
             return None  # a member's end could start an inference inside the window
-        barriers = {id(e) for _, _, e in group}
+        barriers = {id(g[2]) for g in group}
         live = {id(e) for *_, e in env._queue if e.callbacks and id(e) not in barriers}
         peek = min((t for t, _, _, e in env._queue if id(e) in live), default=float("inf"))
         if peek <= now:  # another event at this instant may run before our ops: keep order
             return None
-        key = self.state.key(tuple(p.index for p, _, _ in group))
+        # the members, and how their ops rank in a unit's queue (an EDF key is a time)
+        edf = sim.queue == "edf"
+        key = self.state.key(tuple((g[0].index, g[3] - now if edf else g[3]) for g in group))
         out = self.outcomes.get(key)
         if out is not None:
             if now + max(out.durations) >= peek:
                 return None
-            self.state.apply(out, [i for _, i, _ in group])
+            self.state.apply(out, [g[1] for g in group])
             self.simulated -= 1
             self.replayed += 1
-            for (_, _, e), d in zip(group[1:], out.durations[1:]):
-                self._members[id(e)] = ("replay", d)
+            for g, d in zip(group[1:], out.durations[1:]):
+                self._members[id(g[2])] = ("replay", d)
             return out.durations[0]
-        rec = self._recording = self.state.start(key, [(p, i) for p, i, _ in group], peek,
+        rec = self._recording = self.state.start(key, [(g[0], g[1]) for g in group], peek,
                                                  live)
-        for pos, (_, _, e) in enumerate(group[1:], 1):
-            self._members[id(e)] = ("record", (rec, pos))
+        for pos, g in enumerate(group[1:], 1):
+            self._members[id(g[2])] = ("record", (rec, pos))
         return rec, 0
 
     def leave(self, handle) -> None:
@@ -157,9 +159,6 @@ class FastPath:
                 self.outcomes[rec.key] = out
 
     # -- conditions ---------------------------------------------------------------------------
-
-    def _member_of(self, ev) -> tuple:
-        return self._pending[id(ev)]
 
     def _idle(self) -> bool:
         """Nothing runs: no op or transfer, no allocation waiting, no flow, no page-in."""

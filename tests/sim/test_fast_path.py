@@ -139,3 +139,12 @@ def test_thermal_node_sampled_every_ms_identical():
                                        f"soc.units.npu.thermal={thermal}"])
     assert block["inferences_replayed"] > 0
     assert len({c.value for c in fast.trace.counters if c.counter == "temp_c"}) > 10
+
+
+def test_edf_queues_identical():
+    # EDF unit queues: a group's members rank by deadline, part of the recording's key
+    edf = "{name: priority, params: {discipline: edf}}"
+    sets = [f"workloads.{i}.{k}" for i in (0, 1)
+            for k in ("duration_s=1", f"policy={edf}")]
+    fast, block = _both("long_two_streams", sets)
+    assert block["inferences_replayed"] >= 15
