@@ -5,6 +5,7 @@ runtime-managed runs; and it does engage where inferences run alone."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import io
 import json
@@ -12,10 +13,13 @@ import json
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import event, given, settings
 
 import socsim.report.stream
+from socsim.errors import SimulationError
 from socsim.run import load, run_scenario
 from tests.conftest import REPO
+from tests.sim.property_cases import EXAMPLES, SETTINGS, outcome, scenarios
 
 SCENARIOS = REPO / "scenarios"
 
@@ -148,3 +152,26 @@ def test_edf_queues_identical():
             for k in ("duration_s=1", f"policy={edf}")]
     fast, block = _both("long_two_streams", sets)
     assert block["inferences_replayed"] >= 15
+
+
+@settings(SETTINGS, max_examples=max(15, EXAMPLES // 3))
+@given(scenarios())
+def test_random_cases_identical_with_and_without_the_fast_path(case):
+    # random SoCs (every unit kind, FPGA kernel libraries, weight caches, RC nodes, DVFS
+    # governors sampling every 50 us), graphs, policies and arrivals; closed loops get a few
+    # more inferences so that windows repeat
+    doc, models = case
+    doc = copy.deepcopy(doc)
+    for w in doc["workloads"]:
+        if "inferences" in w:
+            w["inferences"] += 3
+    fast = outcome(doc, models)[3]
+    doc["run"]["fast_path"] = False
+    slow = outcome(doc, models)[3]
+    if isinstance(fast, SimulationError):
+        assert isinstance(slow, SimulationError) and str(fast) == str(slow)
+        return
+    for f in dataclasses.fields(fast):
+        if f.name not in ("fast_path", "op_sink", "flush_at"):
+            assert getattr(fast, f.name) == getattr(slow, f.name), f.name
+    event("replayed" if fast.fast_path["inferences_replayed"] else "nothing replayed")
