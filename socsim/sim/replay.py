@@ -39,7 +39,11 @@ if TYPE_CHECKING:
     from socsim.sim.engine import Simulation
     from socsim.sim.program import Program
 
-__all__ = ["FastPath"]
+__all__ = ["MAX_RECORDINGS", "FastPath"]
+
+MAX_RECORDINGS = 4096
+"""Recordings kept per run at most (each holds one window's records, some kB): a run whose
+state never repeats stops recording once it has this many, and runs op by op."""
 
 
 class FastPath:
@@ -138,6 +142,8 @@ class FastPath:
             for g, d in zip(group[1:], out.durations[1:]):
                 self._members[id(g[2])] = ("replay", d)
             return out.durations[0]
+        if len(self.outcomes) >= MAX_RECORDINGS:
+            return None
         rec = self._recording = self.state.start(key, [(g[0], g[1]) for g in group], peek,
                                                  live)
         for pos, g in enumerate(group[1:], 1):

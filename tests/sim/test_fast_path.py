@@ -16,6 +16,7 @@ import pytest
 from hypothesis import event, given, settings
 
 import socsim.report.stream
+import socsim.sim.replay
 from socsim.errors import SimulationError
 from socsim.run import load, run_scenario
 from tests.conftest import REPO
@@ -175,3 +176,10 @@ def test_random_cases_identical_with_and_without_the_fast_path(case):
         if f.name not in ("fast_path", "op_sink", "flush_at"):
             assert getattr(fast, f.name) == getattr(slow, f.name), f.name
     event("replayed" if fast.fast_path["inferences_replayed"] else "nothing replayed")
+
+
+def test_recordings_are_bounded(monkeypatch):
+    monkeypatch.setattr(socsim.sim.replay, "MAX_RECORDINGS", 1)
+    fast, block = _both("long_two_streams", [f"workloads.{i}.duration_s=1" for i in (0, 1)])
+    assert block["recordings"] == 1
+    assert 0 < block["inferences_replayed"] < 35  # 35 with the three recordings it would keep
