@@ -179,7 +179,9 @@ def test_random_cases_identical_with_and_without_the_fast_path(case):
 
 
 def test_recordings_are_bounded(monkeypatch):
-    monkeypatch.setattr(socsim.sim.replay, "MAX_RECORDINGS", 1)
+    # the first two windows: camera + kws at t = 0 (never again in that order), camera alone
+    monkeypatch.setattr(socsim.sim.replay, "MAX_RECORDINGS", 2)
     fast, block = _both("long_two_streams", [f"workloads.{i}.duration_s=1" for i in (0, 1)])
-    assert block["recordings"] == 1
-    assert 0 < block["inferences_replayed"] < 35  # 35 with the three recordings it would keep
+    assert block["recordings"] == 2
+    # the camera frames alone replay; the 100 ms windows (kws first) are not recorded
+    assert 0 < block["inferences_replayed"] < 35  # 35 with all three recordings
