@@ -94,6 +94,9 @@ class FastPath:
             self.simulated += self.enabled
             return None
         ev = self.sim.env.timeout(0)
+        # counted as running: the watchdogs (monitors, runtime manager) must not take an
+        # inference about to start for a stall
+        self.sim._busy += 1
         self.waiting.append(ev)
         self._pending[id(ev)] = (prog, index, ev, queue_key)
         return ev
@@ -103,6 +106,7 @@ class FastPath:
         outcome was applied (sleep that long, then :meth:`leave` with None), else the handle
         to pass to :meth:`leave` after running op by op."""
         self.waiting.remove(ev)
+        self.sim._busy -= 1
         me = self._pending.pop(id(ev))
         role = self._members.pop(id(ev), None)
         if role is not None:  # a member of a window its first member decided
@@ -167,9 +171,11 @@ class FastPath:
     # -- conditions ---------------------------------------------------------------------------
 
     def _idle(self) -> bool:
-        """Nothing runs: no op or transfer, no allocation waiting, no flow, no page-in."""
+        """Nothing runs: no op or transfer (but inferences at the barrier), no allocation
+        waiting, no flow, no page-in."""
         sim = self.sim
-        return not (sim._busy or sim.memory.put_queue or sim.bandwidth.flows
+        return not (sim._busy != len(self.waiting) or sim.memory.put_queue
+                    or sim.bandwidth.flows
                     or any(c.pending for c in self.state.caches))
 
     def _can_replay(self, prog: Program) -> bool:
