@@ -45,7 +45,7 @@ class Recording:
 
     __slots__ = ("key", "members", "where", "t0", "peek", "live", "n_ops", "flush_at",
                  "n_transfers", "n_evictions", "n_reconfigs", "n_counters", "ints", "peaks",
-                 "traffic", "acc", "busy", "disturbed", "ends", "order")
+                 "traffic", "acc", "busy", "disturbed", "ends", "order", "used", "free")
 
 
 class State:
@@ -136,6 +136,8 @@ class State:
                        for c in s.traffic_cost.values()}
         rec.acc = [(u.op_static_pj, u.dyn_pj, u.compute_pj) for u in self.units]
         rec.busy = [(u._busy_ns, u._t_busy) for u in self.units]
+        rec.used = [p.used for p in self.pools]
+        rec.free = [list(s._free) for s in self.stations]
         return rec
 
     def finish(self, rec: Recording, valid) -> Outcome | None:
@@ -171,16 +173,22 @@ class State:
         out.transfers = [(where[r[0], r[1]], r[0], *r[2:7], r[7] - t0, r[8] - t0, *r[9:])
                          for r in transfers]
         out.evictions = [(r[0] - t0, *r[1:]) for r in trace.evictions[rec.n_evictions:]]
+        # only what the window changed (the rest is in the key, so equal at every replay)
         out.ints = [b - a for a, b in zip(rec.ints, self.ints())]
+        if not any(out.ints):
+            out.ints = None
         out.traffic = [(c, c[5] - rec.traffic.get(id(c), 0)) for p, _ in rec.members
                        for s in p.specs for c in s.traffic_cost.values()
                        if c[5] != rec.traffic.get(id(c), 0)]
-        out.pools = [(p, p.used, wp) for p, wp in zip(self.pools, window_peaks)]
+        out.pools = [(p, p.used, wp) for p, wp, u0 in zip(self.pools, window_peaks, rec.used)
+                     if p.used != u0 or wp > u0]
         out.caches = [(c, tuple(c.resident.items()), set(c.pinned), c.pinned_bytes,
                        dict(c.in_use)) for c in self.caches]
-        out.stations = [(s, list(s._free)) for s in self.stations]
+        out.stations = [(s, list(s._free)) for s, f0 in zip(self.stations, rec.free)
+                        if s._free != f0]
         out.busy = [(u, u._busy_ns - b, None if tb == u._t_busy else u._t_busy - t0)
-                    for u, (b, tb) in zip(self.units, rec.busy)]
+                    for u, (b, tb) in zip(self.units, rec.busy)
+                    if u._busy_ns != b or u._t_busy != tb]
         # the fabric is idle at both ends (its clock restarts with its next flow): keep its
         # clock if the window ran it, and that no wake-up is left to honour
         fabric = sim.bandwidth
@@ -237,17 +245,25 @@ class State:
                        records: OpBuffer) -> None:
         """The op records as one block of columns (a streamed run): no tuple per op. The
         running sums are added to in record order, as :meth:`_apply_records` does."""
-        columns, seq, offsets, positions = out.columns or self._columns(out)
+        columns, units, seq, offsets, positions = out.columns or self._columns(out)
+        # per unit: UnitState.static_pj's terms (fixed within the window: nothing else runs)
+        # and its running sums, added to in record order and stored back at the end
+        params = [(u._static_pj, u.leak_mw, t0 - u._t_static, u.engines) for u in units]
+        sums = [[u.op_static_pj, u.dyn_pj, u.compute_pj] for u in units]
         statics = []
         keep = statics.append
-        for u, so, eo, dyn in seq:
-            # UnitState.static_pj at the shifted end and start, inline (same expression)
-            sp, leak, ts = u._static_pj, u.leak_mw, u._t_static
-            static = ((sp + leak * (t0 + eo - ts)) - (sp + leak * (t0 + so - ts))) / u.engines
-            u.op_static_pj += static
-            u.dyn_pj += dyn
-            u.compute_pj += dyn
+        for k, so, eo, dyn in seq:
+            sp, leak, d, engines = params[k]
+            # UnitState.static_pj at the shifted end and start, inline (the same expression:
+            # t0 + eo - t_static == eo + (t0 - t_static), integers)
+            static = ((sp + leak * (eo + d)) - (sp + leak * (so + d))) / engines
+            acc = sums[k]
+            acc[0] += static
+            acc[1] += dyn
+            acc[2] += dyn
             keep(static)
+        for u, (op_static, dyn_pj, compute_pj) in zip(units, sums):
+            u.op_static_pj, u.dyn_pj, u.compute_pj = op_static, dyn_pj, compute_pj
         n = len(statics)
         if not n:
             return
@@ -279,11 +295,13 @@ class State:
         for c, i in fields.items():
             columns[c] = np.array([r[i] for r in out.ops],
                                   dtype=object if c in strings else None)
-        seq = [(r[0], r[8], r[9], r[16]) for r in out.ops]
+        units = list(dict.fromkeys(r[0] for r in out.ops))
+        slot = {u: k for k, u in enumerate(units)}
+        seq = [(slot[r[0]], r[8], r[9], r[16]) for r in out.ops]
         offsets = (np.array([r[8] for r in out.ops], dtype=np.int64),
                    np.array([r[9] for r in out.ops], dtype=np.int64))
         positions = np.array([r[1] for r in out.ops], dtype=np.intp)
-        out.columns = (columns, seq, offsets, positions)
+        out.columns = (columns, units, seq, offsets, positions)
         return out.columns
 
     def _apply_rest(self, out: Outcome, indices: list[int], t0: int) -> None:
@@ -296,7 +314,8 @@ class State:
                 wl, indices[pos], tensor, kind, src, dst, nbytes, t0 + so, t0 + eo, *rest)))
         for to, *rest in out.evictions:
             trace.evictions.append(EvictionRecord(t0 + to, *rest))
-        self.add_ints(out.ints)
+        if out.ints is not None:
+            self.add_ints(out.ints)
         for c, n in out.traffic:
             c[5] += n
         for p, used, peak in out.pools:
