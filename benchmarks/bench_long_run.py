@@ -8,12 +8,14 @@ same arrivals with the same number of request + timeout + release cycles on thre
 run. Each run is its own child process, so its peak resident memory (``ru_maxrss``) is its own.
 
 ``--legacy`` adds the report as it was before streaming (``run.ops_table: csv``, the whole
-trace.json) for the output sizes before/after.
+trace.json) for the output sizes before/after. ``--op-by-op`` adds the same run with
+``run.fast_path: false`` (every op simulated; the socsim row replays quiet inferences, and
+its ``fast_path`` entry says how many).
 
 Not a test: a timing never fails. Prints JSON, then a short table::
 
     python benchmarks/bench_long_run.py --minutes 1
-    python benchmarks/bench_long_run.py --minutes 10 --legacy
+    python benchmarks/bench_long_run.py --minutes 10 --legacy --op-by-op
 
 Needs the zoo models: ``socsim zoo build mobilenetv2_int8 ds_cnn_int8``.
 """
@@ -44,7 +46,7 @@ def _cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _socsim(minutes: float, legacy: bool) -> dict:
+def _socsim(minutes: float, legacy: bool, op_by_op: bool = False) -> dict:
     t0 = time.perf_counter()
     c0 = _cpu_s()
     from socsim.run import load, plan_jobs, run_size, simulate
@@ -53,6 +55,8 @@ def _socsim(minutes: float, legacy: bool) -> dict:
     sets = [f"workloads.{i}.duration_s={seconds}" for i in (0, 1)]
     if legacy:
         sets += ["run.ops_table=csv", "run.trace=true"]
+    if op_by_op:
+        sets += ["run.fast_path=false"]
     scenario = load(SCENARIO, sets)
     jobs = plan_jobs(scenario)
     t1 = time.perf_counter()
@@ -65,7 +69,8 @@ def _socsim(minutes: float, legacy: bool) -> dict:
     ops = sum(u["ops"] for u in result.summary["units"].values())
     mean_ns = {name: u["busy_ms"] * 1e6 / u["ops"] for name, u in
                result.summary["units"].items() if u["ops"]}
-    return {"what": "socsim (legacy report)" if legacy else "socsim", "ops": ops,
+    what = "socsim (legacy report)" if legacy else "socsim (op by op)" if op_by_op else "socsim"
+    return {"what": what, "ops": ops, "fast_path": result.summary.get("fast_path"),
             "inferences": result.summary["inferences"],
             "ops_by_unit": {n: u["ops"] for n, u in result.summary["units"].items()},
             "mean_op_ns": mean_ns,
@@ -124,11 +129,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=float, default=10.0, help="simulated minutes (default 10)")
     p.add_argument("--legacy", action="store_true", help="also run the pre-streaming report")
-    p.add_argument("--child", choices=["socsim", "legacy", "simpy"], help=argparse.SUPPRESS)
+    p.add_argument("--op-by-op", action="store_true",
+                   help="also run with run.fast_path: false (every op simulated)")
+    p.add_argument("--child", choices=["socsim", "legacy", "opbyop", "simpy"],
+                   help=argparse.SUPPRESS)
     p.add_argument("--counts", help=argparse.SUPPRESS)
     a = p.parse_args()
-    if a.child in ("socsim", "legacy"):
-        print(json.dumps(_socsim(a.minutes, a.child == "legacy")))
+    if a.child in ("socsim", "legacy", "opbyop"):
+        print(json.dumps(_socsim(a.minutes, a.child == "legacy", a.child == "opbyop")))
         return
     if a.child == "simpy":
         counts = json.loads(a.counts)
@@ -142,12 +150,18 @@ def main() -> None:
     rows.append(_child(["--child", "simpy", "--counts", json.dumps(counts)]))
     if a.legacy:
         rows.append(_child(["--child", "legacy", "--minutes", str(a.minutes)]))
+    if a.op_by_op:
+        rows.append(_child(["--child", "opbyop", "--minutes", str(a.minutes)]))
     doc = {"minutes": a.minutes, "runs": rows,
            "socsim_over_bare_simpy_wall": rows[0]["wall_s"] / rows[1]["wall_s"],
            "socsim_over_bare_simpy_cpu": rows[0]["cpu_s"] / rows[1]["cpu_s"]}
     print(json.dumps(doc, indent=2))
+    fast = rows[0]["fast_path"] or {}
     print(f"\n{a.minutes:g} simulated minutes, {rows[0]['ops']:,} ops, "
-          f"{rows[0]['inferences']:,} inferences")
+          f"{rows[0]['inferences']:,} inferences; fast path: "
+          f"{fast.get('inferences_replayed', 0):,} replayed, "
+          f"{fast.get('inferences_simulated', 0):,} simulated op by op, "
+          f"{fast.get('recordings', 0)} recordings")
     print(f"{'run':24} {'wall s':>8} {'cpu s':>7} {'sim s':>7} {'write s':>8} {'peak MB':>8} "
           f"{'output MB':>10}")
     for r in rows:

@@ -336,6 +336,8 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
                 policy=scenario.policy.model_dump(), seed=scenario.run.seed)
     kind_summaries(soc.units, t.reconfigs, len(t.inferences), s)
     s["series"] = run_series(t, trace.counters, trace.makespan_ns, trace.engines)
+    if trace.fast_path is not None:  # inferences replayed in one step vs op by op
+        s["fast_path"] = dict(trace.fast_path)
     if scenario.run.battery is not None or scenario.run.power_budget_mw is not None:
         from socsim.report.battery import battery_summary
 

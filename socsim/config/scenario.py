@@ -268,6 +268,10 @@ class RunSettings(Spec):
         "csv", description="The per-op table: ops.csv (kept in memory until the end), "
         "ops.parquet (written in chunks as the run goes: bounded memory, for long runs) or "
         "none.")
+    fast_path: bool = Field(True, description="Replay an inference that runs alone (nothing "
+                            "else in flight or due before it ends) from a recording of the same "
+                            "system state in one step instead of op by op; results are "
+                            "identical (docs/long_runs.md). false simulates every op.")
     trace: Annotated[Annotated[Flag, Tag("flag")] | Annotated[TraceWindow, Tag("window")],
                      Discriminator(lambda v: "flag" if isinstance(v, bool) else "window")] = Field(
         True, description="trace.json: true (every op), false (none) or "

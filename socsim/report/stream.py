@@ -19,13 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from socsim.report.bins import RunBins
 from socsim.report.tables import OpTotals, op_frame
-from socsim.sim.trace import OpRecord
+from socsim.sim.trace import OP_COLUMNS, OpRecord
 
 OPS_CHUNK = 65_536
 """Op records per chunk: about 30 MB of records in memory at once, a row group of ops.parquet."""
@@ -60,6 +61,29 @@ def in_window(start_ns: pd.Series, end_ns: pd.Series, window: tuple[int, int]) -
     return (end_ns >= window[0]) & (start_ns < window[1])
 
 
+def records_frame(records: Sequence[OpRecord]) -> pd.DataFrame:
+    """:func:`~socsim.report.tables.op_frame` of a chunk, which may hold blocks of records
+    as columns (:class:`socsim.sim.trace.OpBuffer`: the fast path's replayed windows, no
+    tuple per op). The same frame, column types and values as ``op_frame`` of the records as
+    tuples: each column is the concatenation of its parts, each part typed as pandas types
+    a list of its values (integers int64, with a float anywhere float64, strings str)."""
+    blocks = getattr(records, "blocks", None)
+    if not blocks:
+        return op_frame(records)
+    parts: dict[str, list] = {c: [] for c in OP_COLUMNS}
+    for kind, seg in records.segments():
+        if kind == "block":
+            for c in OP_COLUMNS:
+                parts[c].append(seg[c])
+            continue
+        for c, values in zip(OP_COLUMNS, zip(*seg)):
+            parts[c].append(np.array(values, dtype=object if c in _STRINGS else None))
+    ops = pd.DataFrame({c: np.concatenate(p) for c, p in parts.items()})
+    ops["memory_pj"] = ops["sram_pj"] + ops["dram_pj"]
+    ops["energy_pj"] = ops["compute_pj"] + ops["memory_pj"] + ops["static_pj"]
+    return ops
+
+
 class OpStream:
     """The sink of a streamed run's op records (see the module).
 
@@ -89,7 +113,7 @@ class OpStream:
         """Take one chunk of records (called by :meth:`Trace.flush_ops`)."""
         from socsim.report.write import op_table_frame
 
-        ops = op_frame(records)
+        ops = records_frame(records)
         self.records += len(ops)
         self.totals.add(ops)
         self.bins.add_ops(ops)

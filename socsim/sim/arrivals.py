@@ -27,7 +27,9 @@ class Arrivals:
         slots = simpy.Resource(self.env, capacity=in_flight)
         for i in range(count):
             req = slots.request()
+            self._slot_waiters += 1
             yield req
+            self._slot_waiters -= 1
             self.env.process(self._inference(prog, i, self.env.now, slots, req))
         self._arrivals_open -= 1
 
@@ -50,7 +52,9 @@ class Arrivals:
         if runtime is not None:
             runtime.queued(prog, +1)
         req = slots.request()
+        self._slot_waiters += 1
         yield req
+        self._slot_waiters -= 1
         if runtime is not None:
             runtime.queued(prog, -1)
         yield from self._inference(prog, index, arrival, slots, req)
@@ -77,9 +81,25 @@ class Arrivals:
             self._done = True
 
     def _execute(self, prog: Program, index: int, arrival: int):
-        """Place one inference's inputs, start its ops, wait for its outputs, free them."""
+        """Place one inference's inputs, start its ops, wait for its outputs, free them.
+
+        An inference starting in a quiet system first waits at the start barrier; with the
+        fast path (:mod:`socsim.sim.replay`) one that runs alone (or with the others starting
+        at its instant) from a state already recorded applies the recording and sleeps once
+        instead."""
         env = self.env
-        inf = Inference(env, prog, index, queue_key(self.queue, prog.workload, arrival))
+        fast = self.fast_path
+        handle = None
+        key = queue_key(self.queue, prog.workload, arrival)
+        barrier = fast.enter(prog, index, key)
+        if barrier is not None:  # a quiet start: wait for this instant's other events
+            yield barrier
+            handle = fast.begin(prog, index, barrier)
+            if handle.__class__ is int:  # replayed: its effects are applied, its time passes
+                yield env.timeout(handle)
+                fast.leave(None)
+                return
+        inf = Inference(env, prog, index, key)
         pool = self.pools[self.input_memory]
         for t in prog.inputs:
             nbytes = prog.nbytes[t]
@@ -100,6 +120,7 @@ class Arrivals:
                 yield ev
         for t in prog.outputs:
             self._unref(inf, t)
+        fast.leave(handle)
 
     def _produced(self, inf: Inference, t: int) -> None:
         """Tensor ``t`` of ``inf`` is ready: start the ops it was the last input missing for."""

@@ -22,6 +22,14 @@ from math import ceil
 import simpy
 
 _EPS = 1e-6  # bytes: below this a flow counts as complete (float residue of rate x time)
+RESIDUE_NS = 1e-6
+"""Float residue of byte / rate arithmetic, ns: a time within this of an integer ns counts as
+that ns (``bytes / (bytes / t)`` need not give back exactly ``t``)."""
+
+
+def ceil_ns(t: float) -> int:
+    """``t`` rounded up to a whole ns, ignoring a float residue below :data:`RESIDUE_NS`."""
+    return ceil(t - RESIDUE_NS)
 
 
 class Link:
@@ -43,7 +51,8 @@ class Flow:
         end: the time its last byte went through (None while running).
     """
 
-    __slots__ = ("links", "cap", "remaining", "rate", "alone_ns", "end", "done")
+    __slots__ = ("links", "cap", "remaining", "rate", "alone_ns", "end", "done", "origin",
+                 "rel_end")
 
     def __init__(self, links: tuple[Link, ...], cap: float, nbytes: float):
         self.links = links  # a link listed twice is crossed twice (a DRAM-to-same-DRAM copy)
@@ -56,6 +65,8 @@ class Flow:
         self.alone_ns = nbytes / self.cap
         self.end: float | None = None
         self.done: simpy.Event | None = None  # set when someone waits for it
+        self.origin = 0  # the fabric's origin (integer ns) while the flow ran
+        self.rel_end = 0.0  # its end relative to ``origin`` (exact, whatever the run's time)
 
 
 class BandwidthFabric:
@@ -65,7 +76,12 @@ class BandwidthFabric:
     def __init__(self, env: simpy.Environment):
         self.env = env
         self.flows: list[Flow] = []
-        self._t = 0.0  # the time flows' ``remaining`` refer to
+        # internal times are floats relative to ``origin``, the integer ns at which the
+        # fabric last went from idle to busy: a busy period's arithmetic does not depend on
+        # when it happens (the same rounding at 1 ms and at 10 min), which keeps long runs
+        # precise and lets the fast path (socsim.sim.replay) shift a recorded period exactly
+        self.origin = 0
+        self._t = 0.0  # the time (relative to origin) flows' ``remaining`` refer to
         self._next_end = float("inf")  # first departure under the current rates
         self._waiting = 0
         self._wake: simpy.Event | None = None
@@ -76,12 +92,16 @@ class BandwidthFabric:
         flow = Flow(links, cap, nbytes)
         if nbytes <= 0:
             flow.end = now
+            flow.origin = now
             return flow
         if self.flows:
-            self._advance(now)
-            self._sync(now)
-        else:
-            self._t = now
+            self._advance(now - self.origin)
+        if self.flows:
+            self._sync(now - self.origin)
+        else:  # idle: a new busy period starts its clock here
+            self.origin = now
+            self._t = 0.0
+        flow.origin = self.origin
         self.flows.append(flow)
         for link in links:
             link.flows.append(flow)
@@ -90,8 +110,8 @@ class BandwidthFabric:
 
     def end_time(self, flow: Flow) -> float | None:
         """When ``flow`` finished, or None if it is still running now."""
-        if flow.end is None and self._next_end <= self.env.now + 1e-9:
-            self._advance(self.env.now)
+        if flow.end is None and self._next_end <= self.env.now - self.origin + RESIDUE_NS:
+            self._advance(self.env.now - self.origin)
         return flow.end
 
     def wait(self, flow: Flow) -> simpy.Event:
@@ -104,7 +124,8 @@ class BandwidthFabric:
     # -- internals ----------------------------------------------------------------------------
 
     def _sync(self, t: float) -> None:
-        """Bring every flow's ``remaining`` to time ``t`` (no departure lies before it)."""
+        """Bring every flow's ``remaining`` to time ``t`` (relative to the origin; no
+        departure lies before it)."""
         dt = t - self._t
         if dt > 0:
             for f in self.flows:
@@ -112,18 +133,20 @@ class BandwidthFabric:
             self._t = t
 
     def _advance(self, now: float) -> None:
-        """Retire, in order, the flows that finish by ``now`` (re-solving after each)."""
-        while self.flows and self._next_end <= now + 1e-9:
+        """Retire, in order, the flows that finish by ``now`` (relative to the origin),
+        re-solving after each."""
+        while self.flows and self._next_end <= now + RESIDUE_NS:
             t = self._next_end
             self._sync(t)
             finished = [f for f in self.flows if f.remaining <= _EPS or
-                        self._t + f.remaining / f.rate <= t + 1e-9]
+                        self._t + f.remaining / f.rate <= t + RESIDUE_NS]
             for f in finished:
                 self.flows.remove(f)
                 for link in f.links:
                     link.flows.remove(f)
                 f.remaining = 0.0
-                f.end = t
+                f.rel_end = t
+                f.end = self.origin + t
                 if f.done is not None:
                     self._waiting -= 1
                     f.done.succeed()
@@ -156,7 +179,8 @@ class BandwidthFabric:
         """Wake at the next departure (rates change then, and waiters must see it)."""
         if not self.flows:
             return
-        wake = self.env.timeout(max(0, ceil(self._next_end - 1e-9) - self.env.now))
+        wake = self.env.timeout(max(0, self.origin + ceil_ns(self._next_end)
+                                    - self.env.now))
         wake.callbacks.append(self._on_wake)
         self._wake = wake
 
@@ -164,7 +188,7 @@ class BandwidthFabric:
         if event is not self._wake:
             return  # superseded by a later change
         self._wake = None
-        self._advance(self.env.now)
+        self._advance(self.env.now - self.origin)
         if self._waiting and self._wake is None:
             self._schedule()
 

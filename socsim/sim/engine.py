@@ -34,6 +34,7 @@ from socsim.sim.movement import DataMovement
 from socsim.sim.paging import PageCache, WeightPaging
 from socsim.sim.program import Job, Program
 from socsim.sim.reconfiguration import Reconfiguration
+from socsim.sim.replay import FastPath
 from socsim.sim.resources import FitResource
 from socsim.sim.stations import PriorityUnitState, Station, UnitState
 from socsim.sim.trace import CounterRecord, Trace
@@ -133,6 +134,9 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
         self.runtime = runtime
         if runtime is not None:
             runtime.bind(self)
+        self._slot_waiters = 0  # arrivals waiting for a workload's slot (socsim.sim.replay)
+        #: the start barrier; with run.fast_path, records and replays quiet windows
+        self.fast_path = FastPath(self, settings.fast_path)
 
     # -- processes -------------------------------------------------------------------------
 
@@ -184,6 +188,8 @@ class Simulation(Arrivals, OpExecution, Reconfiguration, DataMovement, WeightPag
                 hint="enlarge the memory, lower max_in_flight or the arrival rate, or place ops "
                 "on a unit with more memory")
         self._finish()
+        if self.fast_path.enabled:
+            self.trace.fast_path = self.fast_path.summary()
         return self.trace
 
     def _finish(self) -> None:

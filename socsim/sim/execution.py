@@ -12,6 +12,7 @@ from math import ceil
 
 from socsim.hw.cost import memory_time
 from socsim.hw.timing import compute_ns
+from socsim.sim.bandwidth import ceil_ns
 from socsim.sim.memory import MemoryPool
 from socsim.sim.program import Inference, OpSpec
 from socsim.sim.stations import UnitState
@@ -138,16 +139,18 @@ class OpExecution:
             # unless already slowed by sharing, sleep for the work alone (sharing only slows
             # its flows: a lower bound), then settle
             if all(f.rate >= f.cap for f in flows):
-                yield env.timeout(ceil(max(c_ns, floor, lead + max(
+                yield env.timeout(ceil_ns(max(c_ns, floor, lead + max(
                     (f.alone_ns for f in flows), default=0.0))))
-            flow_end = start
+            # the flows' ends relative to the start (their origin is an integer ns: exact
+            # arithmetic whatever the absolute time, see socsim.sim.bandwidth)
+            flow_end = 0.0
             for f in flows:
-                end_t = fabric.end_time(f)
-                if end_t is None:
+                if fabric.end_time(f) is None:
                     yield fabric.wait(f)
-                    end_t = f.end
-                flow_end = max(flow_end, end_t)
-            duration = ceil(max(c_ns, floor, lead + flow_end - start))
+                end_t = (f.origin - start) + f.rel_end
+                if end_t > flow_end:
+                    flow_end = end_t
+            duration = ceil_ns(max(c_ns, floor, lead + flow_end))
             if start + duration > env.now:
                 yield env.timeout(start + duration - env.now)
         end = start + duration

@@ -12,6 +12,7 @@ from math import ceil
 from socsim.errors import SimulationError
 from socsim.hw.cost import convert_cycles, converter
 from socsim.hw.timing import transfer_ns
+from socsim.sim.bandwidth import ceil_ns
 from socsim.sim.memory import MemoryPool
 from socsim.sim.program import Inference, OpSpec
 from socsim.sim.stations import UnitState
@@ -154,13 +155,12 @@ class DataMovement:
             if setup:
                 yield env.timeout(setup)
             flow = self.bandwidth.start(nbytes, links, engine.rate_gbps)
-            yield env.timeout(ceil(flow.alone_ns))
-            end_t = self.bandwidth.end_time(flow)
-            if end_t is None:
+            yield env.timeout(ceil_ns(flow.alone_ns))
+            if self.bandwidth.end_time(flow) is None:
                 yield self.bandwidth.wait(flow)
-                end_t = flow.end
-            if ceil(end_t) > env.now:
-                yield env.timeout(ceil(end_t) - env.now)
+            end_t = flow.origin + ceil_ns(flow.rel_end)  # integer origin: exact at any time
+            if end_t > env.now:
+                yield env.timeout(end_t - env.now)
         else:
             yield env.timeout(transfer_ns(engine, nbytes))
         self._busy -= 1

@@ -105,6 +105,48 @@ class CounterRecord(NamedTuple):
     value: float
 
 
+class OpBuffer(list):
+    """The op records of a streamed run between two chunks: :class:`OpRecord` tuples, and
+    between them *blocks* of records given as columns (the fast path's replayed windows,
+    :mod:`socsim.sim.outcome`), which cost no tuple per op. ``len`` counts every record;
+    indexing and iteration see the tuples only; :meth:`segments` gives all in order.
+
+    A block is a dict of :data:`OP_COLUMNS` -> 1-D numpy arrays of equal length.
+    """
+
+    __slots__ = ("blocks", "extra")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks: list[tuple[int, dict]] = []  # (tuples before it, columns)
+        self.extra = 0  # records held in blocks
+
+    def __len__(self) -> int:
+        return list.__len__(self) + self.extra
+
+    def add_block(self, columns: dict, n: int) -> None:
+        """Append ``n`` records given as columns (after every record held so far)."""
+        self.blocks.append((list.__len__(self), columns))
+        self.extra += n
+
+    def clear(self) -> None:
+        list.clear(self)
+        self.blocks = []
+        self.extra = 0
+
+    def segments(self):
+        """The records in order: lists of tuples and column blocks, as ``("records", list)``
+        and ``("block", columns)``."""
+        prev = 0
+        for pos, columns in self.blocks:
+            if pos > prev:
+                yield "records", self[prev:pos]
+            yield "block", columns
+            prev = pos
+        if list.__len__(self) > prev:
+            yield "records", self[prev:]
+
+
 #: ``new_record(OpRecord, (field, ...))``: a record from one tuple of its fields in order, as
 #: the engine's per-op paths build them (a NamedTuple's own constructor is a Python call per
 #: record, about 5% of a timing-only run; this is tuple's, in C)
@@ -172,6 +214,8 @@ class Trace:
     #: the runtime manager's actions (socsim.runtime.records.SwitchRecord), time-ordered
     switches: list = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)
+    #: the fast path's counts (socsim.sim.replay.FastPath.summary), None when it was off
+    fast_path: dict[str, int] | None = None
     op_sink: Callable[[list[OpRecord]], None] | None = None
     flush_at: int = sys.maxsize
 
@@ -181,6 +225,8 @@ class Trace:
             raise ValueError(f"chunk = {chunk}; a chunk holds at least one record")
         self.op_sink = sink
         self.flush_at = chunk
+        if not self.ops:  # a buffer that also takes replayed records as columns
+            self.ops = OpBuffer()
 
     def flush_ops(self) -> None:
         """Give the sink the records held (if any), then forget them; no sink: keep them."""
