@@ -312,7 +312,8 @@ def simulate(scenario: Scenario, jobs: Sequence[Job], *, size: RunSize | None = 
         # transfers go with each op chunk: to transfers.csv, the totals and the same bins
         from socsim.report.transfers import TransferStream
 
-        xstream = TransferStream(sim.trace, stream.bins, window, KEEP_INFERENCES, also=plot)
+        xstream = TransferStream(sim.trace, stream.bins, window, KEEP_INFERENCES, also=plot,
+                                 chunk=OPS_CHUNK)
         op_sink = stream
 
         def sink(records) -> None:

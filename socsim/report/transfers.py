@@ -112,11 +112,14 @@ class TransferStream:
         window: trace.json's window in ns (None: no transfer is kept for it).
         keep_inferences: keep the transfers of inferences numbered below this.
         also: another window (ns) whose transfers are kept (``run.plot_window_ms``).
+        chunk: records taken per chunk (the last chunk, at :meth:`finish`, may be shorter).
     """
 
     def __init__(self, trace: Trace, bins: RunBins, window: tuple[int, int] | None,
-                 keep_inferences: int, also: tuple[int, int] | None = None):
+                 keep_inferences: int, also: tuple[int, int] | None = None,
+                 chunk: int = 65_536):
         self.trace = trace
+        self.chunk = chunk
         self.bins = bins
         self.window = window
         self.also = also
@@ -128,15 +131,22 @@ class TransferStream:
         self._csv: BinaryIO | None = open(Path(self._spool.name) / "transfers.csv", "wb")
         self._header = True
 
-    def drain(self) -> None:
-        """Take the transfer records the trace holds (if any) and forget them there."""
+    def drain(self, everything: bool = False) -> None:
+        """Take the transfer records the trace holds in whole chunks of ``chunk`` (all of
+        them with ``everything``) and forget them there.
+
+        Whole chunks, not whatever the trace holds at the call: the totals and bins add a
+        chunk's sums in one go, so cutting the same records at the same places keeps them
+        bit-identical whenever the drains come (a run with the fast path appends a replayed
+        window's transfers at once, op by op one at a time)."""
         from socsim.report.stream import in_window
 
         records = self.trace.transfers
-        if not records:
+        take = len(records) if everything else len(records) // self.chunk * self.chunk
+        if not take:
             return
-        f = transfer_frame(records)
-        records.clear()  # in place: the engine appends to this list
+        f = transfer_frame(records[:take])
+        del records[:take]  # in place: the engine appends to this list
         self.records += len(f)
         self.totals.add(f)
         self.bins.add_transfers(f)
@@ -152,7 +162,7 @@ class TransferStream:
 
     def finish(self) -> tuple[pd.DataFrame, TransferTotals]:
         """Take the last records, close transfers.csv; the kept transfers and the totals."""
-        self.drain()
+        self.drain(everything=True)
         if self._header:  # no transfer at all: the header alone
             transfer_table_frame(transfer_frame([])).to_csv(self._csv, index=False)
             self._header = False

@@ -149,6 +149,8 @@ class State:
         for p, old in zip(self.pools, rec.peaks):
             p.peak = max(old, p.peak)
         ops = trace.ops[rec.n_ops:]
+        # before the chunks below: a streamed run's sink takes transfers with each op chunk
+        transfers = trace.transfers[rec.n_transfers:]
         trace.flush_at = rec.flush_at
         while len(trace.ops) >= trace.flush_at:  # the chunks op by op would have handed on
             cut = trace.flush_at - (len(trace.ops) - list.__len__(trace.ops))  # blocks first
@@ -156,7 +158,6 @@ class State:
             del trace.ops[cut:]
             trace.flush_ops()
             trace.ops.extend(rest)
-        transfers = trace.transfers[rec.n_transfers:]
         where = rec.where
         if (not valid(rec) or len(trace.reconfigs) != rec.n_reconfigs
                 or len(trace.counters) != rec.n_counters

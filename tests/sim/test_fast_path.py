@@ -10,6 +10,7 @@ import dataclasses
 import io
 import json
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -54,13 +55,38 @@ def _assert_identical(fast, slow) -> None:
         x, y = getattr(fast.tables, f.name), getattr(slow.tables, f.name)
         if x is None:
             assert y is None
-        else:
+        elif isinstance(x, pd.DataFrame):
             pd.testing.assert_frame_equal(x, y, check_exact=True, obj=f.name)
+        else:  # the binned series, the transfer totals: every array and frame they hold
+            _assert_same_parts(vars(x) if hasattr(x, "__dict__") else dataclasses.asdict(x),
+                               vars(y) if hasattr(y, "__dict__") else dataclasses.asdict(y),
+                               f.name)
     assert _summary(fast) == _summary(slow)
     table = _parquet(fast)
     if table is not None:
         pd.testing.assert_frame_equal(table, _parquet(slow), check_exact=True)
         assert len(table) == sum(u["ops"] for u in fast.summary["units"].values())
+
+
+def _assert_same_parts(x, y, where: str) -> None:
+    """Exact equality of nested dicts of numpy arrays, frames and plain values."""
+    if isinstance(x, dict):
+        assert isinstance(y, dict) and x.keys() == y.keys(), where
+        for k in x:
+            _assert_same_parts(x[k], y[k], f"{where}.{k}")
+    elif isinstance(x, pd.DataFrame | pd.Series):
+        _assert_pandas_equal(x, y, where)
+    elif isinstance(x, np.ndarray):
+        np.testing.assert_array_equal(x, y, err_msg=where, strict=True)
+    else:
+        assert x == y, where
+
+
+def _assert_pandas_equal(x, y, where: str) -> None:
+    if isinstance(x, pd.DataFrame):
+        pd.testing.assert_frame_equal(x, y, check_exact=True, obj=where)
+    else:
+        pd.testing.assert_series_equal(x, y, check_exact=True, obj=where)
 
 
 def _both(name: str, sets: list[str]):
@@ -102,6 +128,23 @@ def test_streamed_table_with_replayed_blocks_identical(monkeypatch, name):
         sets.append("workloads.0.inferences=8")
     fast, block = _both(name, sets)
     assert block["inferences_replayed"] > 0
+
+
+@pytest.mark.parametrize("chunk", [7, 300])
+def test_streamed_transfers_identical(monkeypatch, chunk):
+    """Every hand-off an SDMA copy, streamed in chunks that cut through replayed windows:
+    a replayed window appends its transfers at once, op by op one at a time, and the
+    streamed transfers.csv, totals and bins must not tell the two apart."""
+    monkeypatch.setattr(socsim.report.stream, "OPS_CHUNK", chunk)
+    sets = ["run.functional=false", "run.zero_copy=false", "run.ops_table=parquet",
+            "run.trace={window_s: [0, 0.2]}"]
+    fast, block = _both("imx8mp_multi", sets)
+    assert block["inferences_replayed"] > 0
+    assert fast.transfer_stream.records == fast.summary["dma"]["sdma"]["transfers"] > 0
+    a, b = io.BytesIO(), io.BytesIO()
+    fast.transfer_stream.copy_table(a)
+    _run("imx8mp_multi", sets, False).transfer_stream.copy_table(b)
+    assert a.getvalue() == b.getvalue()
 
 
 def test_thermal_node_and_governor_identical():
