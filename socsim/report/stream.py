@@ -61,6 +61,18 @@ def in_window(start_ns: pd.Series, end_ns: pd.Series, window: tuple[int, int]) -
     return (end_ns >= window[0]) & (start_ns < window[1])
 
 
+def kept_mask(f: pd.DataFrame, keep_inferences: int,
+              *windows: tuple[int, int] | None) -> pd.Series:
+    """The records of ``f`` (ops or transfers) a streamed run keeps in memory: those of its
+    first ``keep_inferences`` inferences and those overlapping any of ``windows`` (None:
+    no window)."""
+    keep = f["inference"] < keep_inferences
+    for window in windows:
+        if window is not None:
+            keep |= in_window(f["start_ns"], f["end_ns"], window)
+    return keep
+
+
 def records_frame(records: Sequence[OpRecord]) -> pd.DataFrame:
     """:func:`~socsim.report.tables.op_frame` of a chunk, which may hold blocks of records
     as columns (:class:`socsim.sim.trace.OpBuffer`: the fast path's replayed windows, no
@@ -126,11 +138,7 @@ class OpStream:
                                                 compression="zstd")
             self._writer.write_table(pa.Table.from_pandas(
                 table, schema=ops_schema(table.columns), preserve_index=False))
-        keep = ops["inference"] < self.keep_inferences
-        if self.window is not None:
-            keep |= in_window(ops["start_ns"], ops["end_ns"], self.window)
-        if self.also is not None:
-            keep |= in_window(ops["start_ns"], ops["end_ns"], self.also)
+        keep = kept_mask(ops, self.keep_inferences, self.window, self.also)
         if keep.any():
             self._kept.append(ops[keep])
 

@@ -139,7 +139,7 @@ class TransferStream:
         chunk's sums in one go, so cutting the same records at the same places keeps them
         bit-identical whenever the drains come (a run with the fast path appends a replayed
         window's transfers at once, op by op one at a time)."""
-        from socsim.report.stream import in_window
+        from socsim.report.stream import kept_mask
 
         records = self.trace.transfers
         take = len(records) if everything else len(records) // self.chunk * self.chunk
@@ -152,11 +152,7 @@ class TransferStream:
         self.bins.add_transfers(f)
         transfer_table_frame(f).to_csv(self._csv, index=False, header=self._header)
         self._header = False
-        keep = f["inference"] < self.keep_inferences
-        if self.window is not None:
-            keep |= in_window(f["start_ns"], f["end_ns"], self.window)
-        if self.also is not None:
-            keep |= in_window(f["start_ns"], f["end_ns"], self.also)
+        keep = kept_mask(f, self.keep_inferences, self.window, self.also)
         if keep.any():
             self._kept.append(f[keep])
 
