@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from socsim.config.battery import BatterySpec
 from socsim.hw.battery import step, terminal_v
+from socsim.sim.trace import OpBuffer
 
 if TYPE_CHECKING:
     from socsim.sim.engine import Simulation
@@ -27,7 +28,7 @@ class BatteryView:
     """
 
     __slots__ = ("spec", "_sim", "_t_ns", "_pj", "_soc", "_power_w", "_n_ops", "_n_xfers",
-                 "_traffic_pj")
+                 "_ops_pj", "_xfers_pj")
 
     def __init__(self, spec: BatterySpec, sim: Simulation):
         self.spec = spec
@@ -36,25 +37,56 @@ class BatteryView:
         self._pj = 0.0
         self._soc = spec.initial_soc
         self._power_w = 0.0
-        self._n_ops = 0
+        self._n_ops = 0  # records of trace.ops / trace.transfers already counted
         self._n_xfers = 0
-        self._traffic_pj = 0.0
+        # the memory traffic of the op and transfer records, each summed in record order
+        # (two sums: however the records are grouped into readings, each adds the same
+        # numbers in the same order, so a run with the fast path reads the same charge)
+        self._ops_pj = 0.0
+        self._xfers_pj = 0.0
+        sim.trace.flush_hooks.append(self._catch_up)
+
+    def _catch_up(self) -> None:
+        """Add the traffic of the records appended since the last call. Also called just
+        before and just after a streamed run hands a chunk on (then the lists shrink: what
+        is left was counted before)."""
+        trace = self._sim.trace
+        ops, xfers = trace.ops, trace.transfers
+        if len(ops) < self._n_ops or len(xfers) < self._n_xfers:  # a chunk was handed on
+            self._n_ops, self._n_xfers = len(ops), len(xfers)
+            return
+        pj = self._ops_pj
+        if isinstance(ops, OpBuffer) and ops.blocks:  # replayed windows given as columns
+            seen = 0
+            for kind, part in ops.segments():
+                n = len(part["sram_pj"]) if kind == "block" else len(part)
+                if seen + n > self._n_ops:
+                    skip = max(0, self._n_ops - seen)
+                    if kind == "block":
+                        for sram, dram in zip(part["sram_pj"][skip:].tolist(),
+                                              part["dram_pj"][skip:].tolist()):
+                            pj += sram + dram
+                    else:
+                        for rec in part[skip:]:
+                            pj += rec.sram_pj + rec.dram_pj
+                seen += n
+        else:
+            for rec in ops[self._n_ops:]:
+                pj += rec.sram_pj + rec.dram_pj
+        self._ops_pj = pj
+        pj = self._xfers_pj
+        for rec in xfers[self._n_xfers:]:
+            pj += rec.sram_pj + rec.dram_pj
+        self._xfers_pj = pj
+        self._n_ops, self._n_xfers = len(ops), len(xfers)
 
     def _energy_pj(self, now: int) -> float:
         sim = self._sim
-        trace = sim.trace
-        ops, xfers = trace.ops, trace.transfers
-        if len(ops) < self._n_ops or len(xfers) < self._n_xfers:  # records were flushed
-            self._n_ops, self._n_xfers = len(ops), len(xfers)
-        for rec in ops[self._n_ops:]:
-            self._traffic_pj += rec.sram_pj + rec.dram_pj
-        for rec in xfers[self._n_xfers:]:
-            self._traffic_pj += rec.sram_pj + rec.dram_pj
-        self._n_ops, self._n_xfers = len(ops), len(xfers)
+        self._catch_up()
         units = sum(u.compute_pj + u.reconfig_pj + u.static_pj(now) for u in sim.units.values())
         mems = sum(m.leakage_mw for m in sim.soc.memories.values()) * now
         dma = sum(n * sim.soc.dma[e].energy_pj_per_byte for e, n in sim._dma_bytes.items())
-        return units + mems + dma + self._traffic_pj
+        return units + mems + dma + self._ops_pj + self._xfers_pj
 
     def _advance(self) -> None:
         now = self._sim.env.now

@@ -218,6 +218,9 @@ class Trace:
     fast_path: dict[str, int] | None = None
     op_sink: Callable[[list[OpRecord]], None] | None = None
     flush_at: int = sys.maxsize
+    #: called before and after each chunk goes to the sink (readers of the pending records,
+    #: e.g. the battery's live view, catch up before they go)
+    flush_hooks: list[Callable[[], None]] = field(default_factory=list)
 
     def stream_ops(self, sink: Callable[[list[OpRecord]], None], chunk: int) -> None:
         """Hand the op records to ``sink`` in chunks of ``chunk`` from now on (bounded memory)."""
@@ -231,5 +234,9 @@ class Trace:
     def flush_ops(self) -> None:
         """Give the sink the records held (if any), then forget them; no sink: keep them."""
         if self.op_sink is not None and self.ops:
+            for hook in self.flush_hooks:
+                hook()
             self.op_sink(self.ops)
             self.ops.clear()  # in place: the op paths may hold the list
+            for hook in self.flush_hooks:
+                hook()

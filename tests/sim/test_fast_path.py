@@ -48,7 +48,7 @@ def _parquet(result) -> pd.DataFrame | None:
 def _assert_identical(fast, slow) -> None:
     a, b = fast.trace, slow.trace
     for f in dataclasses.fields(a):
-        if f.name in ("fast_path", "op_sink", "flush_at"):
+        if f.name in ("fast_path", "op_sink", "flush_at", "flush_hooks"):
             continue
         assert getattr(a, f.name) == getattr(b, f.name), f.name
     for f in dataclasses.fields(fast.tables):
@@ -216,7 +216,7 @@ def test_random_cases_identical_with_and_without_the_fast_path(case):
         assert isinstance(slow, SimulationError) and str(fast) == str(slow)
         return
     for f in dataclasses.fields(fast):
-        if f.name not in ("fast_path", "op_sink", "flush_at"):
+        if f.name not in ("fast_path", "op_sink", "flush_at", "flush_hooks"):
             assert getattr(fast, f.name) == getattr(slow, f.name), f.name
     event("replayed" if fast.fast_path["inferences_replayed"] else "nothing replayed")
 
