@@ -135,7 +135,7 @@ class OpStream:
                 self._spool = tempfile.TemporaryDirectory(prefix="socsim-ops-")
                 self._writer = pq.ParquetWriter(Path(self._spool.name) / OPS_PARQUET,
                                                 ops_schema(table.columns),
-                                                compression="zstd")
+                                                compression="snappy")
             self._writer.write_table(pa.Table.from_pandas(
                 table, schema=ops_schema(table.columns), preserve_index=False))
         keep = kept_mask(ops, self.keep_inferences, self.window, self.also)
