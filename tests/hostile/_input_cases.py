@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import onnx
-import pytest
 import yaml
 from onnx import TensorProto, helper, numpy_helper
 
@@ -51,12 +50,6 @@ class InProcess:
         assert seconds < bound, f"socsim {' '.join(args)} took {seconds:.1f} s"
         assert snapshot(self.box, skip) == before, "files changed outside the output folder"
         return result
-
-
-@pytest.fixture
-def cli(sandbox: Path, capsys, monkeypatch) -> InProcess:
-    """``cli("validate", "x.yaml")``: socsim in-process in a scratch copy of the inputs."""
-    return InProcess(sandbox, capsys, monkeypatch)
 
 
 def errors(result: CliResult) -> list[str]:

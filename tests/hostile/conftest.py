@@ -79,3 +79,12 @@ def sandbox(tmp_path: Path) -> Path:
         if f.stat().st_size < 2_000_000:
             shutil.copy2(f, box / "workloads" / f.name)
     return box
+
+
+@pytest.fixture
+def cli(sandbox: Path, capsys, monkeypatch):
+    """``cli("validate", "x.yaml")``: socsim in-process in a scratch copy of the inputs
+    (:class:`tests.hostile._input_cases.InProcess`)."""
+    from tests.hostile._input_cases import InProcess
+
+    return InProcess(sandbox, capsys, monkeypatch)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.hostile._input_cases import SCENARIO, cli, edited, errors, float_scenario, line_of, model  # noqa: F401 (cli is a fixture)
+from tests.hostile._input_cases import SCENARIO, edited, errors, float_scenario, line_of, model
 
 
 def _model_error(cli, path, *, field: str = "model", command: str = "validate") -> str:

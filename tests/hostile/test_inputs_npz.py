@@ -20,11 +20,7 @@ import pytest
 from numpy.lib import format as npy_format
 
 from socsim.npz import InputSpec, NpzError, check_arrays, read_npz
-from tests.hostile import _input_cases
 from tests.hostile._input_cases import errors, float_scenario, model
-
-cli = _input_cases.cli  # the in-process CLI fixture
-
 
 
 def _good(path, key="input", sample=(1, 8, 8)) -> None:

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tests.hostile._input_cases import DEVICE, SCENARIO, cli, edited, errors, line_of, set_path  # noqa: F401 (cli is a fixture)
+from tests.hostile._input_cases import DEVICE, SCENARIO, edited, errors, line_of, set_path
 
 INF, NAN = math.inf, math.nan
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.hostile._input_cases import DEVICE, SCENARIO, cli, edited, errors, line_of, set_path  # noqa: F401 (cli is a fixture)
+from tests.hostile._input_cases import DEVICE, SCENARIO, edited, errors, line_of, set_path
 
 ALIAS_BOMB = "".join(
     [f"a0: &a0 [{', '.join(['x'] * 9)}]\n"]
