@@ -17,8 +17,10 @@ from socsim.cli import main
 from socsim.sweep.store import TIMING
 from tests.sweep._support import SMALL, write_sweep
 
-# ~300 inferences per point (~0.3 s each): long enough to kill the sweep half-way
-SLOW = SMALL.replace("workloads.0.duration_s: 0.3", "workloads.0.duration_s: 10")
+# ~300 inferences per point (~0.3 s each) simulated op by op (the fast path would replay
+# them in a fraction of that): long enough to kill the sweep half-way on a fast machine
+SLOW = SMALL.replace("workloads.0.duration_s: 0.3",
+                     "workloads.0.duration_s: 10, run.fast_path: false")
 
 
 def _parts(out) -> list:
