@@ -113,46 +113,37 @@ class RunBins:
             held = into.get(row)
             into[row] = busy if held is None else held + busy
 
-    def _add_energy(self, f: pd.DataFrame, columns: Mapping[str, str]) -> None:
+    def _add(self, f: pd.DataFrame, into: dict, row: str,
+             columns: Mapping[str, str]) -> None:
+        """Add records ``f``: their busy time per ``f[row]`` into ``into``, their energy
+        ``columns`` (category -> column) into the categories and the workloads' sums."""
+        if f.empty:
+            return
+        self._fit(f["end_ns"].max())
+        f = f.reset_index(drop=True)
         s, e = f["start_ns"].to_numpy(np.int64), f["end_ns"].to_numpy(np.int64)
+        self._add_busy(into, f[row], s, e)
         for cat, col in columns.items():
             self.energy_pj[cat] += spread(s, e, f[col].to_numpy(float), self.width,
                                           self.max_bins)
         sums = f.groupby("workload", sort=True)[list(columns.values())].sum()
-        for w, row in zip(sums.index, sums.itertuples(index=False)):
+        for w, values in zip(sums.index, sums.itertuples(index=False)):
             mine = self.workload_pj.setdefault(str(w), dict.fromkeys(CATEGORIES, 0.0))
-            for cat, pj in zip(columns, row):
+            for cat, pj in zip(columns, values):
                 mine[cat] += float(pj)
 
     def add_ops(self, ops: pd.DataFrame) -> None:
         """Add op records (an :func:`socsim.report.tables.op_frame`)."""
-        if ops.empty:
-            return
-        self._fit(ops["end_ns"].max())
-        ops = ops.reset_index(drop=True)
-        s, e = ops["start_ns"].to_numpy(np.int64), ops["end_ns"].to_numpy(np.int64)
-        self._add_busy(self.busy_ns, ops["unit"], s, e)
-        self._add_energy(ops, _OP_CATEGORIES)
+        self._add(ops, self.busy_ns, "unit", _OP_CATEGORIES)
 
     def add_transfers(self, transfers: pd.DataFrame) -> None:
         """Add transfer records (``Tables.transfers``); zero-copy hand-offs cost nothing."""
-        moved = transfers[transfers["kind"] != "zero_copy"].reset_index(drop=True)
-        if moved.empty:
-            return
-        self._fit(moved["end_ns"].max())
-        s, e = moved["start_ns"].to_numpy(np.int64), moved["end_ns"].to_numpy(np.int64)
-        self._add_busy(self.other_busy_ns, moved["engine"], s, e)
-        self._add_energy(moved, _XFER_CATEGORIES)
+        self._add(transfers[transfers["kind"] != "zero_copy"], self.other_busy_ns, "engine",
+                  _XFER_CATEGORIES)
 
     def add_reconfigs(self, reconfigs: pd.DataFrame) -> None:
         """Add reconfiguration records (``Tables.reconfigs``)."""
-        if reconfigs.empty:
-            return
-        self._fit(reconfigs["end_ns"].max())
-        r = reconfigs.reset_index(drop=True)
-        s, e = r["start_ns"].to_numpy(np.int64), r["end_ns"].to_numpy(np.int64)
-        self._add_busy(self.other_busy_ns, r["unit"], s, e)
-        self._add_energy(r, {"reconfig": "reconfig_pj"})
+        self._add(reconfigs, self.other_busy_ns, "unit", {"reconfig": "reconfig_pj"})
 
     def finish(self, span_ns: int, background_pj: Mapping[str, float]) -> RunSeries:
         """The series over [0, ``span_ns``], the leakage outside ops (``background_pj``: pJ
