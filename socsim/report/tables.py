@@ -23,6 +23,7 @@ import pandas as pd
 
 from socsim.hw.kind import UNIT_KINDS, unit_kind
 from socsim.report.bins import RunBins, RunSeries
+from socsim.report.totals import KeyedTotals
 from socsim.report.transfers import TransferTotals, transfer_frame
 from socsim.sim.trace import (
     INFERENCE_COLUMNS,
@@ -71,42 +72,12 @@ def op_frame(records: Sequence[OpRecord]) -> pd.DataFrame:
     return ops
 
 
-class OpTotals:
+class OpTotals(KeyedTotals):
     """Per-unit totals of op records (OP_TOTAL_COLUMNS), added chunk by chunk, so a streamed
-    run's summary needs no op records kept.
-
-    Counts, nanoseconds and bytes are exact integers. Energies are pandas' per-chunk sums
-    added in chunk order: a run of one chunk (any run below the chunk size, and every run
-    that keeps its records) gets exactly the sums of the whole table.
-    """
+    run's summary needs no op records kept (:class:`socsim.report.totals.KeyedTotals`)."""
 
     def __init__(self) -> None:
-        self._units: dict[str, list] = {}
-
-    def add(self, ops: pd.DataFrame) -> None:
-        """Add the ops of ``ops`` (an :func:`op_frame`)."""
-        if ops.empty:
-            return
-        by_unit = ops.groupby("unit")
-        part = pd.concat([by_unit.size().rename("ops"),
-                          (ops["end_ns"] - ops["start_ns"]).groupby(ops["unit"]).sum()
-                          .rename("busy_ns"),
-                          by_unit[_OP_PJ].sum(), by_unit[_OP_BYTES].sum()], axis=1)
-        for unit, row in zip(part.index, part[list(OP_TOTAL_COLUMNS)].itertuples(index=False)):
-            values = [int(row[0]), int(row[1]), *(float(v) for v in row[2:6]),
-                      *(int(v) for v in row[6:])]
-            held = self._units.get(unit)
-            self._units[unit] = values if held is None else [a + b for a, b in
-                                                              zip(held, values)]
-
-    def frame(self) -> pd.DataFrame:
-        """The totals, one row per unit that ran ops, units sorted by name."""
-        units = sorted(self._units)
-        frame = pd.DataFrame([self._units[u] for u in units], index=pd.Index(units, name="unit"),
-                             columns=list(OP_TOTAL_COLUMNS))
-        for col in OP_TOTAL_COLUMNS:
-            frame[col] = frame[col].astype(float if col in _OP_PJ else np.int64)
-        return frame
+        super().__init__("unit", OP_TOTAL_COLUMNS, "ops", _OP_PJ)
 
 
 def tables(trace: Trace, component_kinds: dict[str, str], *,

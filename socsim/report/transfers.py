@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 import pandas as pd
 
 from socsim.report.bins import RunBins
+from socsim.report.totals import KeyedTotals
 from socsim.sim.trace import TRANSFER_COLUMNS, Trace, TransferRecord
 
 PJ_PER_UJ = 1e6
@@ -59,7 +59,7 @@ class TransferTotals:
     (a run of one chunk gets exactly the sums of the whole table)."""
 
     def __init__(self) -> None:
-        self._engines: dict[str, list] = {}
+        self._engines = KeyedTotals("engine", ENGINE_COLUMNS, "transfers", _PJ)
         self.zero_copy_count = 0
         self.zero_copy_bytes = 0
         self.page_ins = 0
@@ -79,27 +79,11 @@ class TransferTotals:
         self.page_in_bytes += int(ins["bytes"].sum())
         self.page_in_ns += int((ins["end_ns"] - ins["start_ns"]).sum())
         self.page_in_pj += float(ins["energy_pj"].sum())
-        moved = f[~zc]
-        if moved.empty:
-            return
-        by = moved.groupby("engine")
-        part = pd.concat([by.size().rename("transfers"), by["bytes"].sum(),
-                          (moved["end_ns"] - moved["start_ns"]).groupby(moved["engine"]).sum()
-                          .rename("busy_ns"), by[_PJ].sum()], axis=1)
-        for engine, row in zip(part.index, part[list(ENGINE_COLUMNS)].itertuples(index=False)):
-            values = [int(row[0]), int(row[1]), int(row[2]), *(float(v) for v in row[3:])]
-            held = self._engines.get(engine)
-            self._engines[engine] = values if held is None else [a + b for a, b in
-                                                                  zip(held, values)]
+        self._engines.add(f[~zc])
 
     def engines(self) -> pd.DataFrame:
         """Per DMA engine that moved bytes (sorted by name): ENGINE_COLUMNS."""
-        names = sorted(self._engines)
-        frame = pd.DataFrame([self._engines[e] for e in names],
-                             index=pd.Index(names, name="engine"), columns=list(ENGINE_COLUMNS))
-        for col in ENGINE_COLUMNS:
-            frame[col] = frame[col].astype(float if col in _PJ else np.int64)
-        return frame
+        return self._engines.frame()
 
 
 class TransferStream:

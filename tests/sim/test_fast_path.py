@@ -78,6 +78,9 @@ def _assert_same_parts(x, y, where: str) -> None:
         _assert_pandas_equal(x, y, where)
     elif isinstance(x, np.ndarray):
         np.testing.assert_array_equal(x, y, err_msg=where, strict=True)
+    elif hasattr(x, "__dict__"):  # an accumulator object (the totals per DMA engine)
+        assert type(x) is type(y), where
+        _assert_same_parts(vars(x), vars(y), where)
     else:
         assert x == y, where
 
