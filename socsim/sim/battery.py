@@ -56,20 +56,9 @@ class BatteryView:
             self._n_ops, self._n_xfers = len(ops), len(xfers)
             return
         pj = self._ops_pj
-        if isinstance(ops, OpBuffer) and ops.blocks:  # replayed windows given as columns
-            seen = 0
-            for kind, part in ops.segments():
-                n = len(part["sram_pj"]) if kind == "block" else len(part)
-                if seen + n > self._n_ops:
-                    skip = max(0, self._n_ops - seen)
-                    if kind == "block":
-                        for sram, dram in zip(part["sram_pj"][skip:].tolist(),
-                                              part["dram_pj"][skip:].tolist()):
-                            pj += sram + dram
-                    else:
-                        for rec in part[skip:]:
-                            pj += rec.sram_pj + rec.dram_pj
-                seen += n
+        if isinstance(ops, OpBuffer):  # a streamed run: replayed windows as column blocks
+            for sram, dram in ops.fields_from(self._n_ops, ("sram_pj", "dram_pj")):
+                pj += sram + dram
         else:
             for rec in ops[self._n_ops:]:
                 pj += rec.sram_pj + rec.dram_pj

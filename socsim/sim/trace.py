@@ -134,6 +134,24 @@ class OpBuffer(list):
         self.blocks = []
         self.extra = 0
 
+    def fields_from(self, start: int, names: tuple[str, ...]):
+        """The fields ``names`` (of :data:`OP_COLUMNS`) of each record from the ``start``-th
+        on, tuples and blocks alike, in order, as tuples of Python values."""
+        seen = 0
+        for kind, part in self.segments():
+            n = len(part[names[0]]) if kind == "block" else len(part)
+            skip = start - seen
+            seen += n
+            if skip >= n:
+                continue
+            skip = max(skip, 0)
+            if kind == "block":
+                yield from zip(*(part[c][skip:].tolist() for c in names))
+            else:
+                at = [OpRecord._fields.index(c) for c in names]
+                for rec in part[skip:]:
+                    yield tuple(rec[i] for i in at)
+
     def segments(self):
         """The records in order: lists of tuples and column blocks, as ``("records", list)``
         and ``("block", columns)``."""
